@@ -1,0 +1,3 @@
+"""quant-advisor: which GGUF quantization of which LLM to run, on this machine, for this work."""
+
+__version__ = "0.1.0"

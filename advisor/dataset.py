@@ -1,0 +1,167 @@
+"""Reading and writing the measurement dataset (``measurements/``).
+
+Layout:
+
+* ``*.jsonl`` anywhere under the folder: one :class:`~advisor.schema.QualityRow` or
+  :class:`~advisor.schema.SpeedRow` per line, told apart by ``kind``;
+* ``hardware.csv``: one :class:`~advisor.schema.Hardware` per line;
+* ``sources.csv``: one :class:`~advisor.schema.Source` (citation) per ``source_id``.
+
+A malformed line fails the load with ``file:line`` and what is wrong; writes are atomic.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from pydantic import Field, TypeAdapter, ValidationError
+
+from advisor.errors import DataFileError
+from advisor.schema import Hardware, QualityRow, Row, Source, SpeedRow
+
+_ROW: TypeAdapter[Row] = TypeAdapter(Annotated[Row, Field(discriminator="kind")])
+HARDWARE_FILE = "hardware.csv"
+SOURCES_FILE = "sources.csv"
+
+
+def default_measurements_dir() -> Path:
+    """The ``measurements/`` folder shipped with the project."""
+    return Path(__file__).resolve().parent.parent / "measurements"
+
+
+@dataclass
+class Dataset:
+    """Everything in a measurements folder, validated."""
+
+    quality: list[QualityRow] = field(default_factory=list)
+    speed: list[SpeedRow] = field(default_factory=list)
+    hardware: dict[str, Hardware] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
+    content_hash: str = ""
+
+    def quality_frame(self, *, usable_only: bool = True) -> pd.DataFrame:
+        return _frame(self.quality, usable_only)
+
+    def speed_frame(self, *, usable_only: bool = True) -> pd.DataFrame:
+        return _frame(self.speed, usable_only)
+
+
+def _frame(rows: Iterable[QualityRow | SpeedRow], usable_only: bool) -> pd.DataFrame:
+    records = [r.model_dump(mode="json") for r in rows if r.usable or not usable_only]
+    return pd.DataFrame.from_records(records)
+
+
+def _parse_line(path: Path, lineno: int, line: str) -> Row:
+    try:
+        payload = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataFileError(path, lineno, f"not valid JSON: {e.msg} (column {e.colno})") from e
+    if not isinstance(payload, dict):
+        raise DataFileError(path, lineno, f"expected a JSON object, got {type(payload).__name__}")
+    if payload.get("kind") not in ("quality", "speed"):
+        raise DataFileError(path, lineno,
+                            f"field 'kind' must be 'quality' or 'speed', got {payload.get('kind')!r}")
+    try:
+        return _ROW.validate_python(payload)
+    except ValidationError as e:
+        raise DataFileError(path, lineno, _describe(e)) from e
+
+
+def _describe(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0])
+        parts.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
+    return "; ".join(parts)
+
+
+def iter_rows(path: Path) -> Iterator[Row]:
+    """Rows of one JSONL file; blank lines are skipped."""
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if line.strip():
+                yield _parse_line(path, lineno, line)
+
+
+def _read_csv_models(path: Path, model: type[Hardware] | type[Source]) -> list:
+    out = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        for lineno, record in enumerate(reader, start=2):
+            clean = {k: v for k, v in record.items() if k is not None and v not in ("", None)}
+            try:
+                out.append(model.model_validate(clean))
+            except ValidationError as e:
+                raise DataFileError(path, lineno, _describe(e)) from e
+    return out
+
+
+def load_dataset(folder: Path | None = None) -> Dataset:
+    """Load and validate every file of a measurements folder."""
+    folder = Path(folder) if folder is not None else default_measurements_dir()
+    if not folder.is_dir():
+        raise DataFileError(folder, None, "measurements folder does not exist")
+    data = Dataset()
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.jsonl")):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+        for row in iter_rows(path):
+            (data.quality if isinstance(row, QualityRow) else data.speed).append(row)
+    hw_path = folder / HARDWARE_FILE
+    if hw_path.exists():
+        digest.update(hw_path.read_bytes())
+        data.hardware = {h.name: h for h in _read_csv_models(hw_path, Hardware)}
+    src_path = folder / SOURCES_FILE
+    if src_path.exists():
+        data.sources = {s.source_id: s for s in _read_csv_models(src_path, Source)}
+    data.content_hash = digest.hexdigest()[:16]
+    return data
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_rows(path: Path, rows: Iterable[Row]) -> int:
+    """Atomically (re)write a JSONL file with ``rows``; returns how many were written."""
+    lines = [json.dumps(r.model_dump(mode="json", exclude_defaults=False), sort_keys=False,
+                        ensure_ascii=False) for r in rows]
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
+    return len(lines)
+
+
+def write_csv_models(path: Path, items: Iterable[Hardware | Source]) -> None:
+    items = list(items)
+    if not items:
+        raise ValueError("nothing to write")
+    fields = list(type(items[0]).model_fields)
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        writer.writerow({k: ("" if v is None else v)
+                         for k, v in item.model_dump(mode="json").items()})
+    atomic_write_text(path, buf.getvalue())
