@@ -5,7 +5,7 @@ Layout:
 * ``*.jsonl`` anywhere under the folder: one :class:`~advisor.schema.QualityRow` or
   :class:`~advisor.schema.SpeedRow` per line, told apart by ``kind``;
 * ``hardware.csv``: one :class:`~advisor.schema.Hardware` per line;
-* ``sources.csv``: one :class:`~advisor.schema.Source` (citation) per ``source_id``.
+* ``sources*.csv``: one :class:`~advisor.schema.Source` (citation) per ``source_id``.
 
 A malformed line fails the load with ``file:line`` and what is wrong; writes are atomic.
 """
@@ -30,7 +30,6 @@ from advisor.schema import Hardware, QualityRow, Row, Source, SpeedRow
 
 _ROW: TypeAdapter[Row] = TypeAdapter(Annotated[Row, Field(discriminator="kind")])
 HARDWARE_FILE = "hardware.csv"
-SOURCES_FILE = "sources.csv"
 
 
 def default_measurements_dir() -> Path:
@@ -121,9 +120,8 @@ def load_dataset(folder: Path | None = None) -> Dataset:
     if hw_path.exists():
         digest.update(hw_path.read_bytes())
         data.hardware = {h.name: h for h in _read_csv_models(hw_path, Hardware)}
-    src_path = folder / SOURCES_FILE
-    if src_path.exists():
-        data.sources = {s.source_id: s for s in _read_csv_models(src_path, Source)}
+    for src_path in sorted(folder.glob("sources*.csv")):
+        data.sources.update({s.source_id: s for s in _read_csv_models(src_path, Source)})
     data.content_hash = digest.hexdigest()[:16]
     return data
 
