@@ -149,10 +149,10 @@ class SpeedRow(_Row):
     environment: dict[str, Any] = Field(
         default_factory=dict, description="hardware fingerprint and software versions")
 
-    @field_validator("test")
+    @field_validator("test", mode="before")
     @classmethod
-    def _lower(cls, v: str) -> str:
-        return v.lower()
+    def _lower(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _parse_test(self) -> SpeedRow:

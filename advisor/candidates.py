@@ -1,0 +1,221 @@
+"""The candidate table: every recommendable catalog model at every recommendable quant.
+
+Everything that does not depend on a request is computed once here (file size, predicted
+retention per task category, the published or measured figures that replace predictions);
+memory depends on context and cache type and speed on hardware, so both are computed per
+distinct value and cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from advisor.catalog import Catalog, ModelSpec
+from advisor.dataset import Dataset
+from advisor.memory import estimate_memory
+from advisor.quants import RECOMMENDABLE, get_quant
+from advisor.schema import Hardware, MetricKind, Provenance
+from advisor.tasks import CATEGORIES
+
+log = logging.getLogger(__name__)
+
+#: llama-bench tests reported for every candidate when the hardware is known.
+SPEED_TESTS: dict[str, tuple[int, int]] = {"pp512": (512, 0), "tg128": (0, 128)}
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A published or measured value that replaces a prediction."""
+
+    value: float
+    provenance: str
+    source: str
+
+
+@dataclass
+class CandidateTable:
+    """Model x quant rows with predicted and looked-up quality; see :func:`build_table`."""
+
+    frame: pd.DataFrame
+    specs: dict[str, ModelSpec]
+    quality_lookup: dict[tuple[str, str, str], Lookup] = field(default_factory=dict)
+    speed_lookup: dict[tuple[str, str, str, str], Lookup] = field(default_factory=dict)
+    predictor_version: str = ""
+    speed_predictor: object | None = None
+
+    def memory(self, context: int, cache_type: str) -> pd.DataFrame:
+        return _memory_frame(self, context, cache_type)
+
+    def speed(self, hardware: Hardware) -> pd.DataFrame:
+        key = hardware.model_dump_json()
+        return _speed_frame(self, key, hardware)
+
+    def __hash__(self) -> int:  # identity: tables are built once and never mutated
+        return id(self)
+
+
+def _quality_index(dataset: Dataset) -> dict[tuple[str, str, str], Lookup]:
+    """(model, quant, category) -> mean retention over the rows that report it."""
+    groups: dict[tuple[str, str, str], list[tuple[float, str, str]]] = {}
+    for row in dataset.quality:
+        if (not row.usable or row.retention is None or row.quant is None
+                or row.metric_kind is not MetricKind.ACCURACY
+                or row.task_category not in CATEGORIES or "not_gguf" in row.flags):
+            continue
+        key = (row.model, row.quant, row.task_category)
+        groups.setdefault(key, []).append((row.retention, row.provenance.value, row.source_id))
+    index = {}
+    for key, values in groups.items():
+        prov = ("measured" if any(p == Provenance.MEASURED.value for _, p, _ in values)
+                else "published")
+        sources = ",".join(sorted({s for _, _, s in values}))
+        index[key] = Lookup(float(np.mean([v for v, _, _ in values])), prov, sources)
+    return index
+
+
+def _speed_index(dataset: Dataset) -> dict[tuple[str, str, str, str], Lookup]:
+    """(hardware, model, quant, test) -> median tokens/s of single-device upstream rows."""
+    groups: dict[tuple[str, str, str, str], list[tuple[float, str, str]]] = {}
+    for row in dataset.speed:
+        if (not row.usable or row.quant is None or row.n_devices != 1 or row.fork
+                or row.test not in SPEED_TESTS or row.host_limit):
+            continue
+        key = (row.hardware, row.model, row.quant, row.test)
+        groups.setdefault(key, []).append((row.tokens_per_s, row.provenance.value, row.source_id))
+    index = {}
+    for key, values in groups.items():
+        prov = ("measured" if any(p == Provenance.MEASURED.value for _, p, _ in values)
+                else "published")
+        sources = ",".join(sorted({s for _, _, s in values}))
+        index[key] = Lookup(float(np.median([v for v, _, _ in values])), prov, sources)
+    return index
+
+
+def build_table(catalog: Catalog, predictors: object, dataset: Dataset | None,
+                quants: tuple[str, ...] = RECOMMENDABLE) -> CandidateTable:
+    """Enumerate candidates and predict their retention per task category (done once)."""
+    specs = {m.name: m for m in catalog.models if m.recommendable}
+    records = []
+    for spec in specs.values():
+        for name in quants:
+            q = get_quant(name)
+            records.append({
+                "model": spec.name, "family": spec.family, "params_b": spec.params_b,
+                "active_params_b": spec.active_params_b, "quant": q.name,
+                "quant_family": q.family.value, "bpw": q.typical_bpw,
+                "bpw_source": q.typical_source,
+                "file_bytes": int(round(spec.params_b * 1e9 * q.typical_bpw / 8)),
+            })
+    frame = pd.DataFrame.from_records(records)
+    card = getattr(predictors, "card", None)
+    version = str(getattr(card, "version", "") or "unknown")
+    table = CandidateTable(frame=frame, specs=specs, predictor_version=version,
+                           speed_predictor=getattr(predictors, "speed"))
+    if dataset is not None:
+        table.quality_lookup = _quality_index(dataset)
+        table.speed_lookup = _speed_index(dataset)
+    quality = getattr(predictors, "quality")
+    for category in CATEGORIES:
+        _add_category(table, quality, category)
+    log.info("candidate table: %d models x %d quants = %d rows", len(specs), len(quants),
+             len(frame))
+    return table
+
+
+def _add_category(table: CandidateTable, quality: object, category: str) -> None:
+    """Columns ``ret|ret_low|ret_high|ret_prov|ret_src|cap|cap_prov|cap_src :<category>``."""
+    frame = table.frame
+    query = frame[["params_b", "bpw", "quant", "quant_family", "model"]].copy()
+    query["model_family"] = frame["family"]
+    query["task_category"] = category
+    pred = quality.predict(query)  # type: ignore[attr-defined]
+    ret = pred["retention"].to_numpy(dtype=float).copy()
+    low = pred["retention_low"].to_numpy(dtype=float).copy()
+    high = pred["retention_high"].to_numpy(dtype=float).copy()
+    prov = np.full(len(frame), "predicted", dtype=object)
+    src = np.full(len(frame), f"quality predictor {table.predictor_version}", dtype=object)
+    for i, (model, quant) in enumerate(zip(frame["model"], frame["quant"], strict=True)):
+        found = table.quality_lookup.get((model, quant, category))
+        if found is not None:
+            ret[i], low[i], high[i] = found.value, np.nan, np.nan
+            prov[i], src[i] = found.provenance, found.source
+    frame[f"ret:{category}"], frame[f"ret_low:{category}"] = ret, low
+    frame[f"ret_high:{category}"] = high
+    frame[f"ret_prov:{category}"], frame[f"ret_src:{category}"] = prov, src
+    caps, cap_prov, cap_src = [], [], []
+    for model in frame["model"]:
+        score = table.specs[model].capability.get(category)
+        caps.append(np.nan if score is None else float(score.value))
+        cap_prov.append(None if score is None else str(score.provenance))
+        cap_src.append(None if score is None else _describe_sources(score))
+    frame[f"cap:{category}"] = caps
+    frame[f"cap_prov:{category}"], frame[f"cap_src:{category}"] = cap_prov, cap_src
+
+
+def _describe_sources(score: object) -> str:
+    sources = getattr(score, "sources", "")
+    text = sources if isinstance(sources, str) else ", ".join(map(str, sources))
+    error = getattr(score, "error", None)
+    return f"{text} (held-out MAE {error:.1f})" if error is not None else text
+
+
+@lru_cache(maxsize=32)
+def _memory_frame(table: CandidateTable, context: int, cache_type: str) -> pd.DataFrame:
+    rows = []
+    for model, file_bytes in zip(table.frame["model"], table.frame["file_bytes"], strict=True):
+        spec = table.specs[model]
+        ctx = min(context, spec.max_context) if spec.max_context else context
+        rows.append(estimate_memory(spec, weights_bytes=int(file_bytes), context=ctx,
+                                    cache_type=cache_type).as_dict())
+    return pd.DataFrame.from_records(rows, index=table.frame.index)
+
+
+@lru_cache(maxsize=64)
+def _speed_frame(table: CandidateTable, key: str, hardware: Hardware) -> pd.DataFrame:
+    del key  # part of the cache key only
+    base = table.frame
+    out = pd.DataFrame(index=base.index)
+    for test, (n_prompt, n_gen) in SPEED_TESTS.items():
+        query = pd.DataFrame({
+            "model_bytes": base["file_bytes"].astype(float),
+            "params_b": base["params_b"], "active_params_b": base["active_params_b"],
+            "quant": base["quant"], "n_prompt": n_prompt, "n_gen": n_gen, "depth": 0,
+            "hardware_kind": hardware.kind.value, "backend": _default_backend(hardware),
+            "bandwidth_gbs": hardware.bandwidth_gbs, "fp16_tflops": hardware.fp16_tflops,
+            "memory_gb": hardware.memory_gb, "hardware": hardware.name,
+        }, index=base.index)
+        pred = table.speed_predictor.predict(query)  # type: ignore[attr-defined]
+        value = pred["tokens_per_s"].to_numpy(dtype=float).copy()
+        low = pred["tokens_per_s_low"].to_numpy(dtype=float).copy()
+        high = pred["tokens_per_s_high"].to_numpy(dtype=float).copy()
+        prov = np.full(len(base), "predicted", dtype=object)
+        src = np.full(len(base), f"speed predictor {table.predictor_version}", dtype=object)
+        for i, (model, quant) in enumerate(zip(base["model"], base["quant"], strict=True)):
+            found = table.speed_lookup.get((hardware.name, model, quant, test))
+            if found is not None:
+                value[i], low[i], high[i] = found.value, np.nan, np.nan
+                prov[i], src[i] = found.provenance, found.source
+        out[f"tps:{test}"], out[f"tps_low:{test}"], out[f"tps_high:{test}"] = value, low, high
+        out[f"tps_prov:{test}"], out[f"tps_src:{test}"] = prov, src
+    return out
+
+
+def _default_backend(hardware: Hardware) -> str:
+    """The backend llama.cpp users run on each kind of device by default."""
+    name = hardware.name.lower()
+    if hardware.kind.value == "apple":
+        return "metal"
+    if hardware.kind.value == "cpu":
+        return "cpu"
+    if "nvidia" in name or "rtx" in name or "gtx" in name or "tesla" in name:
+        return "cuda"
+    if "amd" in name or "radeon" in name:
+        return "rocm" if hardware.kind.value == "gpu" else "vulkan"
+    if "intel" in name or "arc" in name:
+        return "sycl"
+    return "vulkan"

@@ -1,0 +1,47 @@
+"""A short explanation, in words, of why the pick won."""
+
+from __future__ import annotations
+
+from advisor.results import Candidate
+from advisor.tasks import TaskCategory, format_task_mix
+from advisor.units import format_bytes
+
+
+def explain(pick: Candidate, alternatives: list[Candidate], front: list[Candidate],
+            budget_bytes: int, mix: dict[TaskCategory, float]) -> str:
+    """Two to four sentences: the pick, its cost, what it keeps, and the nearest trade-offs."""
+    task = mix_words(mix)
+    ret = pick.retention
+    kept = f"{ret.value:.1%}"
+    if ret.low is not None and ret.high is not None and ret.high > ret.low:
+        kept += f" (90% interval {ret.low:.1%}-{min(ret.high, 1.0):.1%})"
+    parts = [
+        f"{pick.model} at {pick.quant} ({pick.bpw.value:.2f} bits/weight) has the highest "
+        f"predicted {task} quality that fits {format_bytes(budget_bytes)}: it needs "
+        f"{format_bytes(pick.memory.total_bytes)} at {pick.memory.context} tokens of context "
+        f"and keeps {kept} of the full-precision model's {task} quality."
+    ]
+    if "tg128" in pick.speed:
+        tg = pick.speed["tg128"]
+        parts.append(f"Expected generation speed: about {tg.value:.0f} tokens/s "
+                     f"({tg.provenance}).")
+    better = [c for c in front if c.quality_score.value > pick.quality_score.value]
+    if better:
+        nxt = better[0]
+        parts.append(
+            f"The next step up, {nxt.model} at {nxt.quant}, would score "
+            f"{nxt.quality_score.value - pick.quality_score.value:.1f} points higher but needs "
+            f"{format_bytes(nxt.memory.total_bytes)}.")
+    if alternatives:
+        alt = alternatives[0]
+        parts.append(
+            f"Runner-up within budget: {alt.model} at {alt.quant} "
+            f"({alt.quality_score.value:.1f} vs {pick.quality_score.value:.1f}, "
+            f"{format_bytes(alt.memory.total_bytes)}).")
+    return " ".join(parts)
+
+
+def mix_words(mix: dict[TaskCategory, float]) -> str:
+    if len(mix) == 1:
+        return next(iter(mix)).value.replace("_", " ")
+    return "task-mix (" + format_task_mix(mix) + ")"

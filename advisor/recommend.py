@@ -1,0 +1,322 @@
+"""The recommendation engine: memory budget + task mix (+ hardware) -> model and quant.
+
+Plain functions and one class, no web or CLI imports. Python API for deployment scripts::
+
+    from advisor.recommend import Advisor
+
+    advisor = Advisor.load()                       # catalog, predictors, data: once
+    rec = advisor.recommend(vram="24GB", task="reasoning:0.7,coding:0.3",
+                            hardware="NVIDIA GeForce RTX 3090")
+    print(rec.pick.model, rec.pick.quant, rec.pick.memory.total_bytes)
+
+Ranking: among candidates whose estimated memory (weights + KV cache + compute buffers +
+runtime overhead) fits the budget, the highest task-weighted quality wins, where a category's
+quality is the model's full-precision capability (catalog) times the retention at that quant
+(published or measured where known, else predicted). Ties go to the smaller footprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from advisor.candidates import SPEED_TESTS, CandidateTable, build_table
+from advisor.catalog import Catalog, load_catalog
+from advisor.dataset import Dataset, load_dataset
+from advisor.errors import InvalidInputError, NothingFitsError
+from advisor.explain import explain
+from advisor.hardware import load_hardware, resolve_hardware
+from advisor.results import Candidate, Figure, MemoryFigures, Recommendation, RequestEcho
+from advisor.schema import Hardware
+from advisor.settings import Settings, get_settings
+from advisor.tasks import TaskCategory, parse_task_mix
+from advisor.units import format_bytes, parse_memory
+
+log = logging.getLogger(__name__)
+
+CACHE_TYPES = ("f16", "q8_0", "q4_0")
+MIN_CONTEXT, MAX_CONTEXT = 128, 1_048_576
+
+
+@dataclass(frozen=True)
+class Query:
+    """A validated request."""
+
+    budget_bytes: int
+    budget_text: str
+    mix: dict[TaskCategory, float]
+    context: int
+    cache_type: str
+    hardware: Hardware | None
+    min_tokens_per_s: float | None
+    family: str | None
+    models: tuple[str, ...] | None
+    n_alternatives: int
+
+
+class Advisor:
+    """Holds everything that does not change between requests."""
+
+    def __init__(self, catalog: Catalog, predictors: object, dataset: Dataset | None,
+                 hardware_table: dict[str, Hardware], settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.catalog = catalog
+        self.predictors = predictors
+        self.hardware_table = hardware_table
+        self.table: CandidateTable = build_table(catalog, predictors, dataset)
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> Advisor:
+        """Load catalog, predictors (``models/``) and the measurements from settings."""
+        from advisor.artifacts import load_predictors
+
+        settings = settings or get_settings()
+        catalog = load_catalog(settings.catalog_path)
+        predictors = load_predictors(settings.models_dir)
+        dataset = load_dataset(settings.measurements_dir)
+        hardware = load_hardware(settings.measurements_dir)
+        return cls(catalog, predictors, dataset, hardware, settings)
+
+    @property
+    def predictor_version(self) -> str:
+        return self.table.predictor_version
+
+    # -- request validation ---------------------------------------------------------------
+    def parse_query(self, *, vram: str | float, task: str = "reasoning",
+                    context: int | None = None, cache_type: str = "f16",
+                    hardware: str | None = None, hardware_kind: str | None = None,
+                    bandwidth_gbs: float | None = None, fp16_tflops: float | None = None,
+                    hardware_memory_gb: float | None = None,
+                    min_tokens_per_s: float | None = None, family: str | None = None,
+                    models: list[str] | None = None,
+                    alternatives: int | None = None) -> Query:
+        budget = parse_memory(vram, parameter="vram")
+        mix = parse_task_mix(task, parameter="task")
+        context = self.settings.default_context if context is None else int(context)
+        if not MIN_CONTEXT <= context <= MAX_CONTEXT:
+            raise InvalidInputError(
+                f"context must be between {MIN_CONTEXT} and {MAX_CONTEXT} tokens, got {context}",
+                parameter="context")
+        cache = cache_type.strip().lower()
+        if cache not in CACHE_TYPES:
+            raise InvalidInputError(
+                f"cache_type must be one of {', '.join(CACHE_TYPES)}, got {cache_type!r}",
+                parameter="cache_type")
+        device = resolve_hardware(hardware, kind=hardware_kind, bandwidth_gbs=bandwidth_gbs,
+                                  fp16_tflops=fp16_tflops, memory_gb=hardware_memory_gb,
+                                  table=self.hardware_table)
+        if min_tokens_per_s is not None:
+            if not np.isfinite(min_tokens_per_s) or min_tokens_per_s <= 0:
+                raise InvalidInputError(
+                    f"min_tokens_per_s must be a positive number, got {min_tokens_per_s}",
+                    parameter="min_tokens_per_s")
+            if device is None:
+                raise InvalidInputError(
+                    "min_tokens_per_s needs the hardware: give a hardware name from "
+                    "/hardware or its specs (kind and bandwidth_gbs)",
+                    parameter="min_tokens_per_s")
+        if family is not None:
+            self.catalog.filter(family=family)  # raises with the known families
+        names: tuple[str, ...] | None = None
+        if models:
+            names = tuple(self.catalog.get(m).name for m in models)
+        n_alt = self.settings.max_alternatives if alternatives is None else int(alternatives)
+        if not 0 <= n_alt <= 100:
+            raise InvalidInputError(f"alternatives must be 0-100, got {n_alt}",
+                                    parameter="alternatives")
+        return Query(budget, str(vram), mix, context, cache, device, min_tokens_per_s, family,
+                     names, n_alt)
+
+    # -- ranking ---------------------------------------------------------------------------
+    def recommend(self, **kwargs: object) -> Recommendation:
+        """Validate the inputs (see :meth:`parse_query`) and rank the candidates."""
+        return self.rank(self.parse_query(**kwargs))  # type: ignore[arg-type]
+
+    def rank(self, query: Query) -> Recommendation:
+        frame = self.table.frame
+        memory = self.table.memory(query.context, query.cache_type)
+        score, low, high, cap_total = self._weighted_quality(query)
+        eligible = np.isfinite(score)
+        notes: list[str] = []
+        missing = sorted(set(frame.loc[~eligible, "model"]))
+        if missing:
+            notes.append(
+                f"{len(missing)} models have no full-precision score for a requested task "
+                f"category and were not ranked: {', '.join(missing)}")
+        if query.family is not None:
+            allowed = {m.name for m in self.catalog.filter(family=query.family)}
+            eligible &= frame["model"].isin(allowed).to_numpy()
+        if query.models is not None:
+            eligible &= frame["model"].isin(query.models).to_numpy()
+        speed = self.table.speed(query.hardware) if query.hardware is not None else None
+        if query.min_tokens_per_s is not None and speed is not None:
+            fast = speed["tps:tg128"].to_numpy() >= query.min_tokens_per_s
+            if eligible.any() and not (eligible & fast).any():
+                best = float(np.nanmax(np.where(eligible, speed["tps:tg128"], np.nan)))
+                raise NothingFitsError(
+                    f"no candidate reaches {query.min_tokens_per_s:g} generated tokens/s on "
+                    f"{query.hardware.name} (fastest: {best:.1f} tokens/s)",  # type: ignore[union-attr]
+                    smallest_budget_bytes=None)
+            eligible &= fast
+        total = memory["total_bytes"].to_numpy()
+        fits = eligible & (total <= query.budget_bytes)
+        if not eligible.any():
+            raise NothingFitsError("no catalog model matches the filters (family, models, "
+                                   "task categories with scores)", smallest_budget_bytes=None)
+        if not fits.any():
+            smallest = int(total[eligible].min())
+            i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
+            raise NothingFitsError(
+                f"nothing fits {format_bytes(query.budget_bytes)} at context {query.context}: "
+                f"the smallest candidate, {frame.at[i, 'model']} at {frame.at[i, 'quant']}, "
+                f"needs {format_bytes(smallest)}; give vram of at least "
+                f"{np.ceil(smallest / 1e8) / 10:.1f}GB", smallest_budget_bytes=smallest)
+        order = np.lexsort((total, -np.where(fits, score, -np.inf)))
+        ranked = [int(i) for i in order if fits[i]]
+        pick = ranked[0]
+        alternatives = _diverse(ranked[1:], frame["model"].to_numpy(), pick,
+                                query.n_alternatives)
+        front = _pareto(np.flatnonzero(eligible), score, total)
+
+        def build(i: int) -> Candidate:
+            return self._candidate(i, query, memory, speed, score, low, high, cap_total, fits)
+
+        pick_c = build(pick)
+        alt_c = [build(i) for i in alternatives]
+        front_c = [build(i) for i in front]
+        return Recommendation(
+            request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_c,
+            explanation=explain(pick_c, alt_c, front_c, query.budget_bytes, query.mix),
+            notes=notes, predictor_version=self.predictor_version,
+            candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
+
+    def _weighted_quality(self, query: Query) -> tuple[np.ndarray, ...]:
+        frame = self.table.frame
+        n = len(frame)
+        score, low, high, cap_total = (np.zeros(n) for _ in range(4))
+        for category, weight in query.mix.items():
+            c = category.value
+            cap = frame[f"cap:{c}"].to_numpy(dtype=float)
+            ret = frame[f"ret:{c}"].to_numpy(dtype=float)
+            ret_low = np.where(np.isnan(frame[f"ret_low:{c}"]), ret, frame[f"ret_low:{c}"])
+            ret_high = np.where(np.isnan(frame[f"ret_high:{c}"]), ret, frame[f"ret_high:{c}"])
+            score += weight * cap * ret
+            low += weight * cap * ret_low
+            high += weight * cap * ret_high
+            cap_total += weight * cap
+        return score, low, high, cap_total
+
+    def _candidate(self, i: int, query: Query, memory: pd.DataFrame,
+                   speed: pd.DataFrame | None, score: np.ndarray, low: np.ndarray,
+                   high: np.ndarray, cap_total: np.ndarray, fits: np.ndarray) -> Candidate:
+        row = self.table.frame.iloc[i]
+        mem = memory.iloc[i]
+        version = f"quality predictor {self.predictor_version}"
+        provs = {str(row[f"ret_prov:{c.value}"]) for c in query.mix}
+        prov = "predicted" if "predicted" in provs else sorted(provs)[0]
+        quality_by, retention_by, capability_by = {}, {}, {}
+        for category in query.mix:
+            c = category.value
+            cap, ret = float(row[f"cap:{c}"]), float(row[f"ret:{c}"])
+            r_low, r_high = _opt(row[f"ret_low:{c}"]), _opt(row[f"ret_high:{c}"])
+            src, rprov = str(row[f"ret_src:{c}"]), str(row[f"ret_prov:{c}"])
+            retention_by[c] = Figure(value=ret, low=r_low, high=r_high, unit="fraction",
+                                     provenance=rprov, source=src)  # type: ignore[arg-type]
+            capability_by[c] = Figure(value=cap, unit="score 0-100",
+                                      provenance=_cap_prov(row[f"cap_prov:{c}"]),
+                                      source=str(row[f"cap_src:{c}"]))
+            quality_by[c] = Figure(
+                value=cap * ret, low=None if r_low is None else cap * r_low,
+                high=None if r_high is None else cap * r_high, unit="score 0-100",
+                provenance="computed", source=f"capability x retention ({rprov})")
+        speed_figs = {}
+        if speed is not None:
+            for test in SPEED_TESTS:
+                s = speed.iloc[i]
+                speed_figs[test] = Figure(
+                    value=float(s[f"tps:{test}"]), low=_opt(s[f"tps_low:{test}"]),
+                    high=_opt(s[f"tps_high:{test}"]), unit="tokens/s",
+                    provenance=str(s[f"tps_prov:{test}"]),  # type: ignore[arg-type]
+                    source=f"{s[f'tps_src:{test}']} on {query.hardware.name}")  # type: ignore[union-attr]
+        return Candidate(
+            model=str(row["model"]), family=str(row["family"]), params_b=float(row["params_b"]),
+            quant=str(row["quant"]), quant_family=str(row["quant_family"]),
+            bpw=Figure(value=float(row["bpw"]), unit="bits/weight", provenance=(
+                "catalog" if row["bpw_source"] == "nominal" else "published"),
+                source=str(row["bpw_source"])),
+            file_bytes=int(row["file_bytes"]),
+            memory=MemoryFigures(
+                weights_bytes=int(mem["weights_bytes"]), kv_cache_bytes=int(mem["kv_cache_bytes"]),
+                compute_buffer_bytes=int(mem["compute_buffer_bytes"]),
+                overhead_bytes=int(mem["overhead_bytes"]), total_bytes=int(mem["total_bytes"]),
+                context=query.context, cache_type=query.cache_type,
+                assumptions=list(mem.get("assumptions", []) or [])),
+            fits=bool(fits[i]),
+            quality_score=Figure(value=float(score[i]), low=float(low[i]), high=float(high[i]),
+                                 unit="score 0-100", provenance="computed",
+                                 source=f"sum of task weight x capability x retention ({prov}, "
+                                 f"{version})"),
+            retention=Figure(value=float(score[i] / cap_total[i]),
+                             low=float(low[i] / cap_total[i]),
+                             high=float(high[i] / cap_total[i]), unit="fraction",
+                             provenance="computed", source="capability-weighted retention"),
+            quality_by_task=quality_by, retention_by_task=retention_by,
+            capability_by_task=capability_by, speed=speed_figs)
+
+    def _echo(self, query: Query) -> RequestEcho:
+        return RequestEcho(
+            budget_bytes=query.budget_bytes, budget=query.budget_text,
+            task_mix={c.value: w for c, w in query.mix.items()}, context=query.context,
+            cache_type=query.cache_type,
+            hardware=query.hardware.name if query.hardware else None,
+            min_tokens_per_s=query.min_tokens_per_s, family=query.family,
+            models=list(query.models) if query.models else None)
+
+
+def _opt(x: object) -> float | None:
+    v = float(x)  # type: ignore[arg-type]
+    return None if np.isnan(v) else v
+
+
+def _cap_prov(x: object) -> str:
+    return "predicted" if str(x) == "predicted" else "published"
+
+
+def _diverse(ranked: list[int], models: np.ndarray, pick: int, n: int) -> list[int]:
+    """Best candidate of each other model first, then other quants, ``n`` in all."""
+    seen = {models[pick]}
+    first, rest = [], []
+    for i in ranked:
+        (rest if models[i] in seen else first).append(i)
+        seen.add(models[i])
+    return (first + rest)[:n]
+
+
+def _pareto(indices: np.ndarray, score: np.ndarray, total: np.ndarray) -> list[int]:
+    """Indices not dominated in (higher score, lower memory), ordered by memory."""
+    order = sorted(indices, key=lambda i: (total[i], -score[i]))
+    front, best = [], -np.inf
+    for i in order:
+        if score[i] > best:
+            front.append(int(i))
+            best = score[i]
+    return front
+
+
+def recommend(vram: str | float, task: str = "reasoning", **kwargs: object) -> Recommendation:
+    """One-call convenience for scripts: loads the default :class:`Advisor` once."""
+    return _default_advisor().recommend(vram=vram, task=task, **kwargs)
+
+
+_DEFAULT: dict[Path, Advisor] = {}
+
+
+def _default_advisor() -> Advisor:
+    settings = get_settings()
+    if settings.models_dir not in _DEFAULT:
+        _DEFAULT[settings.models_dir] = Advisor.load(settings)
+    return _DEFAULT[settings.models_dir]
