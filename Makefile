@@ -1,0 +1,40 @@
+# quant-advisor: `make serve` sets up and serves the API; `make check` sets up and runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup setup-dev serve check lint test train evaluate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+setup-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,measure,plot]'
+
+serve: setup
+	$(BIN)/quant-advisor serve --host $(HOST) --port $(PORT)
+
+lint: setup-dev
+	$(BIN)/ruff check advisor tests benchmarks
+	$(BIN)/mypy advisor
+	$(BIN)/hadolint Dockerfile
+
+test: setup-dev
+	$(BIN)/pytest -q
+
+check: lint test
+
+train: setup
+	$(BIN)/quant-advisor train
+
+evaluate: setup-dev
+	$(BIN)/quant-advisor evaluate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

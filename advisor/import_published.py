@@ -1,0 +1,25 @@
+"""Re-import the published measurements (``shared/data``) into ``measurements/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisor.errors import DataFileError
+
+
+def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
+    """Run the quality, speed and catalog importers; returns their counts."""
+    from advisor.import_catalog import import_catalog
+    from advisor.import_quality import write_quality
+    from advisor.import_speed import write_speed
+
+    for sub in ("quality", "speed", "catalog"):
+        if not (shared_dir / sub).is_dir():
+            raise DataFileError(shared_dir / sub, None,
+                                "missing: the shared data folder needs quality/, speed/ and "
+                                "catalog/ subfolders")
+    return {
+        "quality": write_quality(shared_dir, out_dir),
+        "speed": write_speed(shared_dir, out_dir),
+        "catalog": import_catalog(shared_dir, out_dir / "catalog"),
+    }
