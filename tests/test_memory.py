@@ -1,0 +1,120 @@
+"""Memory estimate: hand-computed examples, SWA, cache types, monotonicity, errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from advisor.catalog import ModelSpec
+from advisor.errors import InvalidInputError, UnknownNameError
+from advisor.memory import (
+    ACTIVATION_TENSORS,
+    CACHE_TYPE_BYTES,
+    RUNTIME_OVERHEAD_BYTES,
+    estimate_memory,
+    kv_cache_bytes,
+)
+from advisor.quants import get_quant
+from advisor.units import GIB
+
+# Numbers as in the catalog (architectures.csv: LLAMA_SKU / GEMMA_JAX configs).
+LLAMA_8B = ModelSpec(name="Llama-3.1-8B", family="Llama 3.1", params_b=8.0, n_layers=32,
+                     hidden_size=4096, n_heads=32, n_kv_heads=8, head_dim=128,
+                     vocab_size=128256, max_context=131072)
+GEMMA3_12B = ModelSpec(name="gemma-3-12b", family="Gemma 3", params_b=11.77, n_layers=48,
+                       hidden_size=3840, n_heads=16, n_kv_heads=8, head_dim=256,
+                       vocab_size=262144, max_context=131072, sliding_window=1024,
+                       swa_period=6, swa_fraction=0.8333)
+GEMMA3_NO_SWA = GEMMA3_12B.model_copy(update={"sliding_window": None, "swa_period": None})
+
+
+def test_llama_8k_f16_kv_is_one_gib() -> None:
+    assert kv_cache_bytes(LLAMA_8B, context=8192) == 2 * 32 * 8 * 128 * 8192 * 2 == GIB
+
+
+def test_llama_breakdown_hand_computed() -> None:
+    m = estimate_memory(LLAMA_8B, bpw=4.0, context=8192, batch=512)
+    assert m.weights_bytes == 4 * 10**9
+    assert m.kv_cache_bytes == GIB
+    assert m.compute_buffer_bytes == 512 * 128256 * 4 + ACTIVATION_TENSORS * 512 * 4096 * 4
+    assert m.overhead_bytes == RUNTIME_OVERHEAD_BYTES
+    assert m.total_bytes == (m.weights_bytes + m.kv_cache_bytes + m.compute_buffer_bytes
+                             + m.overhead_bytes)
+    assert m.as_dict()["total_bytes"] == m.total_bytes
+    assert any("estimate" in a for a in m.assumptions)
+
+
+def test_gemma3_swa_layers_hold_only_the_window() -> None:
+    # llama.cpp layout, period 6: 8 global layers, 40 sliding-window layers
+    assert GEMMA3_12B.n_swa_layers == 40
+    swa = kv_cache_bytes(GEMMA3_12B, context=32768)
+    assert swa == 2 * 8 * 256 * 2 * (8 * 32768 + 40 * 1024)
+    assert swa < kv_cache_bytes(GEMMA3_NO_SWA, context=32768) / 4
+    # below the window SWA changes nothing
+    assert kv_cache_bytes(GEMMA3_12B, context=512) == kv_cache_bytes(GEMMA3_NO_SWA, context=512)
+
+
+def test_cache_types_order() -> None:
+    sizes = [kv_cache_bytes(LLAMA_8B, context=4096, cache_type=t)
+             for t in ("f32", "f16", "q8_0", "q4_0")]
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 4
+    assert sizes[2] == 2 * 32 * 8 * 128 * 4096 * 34 // 32
+
+
+def test_weights_file_size_wins_and_quant_uses_typical_bpw() -> None:
+    by_file = estimate_memory(LLAMA_8B, quant="Q4_K_M", weights_bytes=123_456_789)
+    assert by_file.weights_bytes == 123_456_789
+    by_quant = estimate_memory(LLAMA_8B, quant="q4_k_m")
+    assert by_quant.weights_bytes == pytest.approx(8e9 * get_quant("Q4_K_M").typical_bpw / 8,
+                                                   abs=1)
+
+
+def test_without_flash_attention_scores_are_added() -> None:
+    fa = estimate_memory(LLAMA_8B, bpw=8, context=4096)
+    no_fa = estimate_memory(LLAMA_8B, bpw=8, context=4096, flash_attn=False)
+    assert no_fa.compute_buffer_bytes - fa.compute_buffer_bytes == 512 * 32 * 4096 * 4
+
+
+@given(st.integers(1, 131072), st.integers(1, 131072), st.sampled_from(sorted(CACHE_TYPE_BYTES)))
+def test_monotone_in_context(c1: int, c2: int, cache_type: str) -> None:
+    lo, hi = sorted((c1, c2))
+    for spec in (LLAMA_8B, GEMMA3_12B):
+        a = estimate_memory(spec, bpw=4.5, context=lo, cache_type=cache_type)
+        b = estimate_memory(spec, bpw=4.5, context=hi, cache_type=cache_type)
+        assert a.kv_cache_bytes <= b.kv_cache_bytes and a.total_bytes <= b.total_bytes
+
+
+@given(st.floats(0.5, 32), st.floats(0.5, 32))
+def test_monotone_in_bpw(b1: float, b2: float) -> None:
+    lo, hi = sorted((b1, b2))
+    assert estimate_memory(LLAMA_8B, bpw=lo).total_bytes <= \
+        estimate_memory(LLAMA_8B, bpw=hi).total_bytes
+
+
+@given(st.integers(1, 8))
+def test_sequences_scale_the_cache(n_seq: int) -> None:
+    one = kv_cache_bytes(LLAMA_8B, context=2048)
+    assert kv_cache_bytes(LLAMA_8B, context=2048, n_seq=n_seq) == one * n_seq
+
+
+INCOMPLETE = ModelSpec(name="Distill-7B", family="D", params_b=7.6)
+
+
+@pytest.mark.parametrize(("spec", "kwargs", "error", "match"), [
+    (LLAMA_8B, {"bpw": 4, "context": 200_000}, InvalidInputError,
+     r"200000 tokens exceeds Llama-3.1-8B's max_context of 131072"),
+    (LLAMA_8B, {"bpw": 4, "context": 0}, InvalidInputError, "context must be a whole number"),
+    (LLAMA_8B, {"bpw": 4, "batch": -1}, InvalidInputError, "batch must be"),
+    (LLAMA_8B, {"bpw": 4, "n_seq": 0}, InvalidInputError, "n_seq must be"),
+    (LLAMA_8B, {"bpw": 0}, InvalidInputError, r"bpw must be a number in \(0, 32\]"),
+    (LLAMA_8B, {"bpw": float("nan")}, InvalidInputError, "bpw must be"),
+    (LLAMA_8B, {}, InvalidInputError, "give one of weights_bytes, bpw or quant"),
+    (LLAMA_8B, {"quant": "Q4_K_N"}, UnknownNameError, "Did you mean"),
+    (LLAMA_8B, {"bpw": 4, "cache_type": "q3"}, UnknownNameError, "unknown cache type"),
+    (LLAMA_8B, {"weights_bytes": -5}, InvalidInputError, "weights_bytes must be"),
+    (INCOMPLETE, {"bpw": 4}, InvalidInputError, "lacks"),
+])
+def test_errors(spec: ModelSpec, kwargs: dict, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        estimate_memory(spec, **kwargs)
