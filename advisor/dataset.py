@@ -20,16 +20,18 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from advisor.errors import DataFileError
 from advisor.schema import Hardware, QualityRow, Row, Source, SpeedRow
 
 _ROW: TypeAdapter[Row] = TypeAdapter(Annotated[Row, Field(discriminator="kind")])
 HARDWARE_FILE = "hardware.csv"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def default_measurements_dir() -> Path:
@@ -91,7 +93,7 @@ def iter_rows(path: Path) -> Iterator[Row]:
                 yield _parse_line(path, lineno, line)
 
 
-def _read_csv_models(path: Path, model: type[Hardware] | type[Source]) -> list:
+def _read_csv_models(path: Path, model: type[BaseModel]) -> list[Any]:
     out = []
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
@@ -115,7 +117,10 @@ def load_dataset(folder: Path | None = None) -> Dataset:
         digest.update(path.relative_to(folder).as_posix().encode())
         digest.update(path.read_bytes())
         for row in iter_rows(path):
-            (data.quality if isinstance(row, QualityRow) else data.speed).append(row)
+            if isinstance(row, QualityRow):
+                data.quality.append(row)
+            else:
+                data.speed.append(row)
     hw_path = folder / HARDWARE_FILE
     if hw_path.exists():
         digest.update(hw_path.read_bytes())
@@ -132,6 +137,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600 files
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -149,7 +155,7 @@ def write_rows(path: Path, rows: Iterable[Row]) -> int:
     return len(lines)
 
 
-def write_csv_models(path: Path, items: Iterable[Hardware | Source]) -> None:
+def write_csv_models(path: Path, items: Iterable[BaseModel]) -> None:
     items = list(items)
     if not items:
         raise ValueError("nothing to write")
