@@ -52,8 +52,7 @@ class CandidateTable:
         return _memory_frame(self, context, cache_type)
 
     def speed(self, hardware: Hardware) -> pd.DataFrame:
-        key = hardware.model_dump_json()
-        return _speed_frame(self, key, hardware)
+        return _speed_frame(self, hardware.model_dump_json())
 
     def __hash__(self) -> int:  # identity: tables are built once and never mutated
         return id(self)
@@ -160,7 +159,7 @@ def _add_category(table: CandidateTable, quality: object, category: str) -> None
 def _describe_sources(score: object) -> str:
     sources = getattr(score, "sources", "")
     text = sources if isinstance(sources, str) else ", ".join(map(str, sources))
-    error = getattr(score, "error", None)
+    error = getattr(score, "error_mae", None)
     return f"{text} (held-out MAE {error:.1f})" if error is not None else text
 
 
@@ -176,8 +175,8 @@ def _memory_frame(table: CandidateTable, context: int, cache_type: str) -> pd.Da
 
 
 @lru_cache(maxsize=64)
-def _speed_frame(table: CandidateTable, key: str, hardware: Hardware) -> pd.DataFrame:
-    del key  # part of the cache key only
+def _speed_frame(table: CandidateTable, hardware_json: str) -> pd.DataFrame:
+    hardware = Hardware.model_validate_json(hardware_json)
     base = table.frame
     out = pd.DataFrame(index=base.index)
     for test, (n_prompt, n_gen) in SPEED_TESTS.items():

@@ -278,4 +278,4 @@ def write_capability(path: Path, rows: Sequence[CapabilityRow]) -> None:
 
 def read_capability(path: Path) -> list[CapabilityRow]:
     """Rows of ``capability.csv``; a malformed line raises DataFileError with file:line."""
-    return _read_csv_models(path, CapabilityRow)  # type: ignore[arg-type]
+    return _read_csv_models(path, CapabilityRow)

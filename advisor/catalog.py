@@ -167,7 +167,7 @@ def load_catalog(folder: Path | None = None) -> Catalog:
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    rows: list[ModelRow] = _read_csv_models(models_path, ModelRow)  # type: ignore[arg-type]
+    rows: list[ModelRow] = _read_csv_models(models_path, ModelRow)
     capability: dict[str, dict[str, CategoryScore]] = {r.name: {} for r in rows}
     if cap_path.is_file():
         for lineno, cap in enumerate(read_capability(cap_path), start=2):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from advisor.results import Candidate
+from advisor.results import Candidate, FrontPoint
 from advisor.tasks import TaskCategory, format_task_mix
 from advisor.units import format_bytes
 
 
-def explain(pick: Candidate, alternatives: list[Candidate], front: list[Candidate],
+def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoint],
             budget_bytes: int, mix: dict[TaskCategory, float]) -> str:
     """Two to four sentences: the pick, its cost, what it keeps, and the nearest trade-offs."""
     task = mix_words(mix)
@@ -25,13 +25,14 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[Candidat
         tg = pick.speed["tg128"]
         parts.append(f"Expected generation speed: about {tg.value:.0f} tokens/s "
                      f"({tg.provenance}).")
-    better = [c for c in front if c.quality_score.value > pick.quality_score.value]
+    better = [p for p in front if not p.fits
+              and p.quality_score > pick.quality_score.value + 0.05]
     if better:
         nxt = better[0]
         parts.append(
-            f"The next step up, {nxt.model} at {nxt.quant}, would score "
-            f"{nxt.quality_score.value - pick.quality_score.value:.1f} points higher but needs "
-            f"{format_bytes(nxt.memory.total_bytes)}.")
+            f"The next step up that does not fit, {nxt.model} at {nxt.quant}, would score "
+            f"{nxt.quality_score - pick.quality_score.value:.1f} points higher but needs "
+            f"{format_bytes(nxt.total_bytes)}.")
     if alternatives:
         alt = alternatives[0]
         parts.append(

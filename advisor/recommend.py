@@ -30,7 +30,14 @@ from advisor.dataset import Dataset, load_dataset
 from advisor.errors import InvalidInputError, NothingFitsError
 from advisor.explain import explain
 from advisor.hardware import load_hardware, resolve_hardware
-from advisor.results import Candidate, Figure, MemoryFigures, Recommendation, RequestEcho
+from advisor.results import (
+    Candidate,
+    Figure,
+    FrontPoint,
+    MemoryFigures,
+    Recommendation,
+    RequestEcho,
+)
 from advisor.schema import Hardware
 from advisor.settings import Settings, get_settings
 from advisor.tasks import TaskCategory, parse_task_mix
@@ -187,10 +194,14 @@ class Advisor:
 
         pick_c = build(pick)
         alt_c = [build(i) for i in alternatives]
-        front_c = [build(i) for i in front]
+        front_p = [FrontPoint(model=str(frame.at[i, "model"]), quant=str(frame.at[i, "quant"]),
+                              params_b=float(frame.at[i, "params_b"]),
+                              bpw=float(frame.at[i, "bpw"]), total_bytes=int(total[i]),
+                              quality_score=float(score[i]), fits=bool(fits[i]))
+                   for i in front]
         return Recommendation(
-            request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_c,
-            explanation=explain(pick_c, alt_c, front_c, query.budget_bytes, query.mix),
+            request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
+            explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix),
             notes=notes, predictor_version=self.predictor_version,
             candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
 

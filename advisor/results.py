@@ -61,6 +61,18 @@ class Candidate(BaseModel):
         "present when the hardware is known")
 
 
+class FrontPoint(BaseModel):
+    """A point of the quality-against-memory Pareto front (compact, for charts)."""
+
+    model: str
+    quant: str
+    params_b: float
+    bpw: float
+    total_bytes: int
+    quality_score: float
+    fits: bool
+
+
 class RequestEcho(BaseModel):
     budget_bytes: int
     budget: str
@@ -77,8 +89,8 @@ class Recommendation(BaseModel):
     request: RequestEcho
     pick: Candidate
     alternatives: list[Candidate]
-    pareto_front: list[Candidate] = Field(
-        description="candidates no other candidate beats on both quality and memory")
+    pareto_front: list[FrontPoint] = Field(
+        description="candidates no other candidate beats on both quality and memory, by memory")
     explanation: str
     notes: list[str] = Field(default_factory=list)
     predictor_version: str

@@ -1,0 +1,81 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from advisor.api import create_app
+from advisor.settings import Settings
+from advisor.units import GB
+
+
+@pytest.fixture(scope="module")
+def client(fake_advisor):
+    app = create_app(Settings(), advisor_factory=lambda _: fake_advisor)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.mark.parametrize("prefix", ["", "/v1"])
+def test_recommend_exactly_as_documented(client, prefix):
+    r = client.get(f"{prefix}/recommend?vram=24GB&task=reasoning")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["pick"]["memory"]["total_bytes"] <= 24 * GB
+    for key in ("pick", "alternatives", "pareto_front", "explanation", "predictor_version",
+                "request"):
+        assert key in body
+    for key in ("model", "quant", "file_bytes", "memory", "quality_by_task", "retention",
+                "bpw"):
+        assert key in body["pick"]
+
+
+def test_recommend_with_hardware_has_speed(client):
+    r = client.get("/recommend", params={"vram": "24 GB", "task": "reasoning:0.7,coding:0.3",
+                                         "hardware": "NVIDIA GeForce RTX 3090",
+                                         "context": 8192})
+    assert r.status_code == 200, r.text
+    speed = r.json()["pick"]["speed"]
+    assert speed["tg128"]["unit"] == "tokens/s" and speed["tg128"]["provenance"]
+
+
+@pytest.mark.parametrize("query, parameter, given", [
+    ("vram=lots", "vram", "lots"),
+    ("vram=24GB&task=poetry", "task", "poetry"),
+    ("vram=24GB&context=abc", "context", "abc"),
+    ("vram=24GB&context=5", "context", "5"),
+    ("vram=24GB&cache_type=q3", "cache_type", "q3"),
+    ("vram=24GB&min_tokens_per_s=-4", "min_tokens_per_s", "-4"),
+    ("task=reasoning", "vram", None),
+    ("vram=24GB&bandwidth_gbs=fast", "bandwidth_gbs", "fast"),
+])
+def test_bad_input_is_422_with_parameter_and_given(client, query, parameter, given):
+    r = client.get(f"/recommend?{query}")
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "invalid_input"
+    assert body["detail"][0]["parameter"] == parameter
+    assert body["detail"][0]["given"] == given
+    assert body["message"]
+
+
+@pytest.mark.parametrize("query", ["vram=24GB&hardware=toaster", "vram=24GB&family=Nope",
+                                   "vram=24GB&models=gpt-5"])
+def test_unknown_names_are_422_with_suggestions(client, query):
+    r = client.get(f"/recommend?{query}")
+    assert r.status_code == 422
+    assert "Known" in r.json()["message"] or "known" in r.json()["message"]
+
+
+def test_nothing_fits_is_422_with_smallest_budget(client):
+    r = client.get("/recommend?vram=10MB")
+    assert r.status_code == 422
+    assert r.json()["error"] == "nothing_fits"
+    assert r.json()["smallest_budget_bytes"] > 10e6
+
+
+def test_listing_endpoints(client):
+    assert client.get("/health").json()["status"] == "ok"
+    quants = client.get("/quants").json()
+    assert {"Q4_K_M", "IQ2_XXS", "TQ1_0"} <= {q["name"] for q in quants}
+    models = client.get("/v1/models").json()
+    assert any(m["name"] == "Llama-3.1-8B" for m in models)
+    assert client.get("/hardware").json()[0]["name"]
+    assert "/recommend" in client.get("/openapi.json").json()["paths"]
