@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,23 @@ from advisor.schema import Hardware, MetricKind, Provenance
 from advisor.tasks import CATEGORIES
 
 log = logging.getLogger(__name__)
+
+class Predicts(Protocol):
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+
+
+class PredictorSet(Protocol):
+    """What the engine needs of fitted predictors (see advisor.artifacts)."""
+
+    @property
+    def quality(self) -> Predicts: ...
+
+    @property
+    def speed(self) -> Predicts: ...
+
+    @property
+    def card(self) -> Any: ...
+
 
 #: llama-bench tests reported for every candidate when the hardware is known.
 SPEED_TESTS: dict[str, tuple[int, int]] = {"pp512": (512, 0), "tg128": (0, 128)}
@@ -43,10 +61,10 @@ class CandidateTable:
 
     frame: pd.DataFrame
     specs: dict[str, ModelSpec]
+    speed_predictor: Predicts
     quality_lookup: dict[tuple[str, str, str], Lookup] = field(default_factory=dict)
     speed_lookup: dict[tuple[str, str, str, str], Lookup] = field(default_factory=dict)
     predictor_version: str = ""
-    speed_predictor: object | None = None
 
     def memory(self, context: int, cache_type: str) -> pd.DataFrame:
         return _memory_frame(self, context, cache_type)
@@ -95,44 +113,45 @@ def _speed_index(dataset: Dataset) -> dict[tuple[str, str, str, str], Lookup]:
     return index
 
 
-def build_table(catalog: Catalog, predictors: object, dataset: Dataset | None,
+def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
                 quants: tuple[str, ...] = RECOMMENDABLE) -> CandidateTable:
     """Enumerate candidates and predict their retention per task category (done once)."""
     specs = {m.name: m for m in catalog.models if m.recommendable}
     records = []
     for spec in specs.values():
+        params_b = spec.params_b
+        if params_b is None:  # recommendable models always have it
+            continue
         for name in quants:
             q = get_quant(name)
             records.append({
-                "model": spec.name, "family": spec.family, "params_b": spec.params_b,
+                "model": spec.name, "family": spec.family, "params_b": params_b,
                 "active_params_b": spec.active_params_b, "quant": q.name,
                 "quant_family": q.family.value, "bpw": q.typical_bpw,
                 "bpw_source": q.typical_source,
-                "file_bytes": int(round(spec.params_b * 1e9 * q.typical_bpw / 8)),
+                "file_bytes": int(round(params_b * 1e9 * q.typical_bpw / 8)),
             })
     frame = pd.DataFrame.from_records(records)
-    card = getattr(predictors, "card", None)
-    version = str(getattr(card, "version", "") or "unknown")
+    version = str(getattr(predictors.card, "version", "") or "unknown")
     table = CandidateTable(frame=frame, specs=specs, predictor_version=version,
-                           speed_predictor=getattr(predictors, "speed"))
+                           speed_predictor=predictors.speed)
     if dataset is not None:
         table.quality_lookup = _quality_index(dataset)
         table.speed_lookup = _speed_index(dataset)
-    quality = getattr(predictors, "quality")
     for category in CATEGORIES:
-        _add_category(table, quality, category)
+        _add_category(table, predictors.quality, category)
     log.info("candidate table: %d models x %d quants = %d rows", len(specs), len(quants),
              len(frame))
     return table
 
 
-def _add_category(table: CandidateTable, quality: object, category: str) -> None:
+def _add_category(table: CandidateTable, quality: Predicts, category: str) -> None:
     """Columns ``ret|ret_low|ret_high|ret_prov|ret_src|cap|cap_prov|cap_src :<category>``."""
     frame = table.frame
     query = frame[["params_b", "bpw", "quant", "quant_family", "model"]].copy()
     query["model_family"] = frame["family"]
     query["task_category"] = category
-    pred = quality.predict(query)  # type: ignore[attr-defined]
+    pred = quality.predict(query)
     ret = pred["retention"].to_numpy(dtype=float).copy()
     low = pred["retention_low"].to_numpy(dtype=float).copy()
     high = pred["retention_high"].to_numpy(dtype=float).copy()
@@ -188,7 +207,7 @@ def _speed_frame(table: CandidateTable, hardware_json: str) -> pd.DataFrame:
             "bandwidth_gbs": hardware.bandwidth_gbs, "fp16_tflops": hardware.fp16_tflops,
             "memory_gb": hardware.memory_gb, "hardware": hardware.name,
         }, index=base.index)
-        pred = table.speed_predictor.predict(query)  # type: ignore[attr-defined]
+        pred = table.speed_predictor.predict(query)
         value = pred["tokens_per_s"].to_numpy(dtype=float).copy()
         low = pred["tokens_per_s_low"].to_numpy(dtype=float).copy()
         high = pred["tokens_per_s_high"].to_numpy(dtype=float).copy()

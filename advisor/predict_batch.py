@@ -78,9 +78,10 @@ def _params_from_name(model: str, catalog: Catalog) -> tuple[float, float]:
     """(total, active) billions from the catalog, else from the name (``8B``, ``30B-A3B``)."""
     try:
         spec = catalog.get(model)
-        return spec.params_b, spec.active_params_b or spec.params_b
     except AdvisorError:
-        pass
+        spec = None
+    if spec is not None and spec.params_b is not None:
+        return spec.params_b, spec.active_params_b or spec.params_b
     active = _ACTIVE_RE.search(model)
     total = _PARAMS_RE.search(_ACTIVE_RE.sub("", model))
     t = float(total.group(1)) if total else math.nan

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from advisor.candidates import SPEED_TESTS, CandidateTable, build_table
+from advisor.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
 from advisor.catalog import Catalog, load_catalog
 from advisor.dataset import Dataset, load_dataset
 from advisor.errors import InvalidInputError, NothingFitsError
@@ -68,7 +68,7 @@ class Query:
 class Advisor:
     """Holds everything that does not change between requests."""
 
-    def __init__(self, catalog: Catalog, predictors: object, dataset: Dataset | None,
+    def __init__(self, catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
                  hardware_table: dict[str, Hardware], settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self.catalog = catalog
@@ -229,7 +229,9 @@ class Advisor:
         version = f"quality predictor {self.predictor_version}"
         provs = {str(row[f"ret_prov:{c.value}"]) for c in query.mix}
         prov = "predicted" if "predicted" in provs else sorted(provs)[0]
-        quality_by, retention_by, capability_by = {}, {}, {}
+        quality_by: dict[str, Figure] = {}
+        retention_by: dict[str, Figure] = {}
+        capability_by: dict[str, Figure] = {}
         for category in query.mix:
             c = category.value
             cap, ret = float(row[f"cap:{c}"]), float(row[f"ret:{c}"])
@@ -300,7 +302,8 @@ def _cap_prov(x: object) -> str:
 def _diverse(ranked: list[int], models: np.ndarray, pick: int, n: int) -> list[int]:
     """Best candidate of each other model first, then other quants, ``n`` in all."""
     seen = {models[pick]}
-    first, rest = [], []
+    first: list[int] = []
+    rest: list[int] = []
     for i in ranked:
         (rest if models[i] in seen else first).append(i)
         seen.add(models[i])

@@ -51,7 +51,7 @@ def test_malformed_line_names_file_and_line(tmp_path, line, fragment):
     (tmp_path / "bad.jsonl").write_text(good + "\n\n" + line + "\n")
     with pytest.raises(DataFileError) as err:
         load_dataset(tmp_path)
-    assert f"bad.jsonl:3: " in str(err.value)
+    assert "bad.jsonl:3: " in str(err.value)
     assert fragment in str(err.value)
 
 

@@ -1,0 +1,258 @@
+"""Tests for advisor.import_quality on small CSVs and on the real shared data."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from advisor.dataset import load_dataset
+from advisor.errors import DataFileError
+from advisor.import_quality import (
+    COLUMNS,
+    import_quality,
+    read_citations,
+    read_quality_csv,
+    write_quality,
+)
+from advisor.schema import MetricKind, QualityRow
+
+SOURCES_MD = """# test sources
+| source_id | file | rows | citation / how transcribed |
+|---|---|---|---|
+| own_base | a.csv | 3 | Paper A, Table 1 |
+| deltas, _pr2 | a.csv | 2 | Repo B @abc123, README |
+| nonggf | a.csv | 2 | Paper C, Table 2 |
+| nobase | a.csv | 1 | Card D |
+"""
+
+ROWS = [
+    # a source with its own F16 baseline row (baseline_value blank on the quant row)
+    ["own_base", "Meta-Llama-3-8B", "8", "F16", "", "ppl", "language_modeling", "6.0", "", "x"],
+    ["own_base", "Meta-Llama-3-8B", "8", "Q4_K_M [imatrix WT 10m]", "", "ppl",
+     "language_modeling", "6.3", "", "size 4.58 GiB; ± 0.04"],
+    ["own_base", "Meta-Llama-3-8B", "8", "Q4_K_M [imatrix WT 10m]", "", "delta_ppl_vs_f16",
+     "language_modeling", "0.3", "", "same table"],
+    # delta-only sources: a ratio-minus-1 in %, and an absolute delta without baseline PPL
+    ["deltas_pr2", "gemma-2-9b", "9", "IQ4_XS", "4.48", "qerror_pct_ppl_ratio_minus1",
+     "language_modeling", "1.5", "0.0", "QError"],
+    ["deltas", "LLaMA-1-7B", "7", "Q2_K", "", "delta_ppl_vs_f16", "language_modeling", "0.67",
+     "", "size 2.63G as listed"],
+    # non-GGUF method with a printed baseline, and its own reference row
+    ["nonggf", "Meta-Llama-3-8B", "8", "BF16/FP16", "", "piqa_acc", "reasoning", "79.9", "79.9",
+     "NOT GGUF formats"],
+    ["nonggf", "Meta-Llama-3-8B", "8", "RTN W4A16 g128", "", "piqa_acc", "", "76.6", "79.9",
+     "NOT GGUF formats"],
+    # no baseline anywhere in the source
+    ["nobase", "Qwen2-7B", "7.6", "Q8_0", "", "winogrande_0shot", "reasoning", "71.8", "",
+     "value in %; ± 1.26"],
+]
+
+
+def _write(folder: Path, rows: list[list[str]], *, header: list[str] = COLUMNS,
+           name: str = "a.csv", sources: str = SOURCES_MD) -> Path:
+    quality = folder / "quality"
+    quality.mkdir(parents=True, exist_ok=True)
+    with (quality / name).open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    (quality / "SOURCES.md").write_text(sources, encoding="utf-8")
+    return folder
+
+
+def _by(rows: list[QualityRow], source: str, quant: str, metric: str) -> QualityRow:
+    (row,) = [r for r in rows if (r.source_id, r.quant_as_published, r.metric)
+              == (source, quant, metric)]
+    return row
+
+
+@pytest.fixture
+def imported(tmp_path: Path) -> list[QualityRow]:
+    rows, _ = import_quality(_write(tmp_path, ROWS))
+    return rows
+
+
+def test_every_input_row_becomes_one_row(imported: list[QualityRow]) -> None:
+    assert len(imported) == len(ROWS)
+
+
+def test_own_baseline_row_gives_ppl_ratio(imported: list[QualityRow]) -> None:
+    row = _by(imported, "own_base", "Q4_K_M [imatrix WT 10m]", "ppl")
+    assert row.metric_kind is MetricKind.PERPLEXITY
+    assert row.ppl_ratio == pytest.approx(6.3 / 6.0)
+    assert (row.baseline_value, row.baseline_quant) == (6.0, "F16")
+    assert (row.quant, row.quant_variant, row.imatrix) == ("Q4_K_M", "imatrix", True)
+    assert row.model == "Llama-3-8B" and row.model_family == "Llama 3"
+    assert row.file_bytes == round(4.58 * 2**30) and row.bpw_basis == "file_size"
+    assert row.bpw == pytest.approx(4.58 * 2**30 * 8 / 8e9)
+    assert row.stderr == 0.04 and row.usable
+
+
+def test_baseline_row_gets_no_target(imported: list[QualityRow]) -> None:
+    row = _by(imported, "own_base", "F16", "ppl")
+    assert row.ppl_ratio is None and row.excluded_reason.startswith("baseline_row")
+
+
+def test_delta_next_to_a_ppl_row_is_not_counted_twice(imported: list[QualityRow]) -> None:
+    row = _by(imported, "own_base", "Q4_K_M [imatrix WT 10m]", "delta_ppl_vs_f16")
+    assert row.metric_kind is MetricKind.OTHER and row.ppl_ratio is None
+    assert row.excluded_reason.startswith("duplicate_fact")
+
+
+@pytest.mark.parametrize(("source", "quant", "metric", "ratio", "reason"), [
+    ("deltas_pr2", "IQ4_XS", "qerror_pct_ppl_ratio_minus1", 1.015, None),
+    ("deltas", "Q2_K", "delta_ppl_vs_f16", None, "no_baseline"),
+])
+def test_delta_only_sources(imported: list[QualityRow], source: str, quant: str, metric: str,
+                            ratio: float | None, reason: str | None) -> None:
+    row = _by(imported, source, quant, metric)
+    if ratio is None:
+        assert row.ppl_ratio is None and row.excluded_reason.startswith(reason)
+    else:
+        assert row.metric_kind is MetricKind.PERPLEXITY and row.usable
+        assert row.ppl_ratio == pytest.approx(ratio)
+        assert row.bpw == 4.48 and row.bpw_basis == "stated"
+
+
+def test_bare_g_size_is_read_as_gib(imported: list[QualityRow]) -> None:
+    row = _by(imported, "deltas", "Q2_K", "delta_ppl_vs_f16")
+    assert row.file_bytes == round(2.63 * 2**30)
+    assert "GiB" in row.notes and row.notes.startswith("size 2.63G as listed")
+
+
+def test_non_gguf_row_is_usable_and_flagged(imported: list[QualityRow]) -> None:
+    row = _by(imported, "nonggf", "RTN W4A16 g128", "piqa_acc")
+    assert row.quant is None and "not_gguf" in row.flags and row.usable
+    assert row.retention == pytest.approx(76.6 / 79.9)
+    assert row.task_category == "reasoning" and row.benchmark == "PIQA"  # blank -> inferred
+
+
+def test_row_without_baseline_is_excluded_with_reason(imported: list[QualityRow]) -> None:
+    row = _by(imported, "nobase", "Q8_0", "winogrande_0shot")
+    assert row.retention is None and row.excluded_reason.startswith("no_baseline")
+    assert row.stderr == 1.26
+
+
+def test_scale_mismatch_is_excluded(tmp_path: Path) -> None:
+    rows, _ = import_quality(_write(tmp_path, [
+        ["own_base", "Qwen3-8B", "8", "Q4_K_M", "", "mmlu_acc", "knowledge", "71.2", "0.73", ""]]))
+    assert rows[0].excluded_reason.startswith("scale_mismatch")
+
+
+def test_discrepancy_in_notes_excludes_the_row(tmp_path: Path) -> None:
+    rows, _ = import_quality(_write(tmp_path, [
+        ["own_base", "Llama-3-8B", "8", "Q4_0", "", "avg_acc", "aggregate", "35.6", "68.6",
+         "printed Avg differs (source-side discrepancy)"]]))
+    assert rows[0].excluded_reason.startswith("source_discrepancy")
+    assert "source_discrepancy" in rows[0].flags
+
+
+def test_sources_have_citations(tmp_path: Path) -> None:
+    _, sources = import_quality(_write(tmp_path, ROWS))
+    cited = {s.source_id: s.citation for s in sources}
+    assert set(cited) == {r[0] for r in ROWS}
+    assert cited["deltas_pr2"].startswith("Repo B @abc123")  # "_pr2" expands after "deltas"
+
+
+def test_source_without_citation_fails(tmp_path: Path) -> None:
+    rows = [["uncited", "Llama-3-8B", "8", "Q4_0", "", "ppl", "language_modeling", "6.7", "6.2",
+             ""]]
+    with pytest.raises(DataFileError, match="uncited"):
+        import_quality(_write(tmp_path, rows))
+
+
+@pytest.mark.parametrize(("rows", "header", "line", "problem"), [
+    ([ROWS[0]], COLUMNS[:-1], 1, "header"),
+    ([ROWS[0], ROWS[1][:5]], COLUMNS, 3, "columns"),
+    ([ROWS[0][:7] + ["six", "", ""]], COLUMNS, 2, "'value' must be a number"),
+    ([ROWS[0][:7] + ["", "", ""]], COLUMNS, 2, "'value' is empty"),
+    ([["own_base", "", "8", "F16", "", "ppl", "", "6", "", ""]], COLUMNS, 2, "'model' is empty"),
+    ([ROWS[0][:5] + ["zebra_score", "", "1", "", ""]], COLUMNS, 2, "unknown metric"),
+])
+def test_malformed_csv_names_file_and_line(tmp_path: Path, rows: list[list[str]],
+                                           header: list[str], line: int, problem: str) -> None:
+    _write(tmp_path, rows, header=header)
+    with pytest.raises(DataFileError, match=problem) as info:
+        import_quality(tmp_path)
+    assert info.value.line == line and str(info.value).startswith(
+        f"{tmp_path / 'quality' / 'a.csv'}:{line}")
+
+
+def test_missing_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(DataFileError, match="no quality CSV"):
+        import_quality(tmp_path)
+
+
+def test_write_quality_round_trips(tmp_path: Path) -> None:
+    counts = write_quality(_write(tmp_path / "shared", ROWS), tmp_path / "out")
+    data = load_dataset(tmp_path / "out")
+    assert counts["rows"] == len(data.quality) == len(ROWS)
+    assert counts["usable"] == sum(r.usable for r in data.quality)
+    assert set(data.sources) == {r[0] for r in ROWS}
+    assert sum(counts["by_metric_kind"].values()) == len(ROWS)
+
+
+# ------------------------------------------------------------------------- the real shared data
+
+def _shared_dir() -> Path:
+    override = os.environ.get("ADVISOR_SHARED_DATA")
+    if override:
+        return Path(override)
+    root = Path(__file__).resolve().parent.parent
+    for candidate in (root.parent / "shared" / "data", root / "shared" / "data"):
+        if (candidate / "quality").is_dir():
+            return candidate
+    return root.parent / "shared" / "data"
+
+
+SHARED = _shared_dir()
+needs_shared = pytest.mark.skipif(not (SHARED / "quality").is_dir(),
+                                  reason=f"shared data not found at {SHARED}")
+
+
+@pytest.fixture(scope="module")
+def real() -> tuple[list[QualityRow], dict[str, str]]:
+    rows, sources = import_quality(SHARED)
+    return rows, {s.source_id: s.citation for s in sources}
+
+
+@needs_shared
+def test_real_data_every_input_row_appears_once(real: tuple[list[QualityRow], dict]) -> None:
+    rows, _ = real
+    expected: Counter[tuple[str, str, str, str, float]] = Counter()
+    for path in sorted((SHARED / "quality").glob("*.csv")):
+        for raw in read_quality_csv(path):
+            expected[(raw.source_id, raw.model, raw.quant, raw.metric, raw.value)] += 1
+    got = Counter((r.source_id, r.model_as_published, r.quant_as_published, r.metric, r.value)
+                  for r in rows)
+    assert got == expected and len(rows) == sum(expected.values())
+
+
+@needs_shared
+def test_real_data_every_source_has_a_citation(real: tuple[list[QualityRow], dict]) -> None:
+    rows, cited = real
+    assert {r.source_id for r in rows} <= set(cited)
+    assert all(c.strip() for c in cited.values())
+    assert set(read_citations(SHARED / "quality" / "SOURCES.md")) >= set(cited)
+
+
+@needs_shared
+def test_real_data_targets_are_consistent(real: tuple[list[QualityRow], dict]) -> None:
+    rows, _ = real
+    for r in rows:
+        targets = [t for t in (r.retention, r.ppl_ratio, r.kld) if t is not None]
+        assert len(targets) <= 1
+        if r.usable:
+            assert len(targets) == 1, r
+        if r.retention is not None and r.baseline_value:
+            assert math.isclose(r.retention, r.value / r.baseline_value)
+    # one PPL ratio per (source, model, quant, metric family): the same fact is never counted twice
+    keys = Counter((r.source_id, r.model_as_published, r.quant_as_published,
+                    "ppl" if r.metric not in ("ppl_c4", "ppl_ptb", "ppl_wikitext2") else r.metric)
+                   for r in rows if r.ppl_ratio is not None)
+    assert max(keys.values()) == 1
