@@ -26,7 +26,7 @@ from advisor.catalog import Catalog, load_catalog
 from advisor.errors import AdvisorError, DataFileError, InvalidInputError
 from advisor.hardware import load_hardware
 from advisor.naming import parse_quant_label
-from advisor.quants import find_quant
+from advisor.quants import QuantType, find_quant
 from advisor.schema import Hardware, parse_test
 from advisor.settings import Settings, get_settings
 
@@ -88,6 +88,15 @@ def _params_from_name(model: str, catalog: Catalog) -> tuple[float, float]:
     return t, float(active.group(1)) if active else t
 
 
+def _quant_of(label: str) -> QuantType | None:
+    """The catalog type of a label, also for mixes such as ``UD-Q4_K_XL`` (their base type)."""
+    try:
+        parsed = parse_quant_label(label)
+    except AdvisorError:
+        return find_quant(label)
+    return find_quant(parsed.quant or parsed.base_type or "")
+
+
 def prepare(cases: pd.DataFrame, catalog: Catalog,
             hardware: dict[str, Hardware]) -> tuple[pd.DataFrame, list[str]]:
     """The predictor inputs for every case, and a note per case ('' when complete)."""
@@ -105,8 +114,7 @@ def prepare(cases: pd.DataFrame, catalog: Catalog,
             active = params
         quant_name, family = None, None
         if case["quant"].strip():
-            parsed = parse_quant_label(case["quant"])
-            q = find_quant(parsed.quant or parsed.base_type or "")
+            q = _quant_of(case["quant"])
             if q is None:
                 note.append(f"unknown quant {case['quant']!r}")
             else:
