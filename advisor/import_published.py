@@ -18,8 +18,10 @@ def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
             raise DataFileError(shared_dir / sub, None,
                                 "missing: the shared data folder needs quality/, speed/ and "
                                 "catalog/ subfolders")
+    catalog = import_catalog(shared_dir / "catalog", out_dir / "catalog")
     return {
         "quality": write_quality(shared_dir, out_dir),
         "speed": write_speed(shared_dir, out_dir),
-        "catalog": import_catalog(shared_dir, out_dir / "catalog"),
+        "catalog": {"models": catalog.n_models, "recommendable": catalog.n_recommendable,
+                    "scores": catalog.n_scores, "capability": catalog.n_capability},
     }

@@ -1,0 +1,32 @@
+"""The committed measurements are exactly what the importers make of the shared data."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from advisor.dataset import default_measurements_dir
+from advisor.errors import DataFileError
+from advisor.import_published import import_all
+
+SHARED = Path(os.environ.get("ADVISOR_SHARED_DATA",
+                             Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+FILES = ("quality.jsonl", "speed.jsonl", "hardware.csv", "sources_quality.csv",
+         "sources_speed.csv", "catalog/models.csv", "catalog/scores.csv",
+         "catalog/capability.csv")
+
+
+@pytest.mark.skipif(not (SHARED / "quality").is_dir(), reason=f"no shared data at {SHARED}")
+def test_reimport_reproduces_committed_files(tmp_path):
+    counts = import_all(SHARED, tmp_path)
+    assert counts["quality"]["rows"] > 2000 and counts["speed"]["rows"] > 2000
+    for name in FILES:
+        committed = (default_measurements_dir() / name).read_bytes()
+        assert (tmp_path / name).read_bytes() == committed, f"{name} is out of date: run " \
+            "`quant-advisor import-published --shared ../shared/data`"
+
+
+def test_missing_subfolder_is_a_clear_error(tmp_path):
+    (tmp_path / "quality").mkdir()
+    with pytest.raises(DataFileError, match="speed"):
+        import_all(tmp_path, tmp_path / "out")
