@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -69,8 +70,8 @@ def _parse_line(path: Path, lineno: int, line: str) -> Row:
     if not isinstance(payload, dict):
         raise DataFileError(path, lineno, f"expected a JSON object, got {type(payload).__name__}")
     if payload.get("kind") not in ("quality", "speed"):
-        raise DataFileError(path, lineno,
-                            f"field 'kind' must be 'quality' or 'speed', got {payload.get('kind')!r}")
+        raise DataFileError(path, lineno, "field 'kind' must be 'quality' or 'speed', "
+                            f"got {payload.get('kind')!r}")
     try:
         return _ROW.validate_python(payload)
     except ValidationError as e:
@@ -104,6 +105,23 @@ def _read_csv_models(path: Path, model: type[BaseModel]) -> list[Any]:
             except ValidationError as e:
                 raise DataFileError(path, lineno, _describe(e)) from e
     return out
+
+
+def csv_number(path: Path, line: int, column: str, text: str, *,
+               required: bool = False) -> float | None:
+    """A finite number from a CSV cell, None for a blank one; errors name ``file:line``."""
+    text = text.strip()
+    if not text:
+        if required:
+            raise DataFileError(path, line, f"column {column!r} is empty; a number is required")
+        return None
+    try:
+        number = float(text)
+    except ValueError as e:
+        raise DataFileError(path, line, f"column {column!r} must be a number, got {text!r}") from e
+    if not math.isfinite(number):
+        raise DataFileError(path, line, f"column {column!r} must be finite, got {text!r}")
+    return number
 
 
 def load_dataset(folder: Path | None = None) -> Dataset:

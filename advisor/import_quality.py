@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from advisor.dataset import write_csv_models, write_rows
+from advisor.dataset import csv_number, write_csv_models, write_rows
 from advisor.errors import DataFileError
 from advisor.naming import ModelName, QuantLabel, normalise_model, parse_quant_label, size_to_bytes
 from advisor.schema import MetricKind, QualityRow, Source
@@ -89,19 +89,6 @@ class _Raw:
         return _FLOAT_QUANTS.get(self.quant.strip().upper())
 
 
-def _number(path: Path, line: int, column: str, text: str, *, required: bool) -> float | None:
-    text = text.strip()
-    if not text:
-        if required:
-            raise DataFileError(path, line, f"column {column!r} is empty; a number is required")
-        return None
-    try:
-        number = float(text)
-    except ValueError as e:
-        raise DataFileError(path, line, f"column {column!r} must be a number, got {text!r}") from e
-    if not math.isfinite(number):
-        raise DataFileError(path, line, f"column {column!r} must be finite, got {text!r}")
-    return number
 
 
 def read_quality_csv(path: Path) -> list[_Raw]:
@@ -124,15 +111,15 @@ def read_quality_csv(path: Path) -> list[_Raw]:
             for column in ("source_id", "model", "quant", "metric"):
                 if not row[column].strip():
                     raise DataFileError(path, line, f"column {column!r} is empty")
-            params = _number(path, line, "params_b", row["params_b"], required=False)
+            params = csv_number(path, line, "params_b", row["params_b"], required=False)
             if params is not None and params <= 0:
                 raise DataFileError(path, line, f"params_b must be > 0, got {params}")
             out.append(_Raw(path, line, row["source_id"].strip(), row["model"].strip(), params,
                             row["quant"].strip(),
-                            _number(path, line, "bpw", row["bpw"], required=False),
+                            csv_number(path, line, "bpw", row["bpw"], required=False),
                             row["metric"].strip(), row["task_category"].strip(),
-                            _number(path, line, "value", row["value"], required=True) or 0.0,
-                            _number(path, line, "baseline_value", row["baseline_value"],
+                            csv_number(path, line, "value", row["value"], required=True) or 0.0,
+                            csv_number(path, line, "baseline_value", row["baseline_value"],
                                     required=False), row["notes"].strip()))
     return out
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from advisor.dataset import HARDWARE_FILE, write_csv_models, write_rows
+from advisor.dataset import HARDWARE_FILE, csv_number, write_csv_models, write_rows
 from advisor.errors import DataFileError, InvalidInputError
 from advisor.quants import get_quant
 from advisor.schema import Hardware, HardwareKind, Provenance, Source, SpeedRow
@@ -82,23 +81,10 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str,
     return out
 
 
-def _number(path: Path, line: int, column: str, text: str, *,
-            required: bool = False) -> float | None:
-    if text == "":
-        if required:
-            raise DataFileError(path, line, f"{column} is empty, a number is required")
-        return None
-    try:
-        value = float(text)
-    except ValueError as e:
-        raise DataFileError(path, line, f"{column} must be a number, got {text!r}") from e
-    if not math.isfinite(value):
-        raise DataFileError(path, line, f"{column} must be finite, got {text!r}")
-    return value
 
 
 def _whole(path: Path, line: int, column: str, text: str) -> int | None:
-    value = _number(path, line, column, text)
+    value = csv_number(path, line, column, text)
     if value is None:
         return None
     if value != int(value):
@@ -124,7 +110,7 @@ def read_hardware(path: Path) -> list[Hardware]:
         specs: dict[str, float | None] = {}
         for column in ("memory_gb", "bandwidth_gbs", "fp16_tflops"):
             try:
-                specs[column] = _number(path, line, column, rec[column])
+                specs[column] = csv_number(path, line, column, rec[column])
             except DataFileError:
                 specs[column] = None
                 notes.append(f"{column} as published: {rec[column]!r} (not one number)")
@@ -228,8 +214,8 @@ def build_row(path: Path, line: int, rec: dict[str, str], devices: dict[str, Har
     flags: list[str] = []
     remarks: list[str] = []
     excluded: list[str] = []
-    num = {c: _number(path, line, c, rec[c]) for c in ("params_b", "bpw", "model_size_gib")}
-    tokens = _number(path, line, "tokens_per_s", rec["tokens_per_s"], required=True)
+    num = {c: csv_number(path, line, c, rec[c]) for c in ("params_b", "bpw", "model_size_gib")}
+    tokens = csv_number(path, line, "tokens_per_s", rec["tokens_per_s"], required=True)
     if tokens is None or tokens <= 0:
         raise DataFileError(path, line,
                             f"tokens_per_s must be positive, got {rec['tokens_per_s']!r}")

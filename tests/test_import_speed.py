@@ -309,8 +309,8 @@ def test_unknown_device_is_kept_but_excluded(shared: Path) -> None:
 
 
 @pytest.mark.parametrize(("column", "value", "message"), [
-    ("tokens_per_s", "fast", "tokens_per_s must be a number, got 'fast'"),
-    ("tokens_per_s", "", "tokens_per_s is empty"),
+    ("tokens_per_s", "fast", "column 'tokens_per_s' must be a number, got 'fast'"),
+    ("tokens_per_s", "", "column 'tokens_per_s' is empty"),
     ("tokens_per_s", "-3", "tokens_per_s must be positive"),
     ("ngl", "9.5", "ngl must be a whole number"),
     ("backend", "Kompute", "unknown backend 'Kompute'"),
