@@ -206,9 +206,9 @@ def quants_cmd(as_json: bool) -> None:
 
 
 def _print_card(card: Any, as_json: bool) -> None:
-    data = card.model_dump(mode="json") if hasattr(card, "model_dump") else dict(card)
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else
-               "\n".join(f"{k}: {v}" for k, v in data.items()))
+    from advisor.report import card_summary
+
+    click.echo(card.to_json() if as_json else card_summary(card))
 
 
 def _register_optional() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -75,3 +76,18 @@ def print_quants(quants: Iterable[QuantType], console: Console | None = None) ->
         out.add_row(q.name, q.family.value, f"{q.nominal_bpw:.4g}", f"{q.typical_bpw:.4g}",
                     q.typical_source)
     (console or Console()).print(out)
+
+
+def card_summary(card: Any) -> str:
+    """The model card in a few lines: what was trained on what, and its held-out errors."""
+    lines = [f"predictors {card.version} (created {card.created}, git {card.git_sha or '-'})",
+             f"training data hash {card.data_hash}; rows {card.rows}",
+             "libraries: " + ", ".join(f"{k} {v}" for k, v in sorted(card.libraries.items()))]
+    for group, metrics in sorted(card.metrics.items()):
+        for target, m in sorted(metrics.items()):
+            if not isinstance(m, dict):
+                continue
+            parts = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in sorted(m.items()) if k != "units"]
+            lines.append(f"{group}/{target} ({m.get('units', '')}): " + ", ".join(parts))
+    return "\n".join(lines)

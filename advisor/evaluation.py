@@ -1,0 +1,325 @@
+"""Held-out evaluation of the predictors, next to simple baselines on the same folds.
+
+* Speed: leave-one-hardware-out. Reported for generation and prompt processing, for GPU/Apple/APU
+  and CPU devices separately. Baselines: generation ``0.55 * bandwidth / active bytes``;
+  prompt ``0.30 * FP16 FLOPS / (2 * active params)`` (devices without a FLOPS figure use
+  50 FLOP per byte of bandwidth).
+* Quality: leave-one-model-out and leave-one-source-out. Baseline: the mean retention / PPL
+  ratio / KLD per quant in the training folds (the overall mean for a quant never seen).
+
+Every figure is computed per held-out group first and then the median over groups is taken,
+so that one well-measured device or model cannot hide failures elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from advisor.dataset import Dataset, atomic_write_text
+from advisor.errors import InvalidInputError
+from advisor.features import speed_features
+from advisor.quality_model import QualityPredictor
+from advisor.speed_model import SpeedPredictor
+
+log = logging.getLogger(__name__)
+
+GEN_EFFICIENCY = 0.55
+PP_EFFICIENCY = 0.30
+PP_FLOPS_PER_BYTE = 50.0
+TARGETS = {"retention": "retention_ae_pts", "ppl_ratio": "ppl_ratio_ae_pts", "kld": "kld_ae"}
+
+
+@dataclass
+class EvaluationReport:
+    """Held-out figures (``metrics``), per-row predictions and the files written."""
+
+    metrics: dict[str, Any]
+    speed_rows: pd.DataFrame
+    quality_rows: dict[str, pd.DataFrame]
+    files: list[Path] = field(default_factory=list)
+
+
+# -- speed ------------------------------------------------------------------------------------
+def speed_baseline(frame: pd.DataFrame) -> pd.Series:
+    """The bandwidth / compute rule of thumb, tokens/s (see the module docstring)."""
+    x = speed_features(frame)
+    flops = x["flops"].fillna(x["bandwidth"] * PP_FLOPS_PER_BYTE)
+    gen = GEN_EFFICIENCY * x["bandwidth"] / x["active_bytes"]
+    pp = PP_EFFICIENCY * flops / (2.0 * x["active_params"])
+    return pd.Series(np.where(x["phase"] == "pp", pp, gen), index=frame.index)
+
+
+def _speed_fold(frame: pd.DataFrame, device: str, test: pd.DataFrame,
+                params: dict[str, Any]) -> pd.DataFrame:
+    model = SpeedPredictor(**params).fit(frame[frame["hardware"] != device])
+    pred = model.predict(test.assign(hardware=None))  # the held-out device is unknown
+    pred.columns = ["pred", "pred_low", "pred_high"]
+    kept = test[["hardware", "hardware_kind", "n_prompt", "n_gen", "tokens_per_s"]]
+    return pd.concat([kept.rename(columns={"tokens_per_s": "actual"}), pred], axis=1)
+
+
+def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
+             speed_params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Leave-one-hardware-out predictions for every single-device pp or tg row with specs."""
+    single = pd.to_numeric(frame.get("n_devices", 1), errors="coerce")
+    test = frame[(pd.Series(single, index=frame.index).fillna(1) == 1)
+                 & frame["bandwidth_gbs"].notna()
+                 & ((frame["n_prompt"] == 0) != (frame["n_gen"] == 0))]
+    devices = sorted(test["hardware"].unique())
+    if len(devices) < 2:
+        raise InvalidInputError(f"speed evaluation needs >= 2 devices with specs, got "
+                                f"{len(devices)}", parameter="dataset")
+    params = {"calibration_folds": 4, **(speed_params or {})}
+    parts = Parallel(n_jobs=n_jobs)(delayed(_speed_fold)(frame, d, test[test["hardware"] == d],
+                                                         params) for d in devices)
+    out = pd.concat(parts)
+    out["baseline"] = speed_baseline(test.loc[out.index])
+    out["phase"] = np.where(out["n_gen"] > 0, "generation", "prompt")
+    out["device_class"] = np.where(out["hardware_kind"] == "cpu", "cpu", "gpu_apple")
+    return out
+
+
+def _group_stat(rows: pd.DataFrame, group: str, value: str, how: str) -> pd.Series:
+    g = rows.groupby(group)[value]
+    return g.median() if how == "median" else g.quantile(0.9) if how == "p90" else g.mean()
+
+
+def speed_metrics(rows: pd.DataFrame) -> dict[str, Any]:
+    """Median over devices of per-device APE figures, by phase and device class."""
+    r = rows.assign(ape=(rows["pred"] / rows["actual"] - 1).abs(),
+                    base_ape=(rows["baseline"] / rows["actual"] - 1).abs(),
+                    covered=(rows["pred_low"] <= rows["actual"])
+                    & (rows["actual"] <= rows["pred_high"]))
+    out: dict[str, Any] = {}
+    for (ph, cls), sub in r.groupby(["phase", "device_class"]):
+        med = _group_stat(sub, "hardware", "ape", "median")
+        out[f"{ph}/{cls}"] = {
+            "devices": int(sub["hardware"].nunique()), "rows": int(len(sub)),
+            "median_ape": float(med.median()),
+            "p90_ape": float(_group_stat(sub, "hardware", "ape", "p90").median()),
+            "worst_device_median_ape": float(med.max()),
+            "baseline_median_ape": float(_group_stat(sub, "hardware", "base_ape",
+                                                     "median").median()),
+            "baseline_p90_ape": float(_group_stat(sub, "hardware", "base_ape", "p90").median()),
+            "coverage_90": float(_group_stat(sub, "hardware", "covered", "mean").median()),
+            "coverage_90_pooled": float(sub["covered"].mean()),
+        }
+    return out
+
+
+# -- quality ----------------------------------------------------------------------------------
+def _long_targets(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (measurement, target) with the actual value."""
+    parts = []
+    for t in TARGETS:
+        if t in frame:
+            sub = frame[frame[t].notna()]
+            parts.append(sub.assign(target=t, actual=sub[t].astype("float64")))
+    return pd.concat(parts) if parts else pd.DataFrame()
+
+
+def _quality_fold(frame: pd.DataFrame, group: str, held: str) -> pd.DataFrame:
+    train, test = frame[frame[group] != held], frame[frame[group] == held]
+    model = QualityPredictor(calibration_folds=4).fit(train)
+    fit_rows = model._training_rows(test) if len(test) else test
+    if fit_rows.empty:
+        return pd.DataFrame()
+    pred = model.predict(fit_rows)
+    means = {t: train.groupby("quant")[t].mean() for t in TARGETS if t in train}
+    overall = {t: train[t].mean() for t in TARGETS if t in train}
+    rows = []
+    for t in TARGETS:
+        if t not in fit_rows:
+            continue
+        sub = fit_rows[fit_rows[t].notna()]
+        if sub.empty:
+            continue
+        base = sub["quant"].map(means[t]).fillna(overall[t]).astype("float64")
+        rows.append(pd.DataFrame({
+            "group": held, "model": sub["model"], "source_id": sub["source_id"],
+            "quant": sub["quant"], "bpw": sub["bpw"], "params_b": sub["params_b"],
+            "task_category": sub["task_category"], "target": t,
+            "actual": sub[t].astype("float64"), "pred": pred.loc[sub.index, t],
+            "pred_low": pred.loc[sub.index, f"{t}_low"],
+            "pred_high": pred.loc[sub.index, f"{t}_high"], "baseline": base}))
+    return pd.concat(rows) if rows else pd.DataFrame()
+
+
+def quality_cv(frame: pd.DataFrame, group: str, *, n_jobs: int = 2) -> pd.DataFrame:
+    """Leave-one-``group``-out predictions (``group`` is ``'model'`` or ``'source_id'``)."""
+    if group not in ("model", "source_id"):
+        raise InvalidInputError(f"group must be 'model' or 'source_id', got {group!r}",
+                                parameter="group")
+    targets = frame[[t for t in TARGETS if t in frame]].notna().any(axis=1)
+    held = sorted(frame.loc[targets, group].dropna().astype(str).unique())
+    parts = Parallel(n_jobs=n_jobs)(delayed(_quality_fold)(frame, group, h) for h in held)
+    return pd.concat([p for p in parts if len(p)])
+
+
+def quality_metrics(rows: pd.DataFrame) -> dict[str, Any]:
+    """Per-group absolute errors (points of ratio for retention/ppl_ratio), median over groups."""
+    scale = {"retention": 100.0, "ppl_ratio": 100.0, "kld": 1.0}
+    out: dict[str, Any] = {}
+    for t, sub in rows.groupby("target"):
+        s = sub.assign(ae=(sub["pred"] - sub["actual"]).abs() * scale[t],
+                       base_ae=(sub["baseline"] - sub["actual"]).abs() * scale[t],
+                       covered=(sub["pred_low"] <= sub["actual"])
+                       & (sub["actual"] <= sub["pred_high"]))
+        how = "mean" if t == "retention" else "median"  # retention: MAE; others: median AE
+        per = _group_stat(s, "group", "ae", how)
+        out[t] = {
+            "groups": int(s["group"].nunique()), "rows": int(len(s)),
+            f"{how}_ae": float(per.median()),
+            f"baseline_{how}_ae": float(_group_stat(s, "group", "base_ae", how).median()),
+            "worst_group_ae": float(per.max()),
+            "pooled_median_ae": float(s["ae"].median()),
+            "baseline_pooled_median_ae": float(s["base_ae"].median()),
+            "coverage_90": float(_group_stat(s, "group", "covered", "mean").median()),
+            "coverage_90_pooled": float(s["covered"].mean()),
+            "units": "points (x100)" if scale[t] == 100 else "nats",
+        }
+    return out
+
+
+# -- report -----------------------------------------------------------------------------------
+def _plots(speed: pd.DataFrame, quality: dict[str, pd.DataFrame], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+
+    def save(fig: Any, name: str) -> None:
+        path = out / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        files.append(path)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, (ph, sub) in zip(axes, speed.groupby("phase"), strict=False):
+        for kind, k in sub.groupby("hardware_kind"):
+            ax.scatter(k["actual"], k["pred"], s=6, label=kind)
+        lim = [sub[["actual", "pred"]].min().min(), sub[["actual", "pred"]].max().max()]
+        ax.plot(lim, lim, "k--", lw=1)
+        ax.set(xscale="log", yscale="log", xlabel="measured tokens/s",
+               ylabel="predicted (device held out)", title=f"speed: {ph}")
+        ax.legend()
+    save(fig, "speed_pred_vs_actual.png")
+
+    ape = speed.assign(ape=(speed["pred"] / speed["actual"] - 1).abs() * 100)
+    per = ape.groupby(["hardware", "phase"])["ape"].median().unstack()
+    fig, ax = plt.subplots(figsize=(10, max(4, 0.22 * len(per))))
+    per.sort_values(per.columns[0]).plot.barh(ax=ax)
+    ax.set(xlabel="median APE, % (device held out)", ylabel="", xscale="symlog")
+    save(fig, "speed_error_by_hardware.png")
+
+    lomo = quality.get("model", pd.DataFrame())
+    if len(lomo):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+        for ax, (t, sub) in zip(axes, lomo.groupby("target"), strict=False):
+            ax.scatter(sub["actual"], sub["pred"], s=6, c=np.log10(sub["params_b"]))
+            lim = [sub[["actual", "pred"]].min().min(), sub[["actual", "pred"]].max().max()]
+            ax.plot(lim, lim, "k--", lw=1)
+            ax.set(xlabel=f"measured {t}", ylabel="predicted (model held out)", title=t)
+            if t != "retention":
+                ax.set(xscale="log", yscale="log")
+        save(fig, "quality_pred_vs_actual.png")
+
+        err = lomo.assign(ae=(lomo["pred"] - lomo["actual"]).abs())
+        per = err.groupby(["group", "target"])["ae"].median().unstack()
+        fig, ax = plt.subplots(figsize=(10, max(4, 0.2 * len(per))))
+        per.plot.barh(ax=ax, logx=True)
+        ax.set(xlabel="median absolute error (model held out)", ylabel="")
+        save(fig, "quality_error_by_model.png")
+
+        ret = lomo[lomo["target"] == "retention"]
+        fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+        for cat, sub in ret.groupby("task_category"):
+            axes[0].scatter(sub["bpw"], sub["actual"], s=8, label=cat)
+        sc = axes[1].scatter(ret["bpw"], ret["actual"], s=8, c=np.log10(ret["params_b"]))
+        fig.colorbar(sc, ax=axes[1], label="log10 params (B)")
+        for ax, title in zip(axes, ("by task category", "by model size"), strict=True):
+            ax.set(xlabel="bits per weight", ylabel="retention", title=title)
+        axes[0].legend(fontsize=7)
+        save(fig, "retention_vs_bpw.png")
+
+    cover = []
+    for name, rows in (("speed", speed), *((f"quality/{g}", q) for g, q in quality.items())):
+        for t, sub in rows.groupby("phase" if name == "speed" else "target"):
+            inside = (sub["pred_low"] <= sub["actual"]) & (sub["actual"] <= sub["pred_high"])
+            cover.append((f"{name}:{t}", float(inside.mean())))
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(cover) + 1.5))
+    ax.barh([c[0] for c in cover], [c[1] for c in cover])
+    for x in (0.85, 0.90, 0.95):
+        ax.axvline(x, color="k", ls="--" if x == 0.90 else ":", lw=1)
+    ax.set(xlim=(0, 1), xlabel="share of held-out rows inside the 90% interval")
+    save(fig, "interval_coverage.png")
+    return files
+
+
+def _table(metrics: dict[str, Any]) -> str:
+    keys = sorted({k for v in metrics.values() for k in v})
+    lines = ["| slice | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for name, vals in metrics.items():
+        cells = [f"{vals[k]:.3g}" if isinstance(vals.get(k), float) else str(vals.get(k, ""))
+                 for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
+    parts = [
+        "# Held-out evaluation of the predictors", "",
+        "Generated by `advisor.evaluation.evaluate`; do not edit by hand.", "",
+        f"Training data hash: `{notes.get('data_hash', '')}`.", "",
+        "Every figure is computed per held-out group (device, model or source) and then the "
+        "median over groups is reported. APE = |predicted / measured - 1|. Retention and PPL "
+        "ratio errors are in points (1 point = 0.01 of the ratio). Baselines are fitted on the "
+        "same training folds: speed `0.55 x bandwidth / active bytes` (generation) and "
+        "`0.30 x FP16 FLOPS / (2 x active params)` (prompt; 50 FLOP/byte x bandwidth where no "
+        "FLOPS figure exists); quality: mean retention / PPL ratio / KLD per quant.", "",
+        "## Speed, leave one device out", "", _table(metrics["speed"]), "",
+        "## Quality, leave one model out", "", _table(metrics["quality_by_model"]), "",
+        "## Quality, leave one source out", "", _table(metrics["quality_by_source"]), "",
+        "## Training rows excluded", "",
+        *(f"- {k}: {v}" for k, v in notes.get("exclusions", {}).items()), "",
+        "## Plots", "", *(f"![{p.stem}](plots/{p.name})" for p in notes.get("plots", [])), "",
+    ]
+    return "\n".join(parts)
+
+
+def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
+             speed_params: dict[str, Any] | None = None) -> EvaluationReport:
+    """Run the grouped cross-validation; write ``EVALUATION.md`` and ``plots/`` to ``out_dir``.
+
+    ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models.
+    """
+    out_dir = Path(out_dir)
+    speed_rows = speed_cv(dataset.speed_frame(), n_jobs=n_jobs, speed_params=speed_params)
+    qframe = dataset.quality_frame()
+    quality_rows = {g: quality_cv(qframe, g, n_jobs=n_jobs) for g in ("model", "source_id")}
+    metrics = {"speed": speed_metrics(speed_rows),
+               "quality_by_model": quality_metrics(quality_rows["model"]),
+               "quality_by_source": quality_metrics(quality_rows["source_id"])}
+    files = _plots(speed_rows, quality_rows, out_dir / "plots")
+    sp = SpeedPredictor(calibration_folds=2)
+    sp._training_rows(dataset.speed_frame())
+    qp = QualityPredictor()
+    qp._training_rows(qframe)
+    notes = {"data_hash": dataset.content_hash, "plots": files,
+             "exclusions": {**{f"speed {k}": v for k, v in sp.exclusions_.items()},
+                            **{f"quality {k}": v for k, v in qp.exclusions_.items()}}}
+    md = out_dir / "EVALUATION.md"
+    atomic_write_text(md, render_markdown(metrics, notes))
+    log.info("evaluation written to %s", md)
+    return EvaluationReport(metrics, speed_rows, quality_rows, [md, *files])

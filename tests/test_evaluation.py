@@ -1,0 +1,54 @@
+"""Tests for advisor.evaluation: per-group-then-median figures, baselines, group checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advisor.errors import InvalidInputError
+from advisor.evaluation import quality_cv, quality_metrics, speed_baseline, speed_metrics
+
+
+def test_speed_metrics_take_the_median_over_devices() -> None:
+    # device a: 10 rows with 0% error; device b: 1 row with 50% error; device c: 1 row, 10%
+    actual = np.full(12, 100.0)
+    pred = np.r_[np.full(10, 100.0), 150.0, 110.0]
+    rows = pd.DataFrame({"hardware": ["a"] * 10 + ["b", "c"], "hardware_kind": "gpu",
+                         "phase": "generation", "device_class": "gpu_apple",
+                         "actual": actual, "pred": pred, "pred_low": pred * 0.9,
+                         "pred_high": pred * 1.1, "baseline": actual * 2})
+    m = speed_metrics(rows)["generation/gpu_apple"]
+    assert m["devices"] == 3
+    assert m["median_ape"] == pytest.approx(0.10)          # median of (0, 0.5, 0.1)
+    assert m["worst_device_median_ape"] == pytest.approx(0.5)
+    assert m["baseline_median_ape"] == pytest.approx(1.0)
+    assert m["coverage_90"] == pytest.approx(1.0)           # a and c covered, b not: median 1
+    assert m["coverage_90_pooled"] == pytest.approx(11 / 12)
+
+
+@pytest.mark.parametrize("n_prompt, n_gen, expected", [
+    (0, 128, 0.55 * 1000e9 / (8e9 * 4.0 / 8)),             # bandwidth rule
+    (512, 0, 0.30 * 100e12 / (2 * 8e9)),                   # compute rule
+])
+def test_speed_baseline(n_prompt: int, n_gen: int, expected: float) -> None:
+    frame = pd.DataFrame({"params_b": [8.0], "model_bytes": [8e9 * 4.0 / 8],
+                          "quant": ["Q4_K_M"], "n_prompt": [n_prompt], "n_gen": [n_gen],
+                          "bandwidth_gbs": [1000.0], "fp16_tflops": [100.0],
+                          "hardware_kind": ["gpu"]})
+    assert speed_baseline(frame).iloc[0] == pytest.approx(expected)
+
+
+def test_quality_metrics_in_points() -> None:
+    rows = pd.DataFrame({"group": ["m1", "m1", "m2"], "target": "retention",
+                         "actual": [0.90, 0.95, 0.80], "pred": [0.92, 0.95, 0.90],
+                         "pred_low": 0.0, "pred_high": 1.0, "baseline": [0.9, 0.9, 0.9]})
+    m = quality_metrics(rows)["retention"]
+    assert m["mean_ae"] == pytest.approx(np.median([1.0, 10.0]))
+    assert m["baseline_mean_ae"] == pytest.approx(np.median([2.5, 10.0]))
+    assert m["units"] == "points (x100)"
+
+
+def test_quality_cv_rejects_unknown_group() -> None:
+    with pytest.raises(InvalidInputError, match="group must be"):
+        quality_cv(pd.DataFrame({"model": ["a"]}), "hardware")

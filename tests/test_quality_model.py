@@ -1,0 +1,104 @@
+"""Tests for advisor.quality_model: monotone in bits, intervals, exclusions, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from advisor.errors import InvalidInputError
+from advisor.quality_model import OUTPUTS, QualityPredictor
+
+QUANTS = {"Q2_K": 3.16, "Q3_K_M": 3.91, "Q4_K_M": 4.89, "Q5_K_M": 5.7, "Q6_K": 6.56,
+          "Q8_0": 8.5}
+CATEGORIES = ["reasoning", "math", "coding", "knowledge"]
+
+
+def synthetic_quality(seed: int = 0) -> pd.DataFrame:
+    """Rows from log(ppl_ratio - 1) = 2 - 1.3 bpw - 0.3 log(params), retention from it."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, params in enumerate([1.5, 3.0, 7.0, 8.0, 14.0, 32.0, 70.0]):
+        model, family, source = f"m{i}", f"fam{i % 3}", f"src{i % 4}"
+        for quant, bpw in QUANTS.items():
+            err = np.exp(2 - 1.3 * bpw - 0.3 * np.log(params) + rng.normal(0, 0.3))
+            common = {"model": model, "model_family": family, "source_id": source,
+                      "params_b": params, "quant": quant, "bpw": bpw, "flags": []}
+            rows.append({**common, "metric_kind": "perplexity",
+                         "task_category": "language_modeling", "ppl_ratio": 1 + err})
+            rows.append({**common, "metric_kind": "kld", "task_category": "language_modeling",
+                         "kld": 0.8 * err * np.exp(rng.normal(0, 0.2))})
+            for j, cat in enumerate(CATEGORIES):
+                s = err / (1 + err)
+                rows.append({**common, "metric_kind": "accuracy", "task_category": cat,
+                             "retention": 1 - (0.3 + 0.2 * j) * s + rng.normal(0, 0.005)})
+    frame = pd.DataFrame(rows)
+    fake = frame.iloc[:4].assign(flags=[["not_gguf"]] * 4, model="paper")
+    return pd.concat([frame, fake], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> QualityPredictor:
+    return QualityPredictor(calibration_folds=3).fit(synthetic_quality())
+
+
+def test_fit_recovers_shape_and_counts_exclusions(fitted: QualityPredictor) -> None:
+    assert fitted.exclusions_["not_gguf"] == 4
+    assert -1.6 < fitted.bpw_slope_ < -1.0
+    assert fitted.sensitivity_["coding"] > fitted.sensitivity_["reasoning"]
+
+
+def test_output_columns_and_index(fitted: QualityPredictor) -> None:
+    frame = pd.DataFrame({"params_b": [8.0, 70.0], "quant": ["Q4_K_M", "IQ2_XS"],
+                          "task_category": ["math", np.nan]}, index=[10, 20])
+    out = fitted.predict(frame)
+    assert list(out.columns) == list(OUTPUTS) and list(out.index) == [10, 20]
+    assert (out["retention"] <= 1).all() and (out["ppl_ratio"] >= 1).all()
+
+
+@pytest.mark.parametrize("frame, parameter", [
+    (pd.DataFrame({"params_b": [np.nan], "quant": ["Q4_K_M"]}), "params_b"),
+    (pd.DataFrame({"params_b": [-1.0], "quant": ["Q4_K_M"]}), "params_b"),
+    (pd.DataFrame({"params_b": [8.0], "quant": ["NOPE"]}), "bpw"),
+])
+def test_bad_rows_raise(fitted: QualityPredictor, frame: pd.DataFrame, parameter: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        fitted.predict(frame)
+    assert err.value.parameter == parameter
+
+
+def test_data_without_a_bits_effect_is_refused() -> None:
+    frame = synthetic_quality()
+    frame["ppl_ratio"] = frame["ppl_ratio"].where(frame["ppl_ratio"].isna(),
+                                                  1 + 0.01 * frame["bpw"])
+    frame["kld"] = frame["kld"].where(frame["kld"].isna(), 0.01 * frame["bpw"])
+    with pytest.raises(InvalidInputError, match="negative bpw slope"):
+        QualityPredictor(calibration_folds=2).fit(frame)
+
+
+@settings(max_examples=50, deadline=None)
+@given(params=st.floats(0.3, 700), bpw=st.floats(1.5, 15), extra=st.floats(0.01, 8),
+       cat=st.sampled_from([*CATEGORIES, "language", None]),
+       family=st.sampled_from(["fam0", "fam2", "never-seen", None]))
+def test_more_bits_never_hurt(fitted: QualityPredictor, params: float, bpw: float,
+                              extra: float, cat: str | None, family: str | None) -> None:
+    frame = pd.DataFrame({"params_b": [params, params], "bpw": [bpw, bpw + extra],
+                          "task_category": [cat, cat], "model_family": [family, family]})
+    out = fitted.predict(frame)
+    low, high = out.iloc[0], out.iloc[1]
+    assert high.retention >= low.retention - 1e-12
+    assert high.ppl_ratio <= low.ppl_ratio + 1e-12
+    assert high.kld <= low.kld + 1e-12
+
+
+@settings(max_examples=50, deadline=None)
+@given(params=st.floats(0.3, 700), bpw=st.floats(1.5, 16),
+       cat=st.sampled_from([*CATEGORIES, None]))
+def test_intervals_contain_point(fitted: QualityPredictor, params: float, bpw: float,
+                                 cat: str | None) -> None:
+    out = fitted.predict(pd.DataFrame({"params_b": [params], "bpw": [bpw],
+                                       "task_category": [cat]})).iloc[0]
+    for t in ("retention", "ppl_ratio", "kld"):
+        assert out[f"{t}_low"] <= out[t] <= out[f"{t}_high"]

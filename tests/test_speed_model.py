@@ -1,0 +1,149 @@
+"""Tests for advisor.speed_model: physical invariants, intervals, messy rows, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from advisor.errors import InvalidInputError
+from advisor.speed_model import SpeedPredictor
+
+DEVICES = [  # name, kind, backend, bandwidth GB/s, fp16 TFLOPS
+    ("gpu-a", "gpu", "cuda", 450.0, 20.0), ("gpu-b", "gpu", "cuda", 900.0, 70.0),
+    ("gpu-c", "gpu", "rocm", 800.0, 50.0), ("gpu-d", "gpu", "vulkan", 300.0, 15.0),
+    ("mac-a", "apple", "metal", 400.0, 10.0), ("mac-b", "apple", "metal", 800.0, 27.0),
+    ("cpu-a", "cpu", "cpu", 80.0, None),
+]
+MODELS = [(1.1, "Q4_K_M"), (8.0, "Q4_K_M"), (8.0, "Q8_0"), (8.0, "F16"), (14.0, "Q4_K_M"),
+          (3.0, "Q6_K"), (30.0, "Q4_K_M", 3.0)]
+
+
+def synthetic_speed(seed: int = 0) -> pd.DataFrame:
+    """llama-bench-like rows from a roofline with noise (the model must recover its shape)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, kind, backend, bw, tf in DEVICES:
+        for spec in MODELS:
+            params, quant = spec[0], spec[1]
+            active = spec[2] if len(spec) > 2 else None
+            bpw = {"Q4_K_M": 4.89, "Q8_0": 8.5, "F16": 16.0, "Q6_K": 6.56}[quant]
+            size = params * 1e9 * bpw / 8
+            read = size * (active or params) / params
+            eff = 0.7 if kind != "cpu" else 0.5
+            tg = 1.0 / (read / (eff * bw * 1e9) + 2e-3)
+            flops = (tf or bw * 0.2) * 1e12
+            pp = 1.0 / (2 * (active or params) * 1e9 / (0.4 * flops) + 1e-4)
+            for test, n_p, n_g, tps in (("pp512", 512, 0, pp), ("tg128", 0, 128, tg)):
+                rows.append({
+                    "hardware": name, "hardware_kind": kind, "backend": backend,
+                    "bandwidth_gbs": bw, "fp16_tflops": tf, "memory_gb": 24.0, "n_devices": 1,
+                    "params_b": params, "active_params_b": active, "moe": active is not None,
+                    "quant": quant, "model_bytes": size, "test": test, "n_prompt": n_p,
+                    "n_gen": n_g, "depth": 0, "fork": None, "host_limit": None, "flags": [],
+                    "tokens_per_s": tps * float(np.exp(rng.normal(0, 0.05)))})
+    frame = pd.DataFrame(rows)
+    extra = frame.iloc[:3].assign(n_devices=2, hardware="gpu-a x2")   # multi-device
+    nospec = frame.iloc[:2].assign(bandwidth_gbs=np.nan, hardware="mystery")
+    return pd.concat([frame, extra, nospec], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> SpeedPredictor:
+    return SpeedPredictor(calibration_folds=3, max_iter=40).fit(synthetic_speed())
+
+
+def query(**over: object) -> pd.DataFrame:
+    base = {"model_bytes": np.nan, "params_b": 8.0, "active_params_b": np.nan,
+            "quant": "Q4_K_M", "n_prompt": 0, "n_gen": 128, "depth": 0,
+            "hardware_kind": "gpu", "backend": "cuda", "bandwidth_gbs": 700.0,
+            "fp16_tflops": 40.0, "memory_gb": 24.0, "hardware": "never-seen"}
+    base.update(over)
+    return pd.DataFrame([base])
+
+
+def test_excluded_rows_are_counted(fitted: SpeedPredictor) -> None:
+    assert fitted.exclusions_["multi_device (n_devices > 1; the model is single-device)"] == 3
+    assert fitted.exclusions_["no_bandwidth (device without specs)"] == 2
+
+
+def test_in_sample_accuracy_and_output_shape(fitted: SpeedPredictor) -> None:
+    frame = synthetic_speed().iloc[:-5]
+    pred = fitted.predict(frame)
+    assert list(pred.columns) == ["tokens_per_s", "tokens_per_s_low", "tokens_per_s_high"]
+    assert pred.index.equals(frame.index)
+    ape = (pred["tokens_per_s"] / frame["tokens_per_s"] - 1).abs()
+    # GPUs have enough rows for their own roofline; the recovered shape is close to the truth
+    assert ape[frame["hardware_kind"] == "gpu"].median() < 0.15
+
+
+def test_unknown_hardware_with_specs_is_predicted(fitted: SpeedPredictor) -> None:
+    out = fitted.predict(query(hardware="Brand New GPU 9000", bandwidth_gbs=3000.0))
+    assert np.isfinite(out.to_numpy()).all() and (out.to_numpy() > 0).all()
+
+
+def test_combined_test_lies_between_its_phases(fitted: SpeedPredictor) -> None:
+    pp = fitted.predict(query(n_prompt=512, n_gen=0))["tokens_per_s"].iloc[0]
+    tg = fitted.predict(query(n_prompt=0, n_gen=128))["tokens_per_s"].iloc[0]
+    both = fitted.predict(query(n_prompt=512, n_gen=128))["tokens_per_s"].iloc[0]
+    assert min(pp, tg) <= both <= max(pp, tg)
+
+
+@pytest.mark.parametrize("over, parameter", [
+    ({"bandwidth_gbs": np.nan}, "bandwidth_gbs"),
+    ({"params_b": np.nan, "quant": "NOT_A_QUANT"}, "model_bytes"),
+])
+def test_unpredictable_rows_raise(fitted: SpeedPredictor, over: dict, parameter: str) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        fitted.predict(query(**over))
+    assert err.value.parameter == parameter
+
+
+def test_unfitted_predict_raises() -> None:
+    with pytest.raises(InvalidInputError, match="not fitted"):
+        SpeedPredictor().predict(query())
+
+
+phase = st.sampled_from([(512, 0), (0, 128), (2048, 0), (0, 512)])
+kind = st.sampled_from([("gpu", "cuda"), ("apple", "metal"), ("cpu", "cpu"), ("gpu", "rocm")])
+
+
+@settings(max_examples=15, deadline=None)
+@given(params=st.floats(0.5, 60), factor=st.floats(1.01, 8), bw=st.floats(50, 5000),
+       ph=phase, hw=kind, quant=st.sampled_from(["Q4_K_M", "Q8_0", "IQ2_XS", "F16"]),
+       depth=st.sampled_from([0, 4096]))
+def test_larger_model_never_faster(fitted: SpeedPredictor, params: float, factor: float,
+                                   bw: float, ph: tuple, hw: tuple, quant: str,
+                                   depth: int) -> None:
+    common = {"n_prompt": ph[0], "n_gen": ph[1], "hardware_kind": hw[0], "backend": hw[1],
+              "bandwidth_gbs": bw, "quant": quant, "depth": depth}
+    small = fitted.predict(query(params_b=params, **common))
+    large = fitted.predict(query(params_b=params * factor, **common))
+    assert (large.to_numpy() <= small.to_numpy() * (1 + 1e-9)).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(params=st.floats(0.5, 60), bw=st.floats(50, 3000), factor=st.floats(1.01, 5),
+       ph=phase, hw=kind, tf=st.one_of(st.none(), st.floats(5, 500)))
+def test_more_bandwidth_never_slower(fitted: SpeedPredictor, params: float, bw: float,
+                                     factor: float, ph: tuple, hw: tuple,
+                                     tf: float | None) -> None:
+    common = {"n_prompt": ph[0], "n_gen": ph[1], "hardware_kind": hw[0], "backend": hw[1],
+              "params_b": params, "fp16_tflops": tf}
+    slow = fitted.predict(query(bandwidth_gbs=bw, **common))
+    fast = fitted.predict(query(bandwidth_gbs=bw * factor, **common))
+    assert (fast.to_numpy() >= slow.to_numpy() * (1 - 1e-9)).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(params=st.floats(0.5, 100), bw=st.floats(50, 5000), ph=phase, hw=kind,
+       active=st.one_of(st.none(), st.floats(0.1, 1.0)))
+def test_interval_contains_point(fitted: SpeedPredictor, params: float, bw: float, ph: tuple,
+                                 hw: tuple, active: float | None) -> None:
+    out = fitted.predict(query(params_b=params, bandwidth_gbs=bw, n_prompt=ph[0],
+                               n_gen=ph[1], hardware_kind=hw[0], backend=hw[1],
+                               active_params_b=None if active is None else params * active))
+    row = out.iloc[0]
+    assert row.tokens_per_s_low <= row.tokens_per_s <= row.tokens_per_s_high

@@ -1,0 +1,42 @@
+"""Tests for advisor.training: one call evaluates, fits and saves a loadable artifact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from test_quality_model import synthetic_quality
+from test_speed_model import synthetic_speed
+
+from advisor.artifacts import load_predictors
+from advisor.training import train
+
+
+@dataclass
+class FrameDataset:
+    """Stands in for :class:`advisor.dataset.Dataset` (same three members train reads)."""
+
+    quality: pd.DataFrame
+    speed: pd.DataFrame
+    content_hash: str = "feedbeef"
+
+    def quality_frame(self) -> pd.DataFrame:
+        return self.quality
+
+    def speed_frame(self) -> pd.DataFrame:
+        return self.speed
+
+
+def test_train_writes_models_card_and_evaluation(tmp_path: Path) -> None:
+    data = FrameDataset(synthetic_quality(), synthetic_speed())
+    card = train(data, tmp_path, n_jobs=1,  # type: ignore[arg-type]
+                 speed_params={"calibration_folds": 2, "max_iter": 15})
+    assert card.data_hash == "feedbeef"
+    assert {"speed", "quality_by_model", "quality_by_source"} <= set(card.metrics)
+    assert card.metrics["speed"]["generation/gpu_apple"]["devices"] == 6
+    assert (tmp_path / "EVALUATION.md").read_text().startswith("# Held-out evaluation")
+    assert len(list((tmp_path / "plots").glob("*.png"))) >= 4
+    loaded = load_predictors(tmp_path)
+    assert loaded.card.data_hash == "feedbeef"
+    assert loaded.speed.exclusions_ == card.rows["speed_excluded"]
