@@ -24,9 +24,9 @@ def _fig(f: Figure | None, fmt: str = "{:.1f}") -> str:
 
 
 def _row(c: Candidate) -> list[str]:
+    speed = [f"{c.speed[t].value:.0f}" if t in c.speed else "-" for t in ("pp512", "tg128")]
     return [c.model, c.quant, f"{c.bpw.value:.2f}", format_bytes(c.memory.total_bytes),
-            _fig(c.quality_score), f"{c.retention.value:.1%}",
-            _fig(c.speed.get("pp512"), "{:.0f}"), _fig(c.speed.get("tg128"), "{:.0f}")]
+            f"{c.quality_score.value:.1f}", f"{c.retention.value:.1%}", *speed]
 
 
 def print_recommendation(rec: Recommendation, console: Console | None = None) -> None:
@@ -46,9 +46,10 @@ def print_recommendation(rec: Recommendation, console: Console | None = None) ->
     for test, fig in pick.speed.items():
         console.print(f"  {test}: {_fig(fig, '{:.0f}')} tokens/s ({fig.provenance})")
     console.print(rec.explanation)
-    table = Table(title="Alternatives within budget")
-    for col in ("model", "quant", "bpw", "memory", "quality", "retention", "pp512", "tg128"):
-        table.add_column(col)
+    table = Table(title="Pick and alternatives within budget (pp512/tg128 in tokens/s)")
+    table.add_column("model", no_wrap=True)
+    for col in ("quant", "bpw", "memory", "quality", "kept", "pp512", "tg128"):
+        table.add_column(col, justify="left" if col == "quant" else "right", no_wrap=True)
     for c in [pick, *rec.alternatives]:
         table.add_row(*_row(c))
     console.print(table)
