@@ -132,7 +132,7 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
                 "file_bytes": int(round(params_b * 1e9 * q.typical_bpw / 8)),
             })
     frame = pd.DataFrame.from_records(records)
-    version = str(getattr(predictors.card, "version", "") or "unknown")
+    version = predictor_version(predictors.card)
     table = CandidateTable(frame=frame, specs=specs, predictor_version=version,
                            speed_predictor=predictors.speed)
     if dataset is not None:
@@ -180,6 +180,15 @@ def _describe_sources(score: object) -> str:
     text = sources if isinstance(sources, str) else ", ".join(map(str, sources))
     error = getattr(score, "error_mae", None)
     return f"{text} (held-out MAE {error:.1f})" if error is not None else text
+
+
+def predictor_version(card: Any) -> str:
+    """A readable id of the fitted predictors: when they were trained, on which data."""
+    created = str(getattr(card, "created", "") or "")[:19]
+    data = getattr(card, "data_hash", "") or ""
+    if created and data:
+        return f"{created}Z data {data}"
+    return str(getattr(card, "version", "") or "unknown")
 
 
 @lru_cache(maxsize=32)

@@ -258,9 +258,7 @@ class Advisor:
         return Candidate(
             model=str(row["model"]), family=str(row["family"]), params_b=float(row["params_b"]),
             quant=str(row["quant"]), quant_family=str(row["quant_family"]),
-            bpw=Figure(value=float(row["bpw"]), unit="bits/weight", provenance=(
-                "catalog" if row["bpw_source"] == "nominal" else "published"),
-                source=str(row["bpw_source"])),
+            bpw=_bpw_figure(float(row["bpw"]), str(row["quant"]), str(row["bpw_source"])),
             file_bytes=int(row["file_bytes"]),
             memory=MemoryFigures(
                 weights_bytes=int(mem["weights_bytes"]), kv_cache_bytes=int(mem["kv_cache_bytes"]),
@@ -288,6 +286,15 @@ class Advisor:
             hardware=query.hardware.name if query.hardware else None,
             min_tokens_per_s=query.min_tokens_per_s, family=query.family,
             models=list(query.models) if query.models else None)
+
+
+def _bpw_figure(bpw: float, quant: str, source: str) -> Figure:
+    if source == "nominal":
+        return Figure(value=bpw, unit="bits/weight", provenance="catalog",
+                      source=f"nominal bits/weight of {quant} blocks (advisor.quants)")
+    return Figure(value=bpw, unit="bits/weight", provenance="published",
+                  source=f"typical {quant} file bits/weight, measured on another model "
+                  f"({source})")
 
 
 def _opt(x: object) -> float | None:
