@@ -21,7 +21,7 @@ serve: setup
 	$(BIN)/quant-advisor serve --host $(HOST) --port $(PORT)
 
 lint: setup-dev
-	$(BIN)/ruff check advisor tests benchmarks
+	$(BIN)/ruff check advisor tests $(wildcard benchmarks)
 	$(BIN)/mypy advisor
 	$(BIN)/hadolint Dockerfile
 

@@ -31,9 +31,7 @@ def parse_memory(text: str | float | int, *, parameter: str = "vram") -> int:
     if isinstance(text, bool):
         raise InvalidInputError(f"{parameter} must be {allowed}, got {text!r}",
                                 parameter=parameter)
-    if isinstance(text, int | float):
-        value = float(text) * GB
-    elif _BARE_NUMBER.match(text):
+    if isinstance(text, int | float) or _BARE_NUMBER.match(text):
         value = float(text) * GB
     else:
         try:

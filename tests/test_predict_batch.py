@@ -2,11 +2,11 @@ import math
 
 import pandas as pd
 import pytest
+from conftest import HARDWARE
 
 from advisor.catalog import load_catalog
 from advisor.errors import DataFileError, InvalidInputError
 from advisor.predict_batch import QUALITY_OUT, SPEED_OUT, predict_cases, read_cases
-from conftest import HARDWARE
 
 CSV = """model,params_b,quant,bpw,task_category,metric,hardware,kind,backend,bandwidth_gbs,fp16_tflops,memory_gb,test
 Llama-3.1-8B,,Q4_K_M,,reasoning,,NVIDIA GeForce RTX 3090,,cuda,,,,tg128
