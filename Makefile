@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-dev serve check lint test train evaluate clean
+.PHONY: setup setup-dev browser serve check lint test train evaluate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,14 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
-setup-dev: $(BIN)/python
+setup-dev: $(BIN)/python browser
 	$(BIN)/pip install --quiet -e '.[test,measure,plot]'
+
+# Headless Chromium for the browser tests (Debian package; they skip without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: install Debian's chromium to run the browser tests" >&2; fi; }
 
 serve: setup
 	$(BIN)/quant-advisor serve --host $(HOST) --port $(PORT)

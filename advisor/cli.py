@@ -230,6 +230,10 @@ def _register_optional() -> None:
 
 _register_optional()
 
+from advisor.plot_command import plot  # noqa: E402  (it reuses the recommend options above)
+
+cli.add_command(plot)
+
 
 def main() -> None:
     cli(prog_name="quant-advisor")

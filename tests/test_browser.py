@@ -1,10 +1,13 @@
 """The web page in headless Chromium against the real service (fake predictors).
 
-Screenshots go to docs/screenshots/ (desktop and phone width).
+Screenshots (desktop and phone width) go to a temporary folder; with
+ADVISOR_UPDATE_SCREENSHOTS=1 they replace the committed ones in docs/screenshots/.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -15,7 +18,9 @@ from browser_fixtures import (  # noqa: F401  (registers `browser` and `live_ser
     save_screenshot,
 )
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = (Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+               if os.environ.get("ADVISOR_UPDATE_SCREENSHOTS") == "1"
+               else Path(tempfile.mkdtemp(prefix="advisor-screens-")))
 RTX = "NVIDIA GeForce RTX 3090"
 
 
