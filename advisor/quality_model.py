@@ -6,14 +6,19 @@ bits per weight, about -1.3 per bit, lower for larger models):
 * **Error model**: ``log(ppl_ratio - 1)`` and ``log(kld)`` are one ``Ridge`` regression on
   ``bpw``, ``log(params_b)``, the target (ppl or kld), the model family and the source (one-hot;
   a source only shifts its own rows, since each source measures against its own baseline;
-  prediction uses no source). The ``bpw`` coefficient must be negative, so more bits never
-  predict a higher PPL ratio or KLD for the same model.
-* **Retention model**: the accuracy lost, ``1 - retention``, is ``k_c * s`` with
-  ``s = e / (1 + e)`` and ``e`` the predicted ``ppl_ratio - 1``; ``k_c >= 0`` is the
-  sensitivity of task category ``c``, shrunk toward the pooled sensitivity (unknown categories
-  get the pooled one). More bits lower ``e``, so never lower retention.
+  prediction uses no source; ridge ``alpha=5`` shrinks the many one-hot columns, which lowered
+  held-out error by model and by source alike). The ``bpw`` coefficient must be negative, so
+  more bits never predict a higher PPL ratio or KLD for the same model.
+* **Retention model**: fitted directly on accuracy rows (a PPL-derived mapping transferred
+  badly: the model families measured for PPL and for accuracy barely overlap). Retention is
+  ``exp(-exp(z))`` with ``z = c0 + c_cat - b (bpw - 4) - d log(params_b / 8)``, ``b > 0``:
+  the lost accuracy is ``~exp(z)`` when small and saturates at 1. Category offsets ``c_cat``
+  are ridge-shrunk toward 0 (unknown categories get 0). Fitted with a robust (soft-L1) loss,
+  since single benchmarks are noisy. Quant family is not used: in this data it is confounded
+  with the source (i-quants come from two sources only) and hurt held-out error.
 * **Intervals** (90%): split-conformal quantiles of out-of-fold residuals, folds grouped by
-  model (log space for PPL/KLD; scaled by ``s + 0.02`` for retention).
+  model (log space for PPL/KLD; retention residuals divided by the predicted loss + 0.02, so
+  intervals are narrow near 8 bits and wide near 2 bits).
 
 Rows flagged ``not_gguf`` (fake-quant papers with other rounding schemes), float baselines and
 rows without bpw are not used; ``exclusions_`` counts them.
@@ -25,6 +30,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import least_squares
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
@@ -37,7 +43,9 @@ log = logging.getLogger(__name__)
 
 ERROR_FLOOR = 1e-4      # smallest PPL-ratio excess / KLD used as a target (noise level)
 _ALPHA = 0.10           # 90% intervals
-_CATEGORY_PRIOR_ROWS = 8.0
+_CATEGORY_RIDGE = 0.017  # penalty weight on category offsets (in retention units)
+_ROBUST_SCALE = 0.02     # soft-L1 scale: residuals beyond ~2 points count linearly
+_REF_BPW, _REF_LOG_PARAMS = 4.0, float(np.log(8.0))
 _SCALE_FLOOR = 0.02
 _NUMERIC = ["bpw", "log_params"]
 _CATEGORICAL = ["target", "model_family", "source_id"]
@@ -66,7 +74,7 @@ class QualityPredictor:
     columns of :data:`advisor.features.QUALITY_INPUTS` and returns :data:`OUTPUTS`.
     """
 
-    def __init__(self, *, alpha: float = 1.0, calibration_folds: int = 5) -> None:
+    def __init__(self, *, alpha: float = 5.0, calibration_folds: int = 5) -> None:
         self.alpha = alpha
         self.calibration_folds = calibration_folds
 
@@ -122,7 +130,7 @@ class QualityPredictor:
         err = self._error_rows(rows)
         self.error_model_ = self._fit_error(err)
         acc = rows[rows["retention"].notna()] if "retention" in rows else rows.iloc[:0]
-        self.sensitivity_ = self._fit_sensitivity(acc, self.error_model_)
+        self.retention_curve_ = RetentionCurve().fit(acc)
         self._calibrate(err, acc)
         self.n_train_ = {"error_rows": int(len(err)), "retention_rows": int(len(acc)),
                          "models": int(rows["model"].nunique()) if "model" in rows else 0}
@@ -140,27 +148,6 @@ class QualityPredictor:
                 f"log error), got slope {slope:.3f}", parameter="frame")
         self.bpw_slope_ = slope
         return model
-
-    @staticmethod
-    def _severity(model: Pipeline, x: pd.DataFrame) -> np.ndarray:
-        e = np.exp(model.predict(x.assign(target="ppl", source_id=UNKNOWN)[
-            _NUMERIC + _CATEGORICAL]))
-        return e / (1.0 + e)
-
-    def _fit_sensitivity(self, acc: pd.DataFrame, model: Pipeline) -> dict[str, float]:
-        if acc.empty:
-            return {"__pooled__": 0.0}
-        s = self._severity(model, acc)
-        d = 1.0 - acc["retention"].to_numpy(dtype="float64")
-        pooled = max(float(s @ d / max(s @ s, 1e-12)), 0.0)
-        out = {"__pooled__": pooled}
-        cats = acc["task_category"].to_numpy()
-        for c in np.unique(cats):
-            m = cats == c
-            prior = _CATEGORY_PRIOR_ROWS * float(np.mean(s[m] ** 2))
-            k = (s[m] @ d[m] + prior * pooled) / (s[m] @ s[m] + prior + 1e-12)
-            out[str(c)] = max(float(k), 0.0)
-        return out
 
     def _calibrate(self, err: pd.DataFrame, acc: pd.DataFrame) -> None:
         """Out-of-fold residual quantiles (grouped by model) for the 90% intervals."""
@@ -186,8 +173,8 @@ class QualityPredictor:
                 err_res.iloc[np.where(te)[0]] = err["y"].to_numpy()[te] - model.predict(
                     err[te][_NUMERIC + _CATEGORICAL].assign(source_id=UNKNOWN))
                 if te_acc.any():
-                    sens = sub._fit_sensitivity(acc[~te_acc], model)
-                    acc_res[te_acc] = self._retention_residual(acc[te_acc], model, sens)
+                    curve = RetentionCurve().fit(acc[~te_acc])
+                    acc_res[te_acc] = curve.scaled_residual(acc[te_acc])
         self.oof_error_residual_ = err_res.to_numpy()
         self.oof_retention_residual_ = acc_res
         self.quantiles_ = {}
@@ -200,14 +187,6 @@ class QualityPredictor:
             self.quantiles_[t] = _interval(r, 1.0)
         r = acc_res[np.isfinite(acc_res)]
         self.quantiles_["retention"] = _interval(r, 0.05) if len(r) >= 5 else (-0.5, 0.5)
-
-    @staticmethod
-    def _retention_residual(acc: pd.DataFrame, model: Pipeline,
-                            sens: dict[str, float]) -> np.ndarray:
-        s = QualityPredictor._severity(model, acc)
-        k = acc["task_category"].map(sens).fillna(sens["__pooled__"]).to_numpy(dtype="float64")
-        pred = 1.0 - k * s
-        return (acc["retention"].to_numpy(dtype="float64") - pred) / (s + _SCALE_FLOOR)
 
     # -- prediction -------------------------------------------------------------------------
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -229,15 +208,59 @@ class QualityPredictor:
             out[col] = offset + np.exp(z)
             out[f"{col}_low"] = offset + np.exp(z + lo)
             out[f"{col}_high"] = offset + np.exp(z + hi)
-        s = self._severity(self.error_model_, x)
-        k = x["task_category"].map(self.sensitivity_).fillna(
-            self.sensitivity_["__pooled__"]).to_numpy(dtype="float64")
-        point = 1.0 - k * s
+        point = self.retention_curve_.predict(x)
+        scale = 1.0 - point + _SCALE_FLOOR
         lo, hi = self.quantiles_["retention"]
         out["retention"] = point
-        out["retention_low"] = point + lo * (s + _SCALE_FLOOR)
-        out["retention_high"] = point + hi * (s + _SCALE_FLOOR)
+        out["retention_low"] = np.maximum(point + lo * scale, 0.0)
+        out["retention_high"] = point + hi * scale
         return out
+
+
+class RetentionCurve:
+    """``retention = exp(-exp(z))``, ``z = c0 + c_cat - b (bpw - 4) - d log(params_b / 8)``.
+
+    ``fit(rows)`` takes rows with ``retention``, ``bpw``, ``log_params`` and ``task_category``;
+    ``b = exp(log_b_) > 0`` keeps retention non-decreasing in bits for any model and category.
+    With no accuracy rows it predicts no loss (retention 1).
+    """
+
+    def fit(self, rows: pd.DataFrame) -> RetentionCurve:
+        cats = sorted(str(c) for c in rows["task_category"].unique()) if len(rows) else []
+        self.categories_ = cats
+        if len(rows) < 3:
+            self.c0_, self.log_b_, self.d_ = -50.0, 0.0, 0.0
+            self.category_offset_ = {c: 0.0 for c in cats}
+            return self
+        y = rows["retention"].to_numpy(dtype="float64")
+        onehot = np.stack([rows["task_category"].astype(str).eq(c).to_numpy(dtype="float64")
+                           for c in cats], axis=1)
+        bpw = rows["bpw"].to_numpy(dtype="float64") - _REF_BPW
+        lp = rows["log_params"].to_numpy(dtype="float64") - _REF_LOG_PARAMS
+
+        def residuals(p: np.ndarray) -> np.ndarray:
+            z = p[0] - np.exp(p[1]) * bpw - p[2] * lp + onehot @ p[3:]
+            return np.concatenate([np.exp(-np.exp(z)) - y, _CATEGORY_RIDGE * p[3:]])
+
+        p0 = np.zeros(3 + len(cats))
+        p0[0] = np.log(0.02)
+        p = least_squares(residuals, p0, loss="soft_l1", f_scale=_ROBUST_SCALE).x
+        self.c0_, self.log_b_, self.d_ = float(p[0]), float(p[1]), float(p[2])
+        self.category_offset_ = {c: float(v) for c, v in zip(cats, p[3:], strict=True)}
+        return self
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        """Retention for rows of :func:`quality_features` (unknown categories: offset 0)."""
+        offset = x["task_category"].astype(str).map(self.category_offset_).fillna(0.0)
+        z = (self.c0_ + offset.to_numpy(dtype="float64")
+             - np.exp(self.log_b_) * (x["bpw"].to_numpy(dtype="float64") - _REF_BPW)
+             - self.d_ * (x["log_params"].to_numpy(dtype="float64") - _REF_LOG_PARAMS))
+        return np.exp(-np.exp(np.clip(z, -50.0, 50.0)))
+
+    def scaled_residual(self, rows: pd.DataFrame) -> np.ndarray:
+        """``(measured - predicted) / (predicted loss + 0.02)``, the conformal score."""
+        pred = self.predict(rows)
+        return (rows["retention"].to_numpy(dtype="float64") - pred) / (1.0 - pred + _SCALE_FLOOR)
 
 
 def _interval(residuals: np.ndarray, fallback: float) -> tuple[float, float]:

@@ -47,7 +47,9 @@ def fitted() -> QualityPredictor:
 def test_fit_recovers_shape_and_counts_exclusions(fitted: QualityPredictor) -> None:
     assert fitted.exclusions_["not_gguf"] == 4
     assert -1.6 < fitted.bpw_slope_ < -1.0
-    assert fitted.sensitivity_["coding"] > fitted.sensitivity_["reasoning"]
+    offsets = fitted.retention_curve_.category_offset_
+    assert offsets["knowledge"] > offsets["coding"] > offsets["reasoning"]
+    assert fitted.retention_curve_.log_b_ > -1.0  # a clear gain per bit
 
 
 def test_output_columns_and_index(fitted: QualityPredictor) -> None:
@@ -67,6 +69,22 @@ def test_bad_rows_raise(fitted: QualityPredictor, frame: pd.DataFrame, parameter
     with pytest.raises(InvalidInputError) as err:
         fitted.predict(frame)
     assert err.value.parameter == parameter
+
+
+def test_retention_curve_beats_per_quant_mean_on_held_out_model() -> None:
+    frame = synthetic_quality(1)
+    train, test = frame[frame["model"] != "m2"], frame[frame["model"] == "m2"]
+    acc = test[test["retention"].notna()]
+    pred = QualityPredictor(calibration_folds=3).fit(train).predict(acc)["retention"]
+    base = acc["quant"].map(train.groupby("quant")["retention"].mean())
+    assert (pred - acc["retention"]).abs().mean() < (base - acc["retention"]).abs().mean()
+
+
+def test_no_accuracy_rows_predicts_no_loss() -> None:
+    frame = synthetic_quality()
+    model = QualityPredictor(calibration_folds=2).fit(frame[frame["retention"].isna()])
+    out = model.predict(pd.DataFrame({"params_b": [8.0], "quant": ["Q2_K"]}))
+    assert out["retention"].iloc[0] == pytest.approx(1.0)
 
 
 def test_data_without_a_bits_effect_is_refused() -> None:
