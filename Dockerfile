@@ -12,13 +12,18 @@ FROM python:3.11-slim AS runtime
 RUN groupadd --system --gid 10001 advisor \
     && useradd --system --uid 10001 --gid advisor --home-dir /app advisor
 WORKDIR /app
+RUN mkdir -p /app/data && chown advisor:advisor /app/data
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=advisor:advisor measurements ./measurements
 COPY --chown=advisor:advisor models ./models
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     ADVISOR_MEASUREMENTS_DIR=/app/measurements \
-    ADVISOR_MODELS_DIR=/app/models
+    ADVISOR_MODELS_DIR=/app/models \
+    ADVISOR_DATA_DIR=/app/data \
+    ADVISOR_HOST=0.0.0.0
+# Writes need ADVISOR_API_TOKEN (or ADVISOR_WRITES_ENABLED=false); without one it refuses to start.
+VOLUME ["/app/data"]
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \

@@ -1,8 +1,10 @@
 """The HTTP API (FastAPI): a thin adapter over :class:`advisor.recommend.Advisor`.
 
-``GET /recommend?vram=24GB&task=reasoning`` (also under ``/v1/``), ``/health``, ``/quants``,
-``/models``, ``/hardware``; OpenAPI docs at ``/docs``. Bad input answers 422 with the
-parameter, what was given and what is allowed.
+``GET /recommend?vram=24GB&task=reasoning`` (also under ``/v1/``), ``/health``, ``/ready``,
+``/metrics``, ``/quants``, ``/models``, ``/hardware``; the team service under ``/v1``
+(:mod:`advisor.api_service`: measurements, retraining, predictor versions). OpenAPI docs at
+``/docs``. Bad input answers 422 with the parameter, what was given and what is allowed;
+every error is a JSON body (:mod:`advisor.api_errors`).
 """
 
 from __future__ import annotations
@@ -13,32 +15,25 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from advisor import __version__
-from advisor.errors import AdvisorError, InvalidInputError, NothingFitsError
+from advisor.api_errors import ErrorBody, ErrorItem, install_error_handlers
+from advisor.api_service import ROW_DEFS, read_router, write_router
+from advisor.observability import Metrics, install
 from advisor.quants import all_quants
 from advisor.recommend import CACHE_TYPES, Advisor
 from advisor.results import Recommendation
+from advisor.retrain import Trainer
+from advisor.service import Service, default_trainer
 from advisor.settings import Settings, get_settings
 from advisor.tasks import CATEGORIES
+from advisor.webpage import mount_web
 
 log = logging.getLogger(__name__)
-
-
-class ErrorItem(BaseModel):
-    parameter: str | None
-    given: Any = None
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: str
-    message: str
-    detail: list[ErrorItem]
-    smallest_budget_bytes: int | None = None
+__all__ = ["ErrorBody", "ErrorItem", "create_app"]
 
 
 def _advisor(request: Request) -> Advisor:
@@ -49,26 +44,86 @@ AdvisorDep = Annotated[Advisor, Depends(_advisor)]
 
 
 def create_app(settings: Settings | None = None,
-               advisor_factory: Callable[[Settings], Advisor] | None = None) -> FastAPI:
-    """Build the app; the advisor (catalog, predictors, data) loads once at start-up."""
+               advisor_factory: Callable[[Settings], Advisor] | None = None,
+               trainer: Trainer | None = None) -> FastAPI:
+    """Build the app; store, predictors and data load once at start-up (the lifespan).
+
+    ``advisor_factory`` builds an :class:`Advisor` from settings whose ``models_dir`` is the
+    serving predictor version; ``trainer`` is what retraining runs (default
+    :func:`advisor.training.train`; tests pass a fast fake).
+    """
     settings = settings or get_settings()
     factory = advisor_factory or Advisor.load
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.advisor = factory(settings)
-        log.info("advisor loaded: predictors %s", app.state.advisor.predictor_version)
+        service = Service(settings, factory, trainer or default_trainer(), metrics)
+        service.on_swap = lambda advisor: setattr(app.state, "advisor", advisor)
+        app.state.service, app.state.advisor = service, service.advisor
+        log.info("advisor loaded: predictors %s (version %s), store %s",
+                 service.advisor.predictor_version, service.version, service.store.safe_url)
         yield
+        service.close()
 
     app = FastAPI(title="quant-advisor", version=__version__, lifespan=lifespan,
                   description="Which GGUF quant of which LLM to run for a memory budget and "
                   "task mix, with predicted quality, speed and memory, and where each number "
                   "came from.")
-    _install_error_handlers(app)
+    app.state.settings, app.state.metrics = settings, metrics
+    install_error_handlers(app)
+    install(app, metrics)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
     router = _router()
     app.include_router(router)
     app.include_router(router, prefix="/v1")
+    app.include_router(_ops_router())
+    app.include_router(read_router())
+    if settings.writes_enabled:
+        app.include_router(write_router())
+    mount_web(app)  # the page at / and its static files
+    _add_row_schemas(app)
     return app
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/ready", responses={503: {"model": ErrorBody}})
+    def ready(request: Request) -> JSONResponse:
+        """200 when the predictors are loaded and the store answers, else 503."""
+        service: Service | None = getattr(request.app.state, "service", None)
+        checks = {"model_loaded": service is not None and service.advisor is not None,
+                  "store_reachable": service is not None and service.store.ping()}
+        ok = all(checks.values())
+        return JSONResponse(status_code=200 if ok else 503, content={
+            "status": "ready" if ok else "not_ready", **checks,
+            "model_version": service.version if service else None})
+
+    @router.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry),
+                        media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _add_row_schemas(app: FastAPI) -> None:
+    """Put the measurement row schemas (request bodies) into the OpenAPI components."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = base()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in ROW_DEFS.items():
+                components.setdefault(name, definition)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _router() -> APIRouter:
@@ -108,9 +163,12 @@ def _router() -> APIRouter:
 
     @router.get("/health")
     def health(request: Request) -> dict[str, Any]:
+        """Alive: the process answers (see /ready for whether it can serve)."""
         advisor = getattr(request.app.state, "advisor", None)
+        service = getattr(request.app.state, "service", None)
         return {"status": "ok", "version": __version__,
-                "predictor_version": advisor.predictor_version if advisor else None}
+                "predictor_version": advisor.predictor_version if advisor else None,
+                "model_version": service.version if service else None}
 
     @router.get("/quants")
     def quants() -> list[dict[str, Any]]:
@@ -128,36 +186,3 @@ def _router() -> APIRouter:
         return [h.model_dump(mode="json") for h in advisor.hardware_table.values()]
 
     return router
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(NothingFitsError)
-    async def nothing_fits(_: Request, exc: NothingFitsError) -> JSONResponse:
-        body = ErrorBody(error="nothing_fits", message=str(exc), detail=[],
-                         smallest_budget_bytes=exc.smallest_budget_bytes)
-        return JSONResponse(status_code=422, content=body.model_dump())
-
-    @app.exception_handler(InvalidInputError)
-    async def invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
-        given = request.query_params.get(exc.parameter) if exc.parameter else None
-        body = ErrorBody(error="invalid_input", message=str(exc),
-                         detail=[ErrorItem(parameter=exc.parameter, given=given,
-                                           message=str(exc))])
-        return JSONResponse(status_code=422, content=body.model_dump())
-
-    @app.exception_handler(RequestValidationError)
-    async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        items = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "body")]
-            items.append(ErrorItem(parameter=".".join(loc) or None, given=err.get("input"),
-                                   message=str(err.get("msg"))))
-        message = "; ".join(f"{i.parameter}: {i.message} (got {i.given!r})" for i in items)
-        body = ErrorBody(error="invalid_input", message=message, detail=items)
-        return JSONResponse(status_code=422, content=body.model_dump(mode="json"))
-
-    @app.exception_handler(AdvisorError)
-    async def other(_: Request, exc: AdvisorError) -> JSONResponse:
-        log.error("advisor error: %s", exc)
-        body = ErrorBody(error=type(exc).__name__, message=str(exc), detail=[])
-        return JSONResponse(status_code=503, content=body.model_dump())

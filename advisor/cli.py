@@ -93,13 +93,9 @@ def recommend(as_json: bool, models: tuple[str, ...], **kwargs: Any) -> None:
 @click.option("--port", type=int, default=None, help="Port [8000].")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the HTTP API (docs at /docs)."""
-    import uvicorn
+    from advisor.serve import run
 
-    from advisor.api import create_app
-
-    settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level="info")
+    run(get_settings(), host=host, port=port)
 
 
 @cli.command()
@@ -230,9 +226,11 @@ def _register_optional() -> None:
 
 _register_optional()
 
+from advisor.export_command import export  # noqa: E402
 from advisor.plot_command import plot  # noqa: E402  (it reuses the recommend options above)
 
 cli.add_command(plot)
+cli.add_command(export)
 
 
 def main() -> None:

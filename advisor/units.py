@@ -18,7 +18,7 @@ GB = 10**9
 GIB = 2**30
 MIB = 2**20
 
-_BARE_NUMBER = re.compile(r"^\s*\d+(?:\.\d*)?\s*$|^\s*\.\d+\s*$")
+_BARE_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 
 
 def parse_memory(text: str | float | int, *, parameter: str = "vram") -> int:
@@ -31,8 +31,10 @@ def parse_memory(text: str | float | int, *, parameter: str = "vram") -> int:
     if isinstance(text, bool):
         raise InvalidInputError(f"{parameter} must be {allowed}, got {text!r}",
                                 parameter=parameter)
-    if isinstance(text, int | float) or _BARE_NUMBER.match(text):
+    if isinstance(text, int | float):
         value = float(text) * GB
+    elif _BARE_NUMBER.fullmatch(text.strip()):
+        value = float(text.strip()) * GB
     else:
         try:
             value = float(humanfriendly.parse_size(text.strip()))

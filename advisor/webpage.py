@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from advisor.api_errors import ErrorBody
 from advisor.plots import chart_points, points_records
 from advisor.recommend import Advisor
 
@@ -62,7 +63,8 @@ def _router() -> APIRouter:
     def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html")
 
-    @router.get("/v1/candidates", response_model=CandidateSet)
+    @router.get("/v1/candidates", response_model=CandidateSet,
+                responses={422: {"model": ErrorBody}})
     def candidates(
         request: Request,
         vram: Annotated[str, Query(description="memory budget, as for /v1/recommend")],

@@ -20,7 +20,6 @@ import uvicorn
 
 from advisor.api import create_app
 from advisor.settings import Settings
-from advisor.webpage import mount_web
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -38,7 +37,6 @@ def _free_port() -> int:
 def live_server_fixture(fake_advisor) -> Iterator[str]:
     """Base URL of the service (create_app + mount_web, fake advisor) run by uvicorn."""
     app = create_app(Settings(), advisor_factory=lambda _: fake_advisor)
-    mount_web(app)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -63,6 +63,12 @@ HARDWARE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path, monkeypatch):
+    """Every test gets its own service data dir (SQLite store, retrained versions)."""
+    monkeypatch.setenv("ADVISOR_DATA_DIR", str(tmp_path / "advisor-data"))
+
+
 @pytest.fixture
 def fake_predictors() -> FakePredictors:
     return FakePredictors(FakeQuality(), FakeSpeed(), FakeCard())

@@ -7,8 +7,9 @@ from advisor.units import GB
 
 
 @pytest.fixture(scope="module")
-def client(fake_advisor):
-    app = create_app(Settings(), advisor_factory=lambda _: fake_advisor)
+def client(fake_advisor, tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api"))
+    app = create_app(settings, advisor_factory=lambda _: fake_advisor)
     with TestClient(app) as c:
         yield c
 
@@ -79,3 +80,70 @@ def test_listing_endpoints(client):
     assert any(m["name"] == "Llama-3.1-8B" for m in models)
     assert client.get("/hardware").json()[0]["name"]
     assert "/recommend" in client.get("/openapi.json").json()["paths"]
+
+
+def test_ready_health_and_metrics(client):
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json() | {"model_version": "shipped"} == {
+        "status": "ready", "model_loaded": True, "store_reachable": True,
+        "model_version": "shipped"}
+    client.get("/recommend?vram=24GB")
+    text = client.get("/metrics").text
+    for name in ("advisor_http_requests_total", "advisor_http_request_seconds_bucket",
+                 "advisor_model_info", "advisor_measurements_stored_total"):
+        assert name in text
+    assert 'route="/recommend"' in text
+
+
+def test_request_ids_are_kept_or_made(client):
+    assert client.get("/health", headers={"X-Request-ID": "abc-123"}).headers[
+        "x-request-id"] == "abc-123"
+    made = client.get("/health", headers={"X-Request-ID": "bad id\n"}).headers["x-request-id"]
+    assert len(made) == 32
+
+
+@pytest.mark.parametrize("method, path, status, error", [
+    ("get", "/nowhere", 404, "not_found"), ("delete", "/recommend", 405, "method_not_allowed"),
+])
+def test_every_error_is_a_json_body(client, method, path, status, error):
+    r = getattr(client, method)(path)
+    assert r.status_code == status and r.json()["error"] == error and r.json()["request_id"]
+
+
+def test_unhandled_errors_hide_the_trace(fake_advisor, tmp_path):
+    def boom(**_):
+        raise RuntimeError("secret internals")
+
+    app = create_app(Settings(data_dir=tmp_path), advisor_factory=lambda _: fake_advisor)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        c.app.state.advisor = type("Broken", (), {"recommend": staticmethod(boom)})()
+        r = c.get("/recommend?vram=24GB")
+    assert r.status_code == 500 and r.json()["error"] == "internal_error"
+    assert "secret" not in r.text and "Traceback" not in r.text
+
+
+def test_cors_is_configurable(fake_advisor, tmp_path):
+    settings = Settings(data_dir=tmp_path, cors_origins=["https://team.example"])
+    with TestClient(create_app(settings, advisor_factory=lambda _: fake_advisor)) as c:
+        r = c.get("/health", headers={"Origin": "https://team.example"})
+        assert r.headers["access-control-allow-origin"] == "https://team.example"
+        other = c.get("/health", headers={"Origin": "https://elsewhere.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_json_log_lines_carry_the_request_id():
+    import json
+    import logging
+
+    from advisor.observability import JsonFormatter, request_id
+
+    token = request_id.set("rid-1")
+    try:
+        record = logging.LogRecord("advisor.x", logging.INFO, "f", 1, "hello %s", ("you",), None)
+        record.status = 200
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert line["message"] == "hello you" and line["request_id"] == "rid-1"
+    assert line["status"] == 200 and line["level"] == "INFO"

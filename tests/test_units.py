@@ -15,7 +15,7 @@ def test_parse_memory(text, expected):
     assert parse_memory(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-3", "0", "24XB", "GB", "nan", True, "1e30"])
+@pytest.mark.parametrize("text", ["", "abc", "-3", "0", "24XB", "GB", "nan", True, "1e30", "0\x1f2", "2\x00"])
 def test_parse_memory_rejects(text):
     with pytest.raises(InvalidInputError) as err:
         parse_memory(text, parameter="vram")

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from advisor.api import create_app
 from advisor.settings import Settings
-from advisor.webpage import WEB_DIR, mount_web
+from advisor.webpage import WEB_DIR
 
 RTX = "NVIDIA GeForce RTX 3090"
 FIELDS = ("vram", "context", "cache_type", "hardware", "hardware_kind", "bandwidth_gbs",
@@ -20,7 +20,6 @@ FIELDS = ("vram", "context", "cache_type", "hardware", "hardware_kind", "bandwid
 @pytest.fixture(scope="module")
 def client(fake_advisor):
     app = create_app(Settings(), advisor_factory=lambda _: fake_advisor)
-    mount_web(app)
     with TestClient(app) as c:
         yield c
 

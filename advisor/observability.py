@@ -1,0 +1,104 @@
+"""Request ids, JSON logs and Prometheus metrics for the HTTP service.
+
+Every request gets an id (a sane incoming ``X-Request-ID`` is kept, otherwise a new one), sent
+back in ``X-Request-ID`` and put on every log line written while it is handled. Metrics live in
+a registry per app, so several apps in one process (tests) do not collide.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("advisor_http_requests_total", "HTTP requests",
+                                ["method", "route", "status"], registry=r)
+        self.latency = Histogram("advisor_http_request_seconds", "HTTP request latency",
+                                 ["method", "route"], registry=r,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1,
+                                          2.5, 5, 10))
+        self.errors = Counter("advisor_http_errors_total", "answers with status >= 500",
+                              ["route"], registry=r)
+        self.model_version = Gauge("advisor_model_info", "serving predictor version (1)",
+                                   ["version"], registry=r)
+        self.stored = Counter("advisor_measurements_stored_total",
+                              "measurement rows stored by this process", registry=r)
+        self.rejected = Counter("advisor_measurements_rejected_total",
+                                "measurement rows rejected by this process", registry=r)
+
+    def set_version(self, version: str) -> None:
+        self.model_version.clear()
+        self.model_version.labels(version=version).set(1)
+
+
+def install(app: FastAPI, metrics: Metrics) -> None:
+    """Add the request-id, logging and metrics middleware."""
+    access = logging.getLogger("advisor.access")
+
+    @app.middleware("http")
+    async def observe(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        incoming = request.headers.get("x-request-id", "")
+        rid = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-ID"] = rid
+            return response
+        finally:
+            elapsed = time.perf_counter() - start
+            route = getattr(request.scope.get("route"), "path", "<unmatched>")
+            metrics.requests.labels(request.method, route, str(status)).inc()
+            metrics.latency.labels(request.method, route).observe(elapsed)
+            if status >= 500:
+                metrics.errors.labels(route).inc()
+            access.info("%s %s %d", request.method, route, status,
+                        extra={"status": status, "duration_ms": round(elapsed * 1000, 2)})
+            request_id.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request_id and extras."""
+
+    _PLAIN = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                   timespec="milliseconds"),
+               "level": record.levelname, "logger": record.name,
+               "message": record.getMessage(), "request_id": request_id.get()}
+        out.update({k: v for k, v in record.__dict__.items()
+                    if k not in self._PLAIN and not k.startswith("_")})
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
+    """Configure the root logger (entry points only)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,145 @@
+"""The measurement store on SQLite and on a real PostgreSQL (ADVISOR_TEST_POSTGRES_URL)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+from service_fixtures import quality_row, service_settings, speed_row
+from sqlalchemy import create_engine, inspect, text
+
+from advisor.dataset import iter_rows, load_dataset
+from advisor.export_command import export_rows
+from advisor.retrain import training_dataset
+from advisor.store import ROW_ADAPTER, Store, normalise_url
+
+PG_URL = os.environ.get("ADVISOR_TEST_POSTGRES_URL")
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(normalise_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS measurements, locks, alembic_version CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'db' / 'advisor.sqlite3'}"
+    else:
+        if not PG_URL:
+            pytest.skip("ADVISOR_TEST_POSTGRES_URL is not set (scripts/ci-postgres.sh)")
+        _reset_postgres(PG_URL)
+        url = PG_URL
+    s = Store.open(url)
+    yield s
+    s.close()
+
+
+def _rows(n, maker=quality_row):
+    return [ROW_ADAPTER.validate_python(maker(i)) for i in range(n)]
+
+
+def test_migrations_create_the_schema_and_are_idempotent(store):
+    store.migrate()  # a second run is a no-op
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"measurements", "locks", "alembic_version"} <= tables
+    if store.dialect == "sqlite":
+        with store.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_rows_round_trip_and_duplicates_are_kept_once(store):
+    rows = _rows(3) + _rows(2, speed_row)
+    assert store.add_rows(rows) == [True] * 5
+    assert store.add_rows(rows[:2] + _rows(4)[3:]) == [False, False, True]
+    assert store.count() == 6
+    back = list(store.iter_rows())
+    assert [r.content_hash() for r in back[:5]] == [r.content_hash() for r in rows]
+    assert back[0] == rows[0]
+
+
+def test_a_batch_repeating_a_row_stores_it_once(store):
+    row = _rows(1)[0]
+    assert store.add_rows([row, row]) == [True, False]
+    assert store.count() == 1
+
+
+@pytest.mark.parametrize("filters, expected", [
+    ({"kind": "speed"}, 2), ({"kind": "quality"}, 3), ({"model": "Llama-3.1-8B"}, 5),
+    ({"hardware": "NVIDIA GeForce RTX 3090"}, 2), ({"source_id": "nope"}, 0),
+    ({"provenance": "measured"}, 5), ({"provenance": "published"}, 0),
+])
+def test_filters(store, filters, expected):
+    store.add_rows(_rows(3) + _rows(2, speed_row))
+    assert len(store.list_rows(limit=100, **filters)) == expected
+
+
+def test_pagination_walks_every_row_once(store):
+    store.add_rows(_rows(25))
+    seen, after = [], 0
+    while page := store.list_rows(after=after, limit=10):
+        seen.extend(r.content_hash for r in page)
+        after = page[-1].id
+    assert len(seen) == len(set(seen)) == 25
+
+
+def test_unknown_filter_is_refused(store):
+    with pytest.raises(ValueError, match="filter must be one of"):
+        store.list_rows(colour="red")
+
+
+def test_lock_is_exclusive_and_expires(store):
+    assert store.acquire_lock("retrain", "a", 60)
+    assert not store.acquire_lock("retrain", "b", 60)
+    assert store.acquire_lock("retrain", "a", 60)  # renewal by the holder
+    store.release_lock("retrain", "a")
+    assert store.acquire_lock("retrain", "b", 0.05)
+    time.sleep(0.1)
+    assert store.acquire_lock("retrain", "a", 60)  # b's lease ran out
+
+
+def test_concurrent_writers_store_each_row_once(store):
+    rows = _rows(200)
+    results: list[list[bool]] = []
+
+    def write(offset):
+        results.append(store.add_rows(rows[offset:] + rows[:offset]))
+
+    threads = [threading.Thread(target=write, args=(i * 25,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count() == 200
+    assert sum(sum(r) for r in results) == 200
+
+
+def test_training_reads_files_plus_database(store, tmp_path):
+    settings = service_settings(tmp_path)
+    files = load_dataset(settings.measurements_dir)
+    shipped = files.quality[0]
+    store.add_rows([shipped, *_rows(2), *_rows(1, speed_row)])
+    data = training_dataset(settings, store)
+    assert len(data.quality) == len(files.quality) + 2  # the shipped row is not doubled
+    assert len(data.speed) == len(files.speed) + 1
+    assert data.content_hash != files.content_hash
+
+
+def test_export_writes_the_measurements_format(store, tmp_path):
+    store.add_rows(_rows(3) + _rows(2, speed_row))
+    counts = export_rows(store, tmp_path / "out")
+    assert counts == {"quality": 3, "speed": 2}
+    exported = list(iter_rows(tmp_path / "out" / "quality.jsonl"))
+    assert [r.content_hash() for r in exported] == [r.content_hash() for r in _rows(3)]
+    assert len(load_dataset(tmp_path / "out").speed) == 2
+
+
+def test_unreachable_database_is_a_store_error():
+    from advisor.store import StoreError
+
+    with pytest.raises(StoreError, match="cannot migrate"):
+        Store.open("postgresql://nobody:secret@127.0.0.1:1/none")
