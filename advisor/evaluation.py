@@ -67,11 +67,10 @@ def _speed_fold(frame: pd.DataFrame, device: str, test: pd.DataFrame,
 
 def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
              speed_params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Leave-one-hardware-out predictions for every single-device pp or tg row with specs."""
-    single = pd.to_numeric(frame.get("n_devices", 1), errors="coerce")
-    test = frame[(pd.Series(single, index=frame.index).fillna(1) == 1)
-                 & frame["bandwidth_gbs"].notna()
-                 & ((frame["n_prompt"] == 0) != (frame["n_gen"] == 0))]
+    """Leave-one-hardware-out predictions for every row the predictor accepts for training."""
+    # the rows a user could ask about: the predictor's own training rules (single device, specs,
+    # known active parameters, weights on the device, one phase) decide which rows are scored
+    test = SpeedPredictor()._training_rows(frame)
     devices = sorted(test["hardware"].unique())
     if len(devices) < 2:
         raise InvalidInputError(f"speed evaluation needs >= 2 devices with specs, got "

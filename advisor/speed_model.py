@@ -1,26 +1,33 @@
 """Speed predictor: llama-bench tokens/s from model size, quant and device specs.
 
-The model is physical first, learned second:
+The model is physical, with a handful of learned efficiencies:
 
-1. **Roofline base** (per phase and hardware kind with >= 20 rows, else pooled; a
-   ``LinearRegression(positive=True)`` on seconds per token).
-   Generation reads every active weight once per token, so
-   ``t_tg = a_k * active_bytes / bandwidth + c_k * ctx * active_bytes / bandwidth + o_k``.
-   Prompt processing is compute bound, with the weights read once per micro-batch of 512:
-   ``t_pp = a_k * 2 * active_params / flops + b_k * model_bytes / (bandwidth * min(n, 512))
-   + c_k * ctx * active_params / flops + o_k``. ``k`` is the hardware kind (gpu, apple, cpu,
-   apu); every coefficient is >= 0, so more bandwidth or FLOPS is never slower and more bytes or
-   parameters never faster. Rows are weighted by tokens_per_s^2 (a relative-error fit).
-2. **Residual** in log(tokens/s) by a ``HistGradientBoostingRegressor`` on backend, quant
-   family, fork, MoE, host limit and log sizes/specs, monotone in the same directions.
-3. **Device offset**: a shrunken mean of out-of-fold residuals per known device name (zero for
-   devices never seen).
-4. **90% interval** from out-of-fold residual quantiles (split conformal, folds grouped by
-   device), per phase.
+1. **Physical time per token** (one fit per phase, ``scipy.optimize.least_squares`` on
+   log tokens/s with a robust loss; every device weighs ``1/sqrt(rows)`` so that one
+   well-measured device cannot dominate).
+   Generation reads every active weight once per token, pays a per-layer launch/sync overhead
+   and reads the KV cache for attention:
+   ``t_tg = active_bytes / (eff * bandwidth) + h_k * layers + a_k * ctx * kv``.
+   Prompt processing is compute bound (the weights are read once per micro-batch of 512):
+   ``t_pp = 2 * active_params / (eff * F) + w * model_bytes / (bandwidth * min(n, 512))
+   + a_k * ctx * kv / F + h_k * layers`` with ``F = flops^g * (50 * bandwidth)^(1 - g)``,
+   ``0 <= g <= 1`` learned, because the FP16 figures mix vector and tensor-core peaks.
+   ``eff = exp(e0 + X beta)`` where ``X`` one-hot encodes hardware kind, backend, quant class,
+   fork and host limit, and ``beta`` is ridge-shrunk towards 0 (an unseen group gets the
+   pooled efficiency). ``h_k`` and ``a_k`` are per hardware kind. ``layers`` and ``kv`` are
+   size proxies (``21 * params_b^0.31`` layers; ``sqrt(params_b / 8)`` KV bytes) scaled to 1
+   for an 8B model. Every term grows with model size and shrinks with bandwidth/FLOPS, so a
+   bigger model is never faster and more bandwidth never slower.
+2. **Device offset**: a shrunken mean of residuals per known device name (zero for devices
+   never seen).
+3. **90% interval** from out-of-fold residual quantiles (split conformal, folds grouped by
+   device, so the width covers the device-to-device spread an unseen device has), per phase
+   and hardware kind where a kind has enough rows.
 
 Training skips multi-device rows (``n_devices > 1``), rows without bandwidth (a device without
-specs cannot be predicted from specs) and combined ``pp+tg`` tests; ``exclusions_`` counts them.
-A combined test is predicted from its two phases.
+specs cannot be predicted from specs), MoE rows without an active parameter count, rows whose
+weights stayed on the CPU of a GPU device, and combined ``pp+tg`` tests; ``exclusions_`` counts
+them. A combined test is predicted from its two phases.
 """
 
 from __future__ import annotations
@@ -30,12 +37,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import LinearRegression
+from scipy.optimize import least_squares
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
 from advisor.errors import InvalidInputError
 from advisor.features import HARDWARE_KINDS, UBATCH, speed_features
@@ -43,46 +46,74 @@ from advisor.features import HARDWARE_KINDS, UBATCH, speed_features
 log = logging.getLogger(__name__)
 
 PHASES = ("pp", "tg")
-RESIDUAL_CATEGORICAL = ("kind", "backend", "quant_family", "fork", "moe", "host_limited")
-# feature -> monotone direction of tokens/s (+1 increasing, -1 decreasing, 0 free)
-RESIDUAL_NUMERIC = {"log_bandwidth": 1, "log_flops": 1, "log_active_bytes": -1,
-                    "log_model_bytes": -1, "log_ctx": -1, "log_n_tokens": 0}
-_CTX_SCALE = 1e-4  # keeps the context term's coefficient near the others' magnitude
-_OVERHEAD_S = 1e-3
-_ALPHA = 0.10      # 90% intervals
+#: Label columns whose levels shift the efficiency (one-hot, ridge-shrunk).
+EFFICIENCY_GROUPS = ("kind", "backend", "quant_class", "fork", "host_limited")
+PHYSICAL_INPUTS = ("active_bytes", "active_params", "model_bytes", "bandwidth", "flops_filled",
+                   "ctx", "n_tokens", "layers", "kv")
+_ALPHA = 0.10         # 90% intervals
 _SHRINK_ROWS = 10.0
 _MIN_CALIBRATION_ROWS = 30
-_MIN_KIND_ROWS = 20
-POOLED = "__pooled__"
+_RIDGE = 1.0          # penalty on the efficiency effects (log units)
+_F_SCALE = 0.3        # robust-loss scale (log units): rows off by more count less
+_BW_FLOPS = 50.0      # FLOP per byte standing in for bandwidth inside F
 
 
-def roofline_design(x: pd.DataFrame, *, phase: str) -> np.ndarray:
-    """Design matrix of the roofline terms (seconds per token per unit coefficient)."""
-    bw, fl = x["bandwidth"].to_numpy(), x["flops_filled"].to_numpy()
-    if phase == "tg":
-        mem = x["active_bytes"].to_numpy() / bw
-        terms = [mem, mem * x["ctx"].to_numpy() * _CTX_SCALE, np.full(len(x), _OVERHEAD_S)]
-    else:
-        compute = 2.0 * x["active_params"].to_numpy() / fl
-        batch = np.clip(x["n_tokens"].to_numpy(), 1.0, UBATCH)
-        terms = [compute, x["model_bytes"].to_numpy() / (bw * batch),
-                 compute * x["ctx"].to_numpy() * _CTX_SCALE, np.full(len(x), _OVERHEAD_S / 10)]
-    return np.column_stack(terms)
+class _PhysicalFit:
+    """One phase's physical model; ``theta_`` holds log coefficients (see module docstring)."""
 
+    def __init__(self, phase: str, ridge: float) -> None:
+        self.phase, self.ridge = phase, ridge
 
-def _residual_pipeline(random_state: int, max_iter: int) -> Pipeline:
-    cats = list(RESIDUAL_CATEGORICAL)
-    nums = list(RESIDUAL_NUMERIC)
-    encode = ColumnTransformer(
-        [("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                encoded_missing_value=-1), cats),
-         ("num", "passthrough", nums)], verbose_feature_names_out=False)
-    hgb = HistGradientBoostingRegressor(
-        max_iter=max_iter, learning_rate=0.08, max_depth=3, min_samples_leaf=10,
-        l2_regularization=1.0, categorical_features=list(range(len(cats))),
-        monotonic_cst=[0] * len(cats) + [RESIDUAL_NUMERIC[n] for n in nums],
-        early_stopping=False, random_state=random_state)
-    return Pipeline([("encode", encode), ("boost", hgb)])
+    def _arrays(self, x: pd.DataFrame) -> dict[str, np.ndarray]:
+        a = {c: x[c].to_numpy(dtype="float64") for c in PHYSICAL_INPUTS}
+        cols = [(x[g] == lvl).to_numpy(float) for g in EFFICIENCY_GROUPS
+                for lvl in self.levels_[g]]
+        a["X"] = np.column_stack(cols) if cols else np.zeros((len(x), 0))
+        kind = x["kind"].to_numpy()
+        a["K"] = np.column_stack([(kind == k).astype(float) for k in HARDWARE_KINDS])
+        return a
+
+    def _seconds(self, a: dict[str, np.ndarray], th: np.ndarray) -> np.ndarray:
+        p = self.n_effects_
+        eff = np.exp(th[p] + a["X"] @ th[:p])
+        n_k = len(HARDWARE_KINDS)
+        known = a["K"].sum(axis=1) > 0
+
+        def per_kind(v: np.ndarray) -> np.ndarray:
+            return np.where(known, a["K"] @ np.exp(v), np.exp(v).mean())
+
+        over = per_kind(th[p + 1:p + 1 + n_k]) * a["layers"]
+        attn = per_kind(th[p + 1 + n_k:p + 1 + 2 * n_k]) * a["ctx"] * a["kv"]
+        if self.phase == "tg":
+            return a["active_bytes"] / (a["bandwidth"] * eff) + 1e-3 * over + 1e-7 * attn
+        g = 1.0 / (1.0 + np.exp(-th[-2]))
+        f = a["flops_filled"] ** g * (_BW_FLOPS * a["bandwidth"]) ** (1.0 - g)
+        batch = np.clip(a["n_tokens"], 1.0, UBATCH)
+        return (2.0 * a["active_params"] / (f * eff)
+                + np.exp(th[-1]) * a["model_bytes"] / (a["bandwidth"] * batch)
+                + 1e6 * attn / f + 1e-6 * over)
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray, weight: np.ndarray) -> _PhysicalFit:
+        self.levels_ = {g: sorted(set(x[g])) for g in EFFICIENCY_GROUPS}
+        self.n_effects_ = sum(len(v) for v in self.levels_.values())
+        p = self.n_effects_
+        theta = np.zeros(p + 1 + 2 * len(HARDWARE_KINDS) + (2 if self.phase == "pp" else 0))
+        theta[p] = np.log(0.6)
+        a = self._arrays(x)
+        sw = np.sqrt(weight)
+        shrink = np.sqrt(self.ridge)
+
+        def residuals(th: np.ndarray) -> np.ndarray:
+            r = (-np.log(self._seconds(a, th)) - y) * sw
+            return np.r_[r, shrink * th[:p], 0.01 * th[p + 1:]]
+
+        self.theta_ = least_squares(residuals, theta, loss="soft_l1", f_scale=_F_SCALE,
+                                    max_nfev=400).x
+        return self
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        """log tokens/s."""
+        return -np.log(self._seconds(self._arrays(x), self.theta_))
 
 
 class SpeedPredictor:
@@ -91,13 +122,15 @@ class SpeedPredictor:
     ``fit(frame)`` takes :meth:`Dataset.speed_frame` rows; ``predict(frame)`` takes the columns
     listed in :data:`advisor.features.SPEED_INPUTS` and returns ``tokens_per_s``,
     ``tokens_per_s_low`` and ``tokens_per_s_high`` on the same index.
+    ``max_iter`` is kept for compatibility with older callers and has no effect.
     """
 
     def __init__(self, *, calibration_folds: int = 5, max_iter: int = 150,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, ridge: float = _RIDGE) -> None:
         self.calibration_folds = calibration_folds
         self.max_iter = max_iter
         self.random_state = random_state
+        self.ridge = ridge
 
     # -- features ---------------------------------------------------------------------------
     def _features(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -105,15 +138,19 @@ class SpeedPredictor:
         ratio = x["kind"].map(self.flops_per_byte_).astype("float64").fillna(
             self.flops_per_byte_["all"])
         x["flops_filled"] = x["flops"].fillna(x["bandwidth"] * ratio)
-        x["log_flops"] = np.log(x["flops_filled"])
-        x["log_n_tokens"] = np.log(x["n_tokens"].clip(lower=1.0))
+        params = pd.to_numeric(frame["params_b"], errors="coerce") if "params_b" in frame \
+            else pd.Series(np.nan, index=x.index)
+        params = params.fillna(x["active_params"] / 1e9).clip(lower=0.05)
+        params = np.maximum(params, x["active_params"] / 1e9)
+        x["layers"] = 21.0 * params ** 0.31 / 32.0
+        x["kv"] = np.sqrt(params / 8.0)
+        x["quant_class"] = x["quant_family"]
         host = frame["host_limit"] if "host_limit" in frame else pd.Series(None, index=x.index)
         x["host_limited"] = host.notna() & (host.astype("object").astype(str).str.strip() != "")
         for c in ("fork", "moe", "host_limited"):
             x[c] = x[c].map({True: "yes", False: "no"}).astype("object")
         return x
 
-    # -- fitting ----------------------------------------------------------------------------
     def _training_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
         excl: dict[str, int] = {}
         keep = pd.Series(True, index=frame.index)
@@ -149,8 +186,7 @@ class SpeedPredictor:
         rows = self._training_rows(frame)
         kinds = rows["hardware_kind"].astype("object").str.lower()
         self.kinds_ = tuple(k for k in HARDWARE_KINDS if (kinds == k).any())
-        spec = rows.assign(kind=kinds)
-        ratio = (spec["fp16_tflops"] * 1e12 / (spec["bandwidth_gbs"] * 1e9))
+        ratio = (rows["fp16_tflops"] * 1e12 / (rows["bandwidth_gbs"] * 1e9))
         overall = float(np.nanmedian(ratio)) if ratio.notna().any() else 50.0
         self.flops_per_byte_ = {k: float(np.nanmedian(ratio[kinds == k]))
                                 if ratio[kinds == k].notna().any() else overall
@@ -159,83 +195,55 @@ class SpeedPredictor:
         x = self._features(rows)
         y = np.log(rows["tokens_per_s"].to_numpy(dtype="float64"))
         groups = rows["hardware"].astype(str).to_numpy()
-        self.base_, self.residual_, self.quantiles_ = {}, {}, {}
-        self.device_offset_: dict[str, float] = {}
-        self.n_train_ = {}
+        per_device = pd.Series(groups).map(pd.Series(groups).value_counts()).to_numpy()
+        weight = 1.0 / np.sqrt(per_device.astype("float64"))
+        self.base_: dict[str, _PhysicalFit] = {}
+        self.quantiles_: dict[str, tuple[float, float]] = {}
+        self.n_train_: dict[str, int] = {}
         oof = np.full(len(rows), np.nan)
+        fitted = np.zeros(len(rows))
         for ph in PHASES:
             m = (x["phase"] == ph).to_numpy()
             self.n_train_[ph] = int(m.sum())
             if m.sum() < 5:
                 raise InvalidInputError(f"speed training needs >= 5 '{ph}' rows, got {m.sum()}",
                                         parameter="frame")
-            self.base_[ph], self.residual_[ph] = self._fit_phase(x[m], y[m], ph)
-            oof[m] = self._out_of_fold(x[m], y[m], groups[m], ph)
+            self.base_[ph] = _PhysicalFit(ph, self.ridge).fit(x[m], y[m], weight[m])
+            fitted[m] = self.base_[ph].predict(x[m])
+            oof[m] = self._out_of_fold(x[m], y[m], weight[m], groups[m], ph)
         resid = pd.Series(y - oof, index=rows.index)
-        fitted = np.zeros(len(rows))
-        for ph in PHASES:
-            m = (x["phase"] == ph).to_numpy()
-            fitted[m] = self._log_base(self.base_[ph], x[m]) + self.residual_[ph].predict(x[m])
         in_sample = pd.Series(y - fitted, index=rows.index)
         self.device_offset_ = {d: float(r.sum() / (len(r) + _SHRINK_ROWS))
                                for d, r in in_sample.groupby(groups)}
         for ph in PHASES:
             in_phase = (x["phase"] == ph).to_numpy()
-            self.quantiles_[ph] = _interval(resid[in_phase])
+            self.quantiles_[ph] = _interval(resid[in_phase], weight[in_phase])
             for k in self.kinds_:
-                r = resid[in_phase & (x["kind"] == k).to_numpy()]
-                if r.notna().sum() >= _MIN_CALIBRATION_ROWS:
-                    self.quantiles_[f"{ph}:{k}"] = _interval(r)
+                m = in_phase & (x["kind"] == k).to_numpy()
+                n_devices = len(set(groups[m]))
+                if resid[m].notna().sum() >= _MIN_CALIBRATION_ROWS and n_devices >= 3:
+                    self.quantiles_[f"{ph}:{k}"] = _interval(resid[m], weight[m])
         self.oof_residual_ = resid
-        self.features_ = [*RESIDUAL_CATEGORICAL, *RESIDUAL_NUMERIC]
+        self.features_ = [*EFFICIENCY_GROUPS, *PHYSICAL_INPUTS]
         log.info("speed model fitted on %s rows, excluded %s", self.n_train_, self.exclusions_)
         return self
 
-    def _fit_phase(self, x: pd.DataFrame, y: np.ndarray,
-                   ph: str) -> tuple[dict[str, Pipeline], Pipeline]:
-        """Roofline per hardware kind (pooled for kinds with few rows) plus the residual."""
-        tps = np.exp(y)
-        base: dict[str, Pipeline] = {}
-        kinds = x["kind"].to_numpy()
-        for k in (POOLED, *self.kinds_):
-            m = np.ones(len(x), bool) if k == POOLED else kinds == k
-            if m.sum() < _MIN_KIND_ROWS:
-                continue
-            base[k] = make_pipeline(
-                FunctionTransformer(roofline_design, kw_args={"phase": ph}),
-                LinearRegression(positive=True, fit_intercept=False)).fit(
-                x[m], 1.0 / tps[m], linearregression__sample_weight=tps[m] ** 2)
-        offset = y - self._log_base(base, x)
-        residual = _residual_pipeline(self.random_state, self.max_iter)
-        residual.fit(x, offset)
-        return base, residual
-
-    @staticmethod
-    def _log_base(base: dict[str, Pipeline], x: pd.DataFrame) -> np.ndarray:
-        seconds = base[POOLED].predict(x)
-        kinds = x["kind"].to_numpy()
-        for k, model in base.items():
-            m = kinds == k
-            if k != POOLED and m.any():
-                seconds[m] = model.predict(x[m])
-        return -np.log(np.clip(seconds, 1e-9, None))
-
-    def _out_of_fold(self, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
-                     ph: str) -> np.ndarray:
+    def _out_of_fold(self, x: pd.DataFrame, y: np.ndarray, weight: np.ndarray,
+                     groups: np.ndarray, ph: str) -> np.ndarray:
         n_groups = len(np.unique(groups))
         out = np.full(len(y), np.nan)
         if n_groups < 2:
             return out
         for tr, te in GroupKFold(n_splits=min(self.calibration_folds, n_groups)).split(
                 x, y, groups):
-            base, residual = self._fit_phase(x.iloc[tr], y[tr], ph)
-            out[te] = self._log_base(base, x.iloc[te]) + residual.predict(x.iloc[te])
+            model = _PhysicalFit(ph, self.ridge).fit(x.iloc[tr], y[tr], weight[tr])
+            out[te] = model.predict(x.iloc[te])
         return out
 
     # -- prediction -------------------------------------------------------------------------
     def _predict_phase(self, x: pd.DataFrame, ph: str,
                        names: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        z = self._log_base(self.base_[ph], x) + self.residual_[ph].predict(x)
+        z = self.base_[ph].predict(x)
         z = z + names.map(self.device_offset_).fillna(0.0).to_numpy(dtype="float64")
         bounds = np.array([self.quantiles_.get(f"{ph}:{k}", self.quantiles_[ph])
                            for k in x["kind"]]).reshape(-1, 2)
@@ -291,13 +299,17 @@ def _as_bool(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name].astype("object").fillna(False).astype(bool)
 
 
-def _interval(residuals: pd.Series) -> tuple[float, float]:
-    """Central 90% range of log residuals, widened to contain 0 (the point prediction)."""
-    r = residuals.dropna().to_numpy()
+def _interval(residuals: pd.Series, weight: np.ndarray) -> tuple[float, float]:
+    """Weighted central 90% range of log residuals, widened to contain 0 (the point)."""
+    ok = residuals.notna().to_numpy()
+    r, w = residuals.to_numpy()[ok], np.asarray(weight, dtype="float64")[ok]
     if len(r) == 0:
         raise InvalidInputError("no out-of-fold residuals to calibrate intervals; speed "
                                 "training needs rows from at least 2 devices", parameter="frame")
-    lo, hi = np.quantile(r, [_ALPHA / 2, 1 - _ALPHA / 2])
+    order = np.argsort(r)
+    cum = np.cumsum(w[order]) / w.sum()
+    lo = r[order][np.searchsorted(cum, _ALPHA / 2)]
+    hi = r[order][min(np.searchsorted(cum, 1 - _ALPHA / 2), len(r) - 1)]
     return min(float(lo), 0.0), max(float(hi), 0.0)
 
 

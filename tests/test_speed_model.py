@@ -147,3 +147,19 @@ def test_interval_contains_point(fitted: SpeedPredictor, params: float, bw: floa
                                active_params_b=None if active is None else params * active))
     row = out.iloc[0]
     assert row.tokens_per_s_low <= row.tokens_per_s <= row.tokens_per_s_high
+
+
+@pytest.mark.parametrize("phase_tokens", [(0, 128), (512, 0)])
+def test_longer_context_is_never_faster(fitted: SpeedPredictor, phase_tokens: tuple) -> None:
+    n_p, n_g = phase_tokens
+    short = fitted.predict(query(n_prompt=n_p, n_gen=n_g, depth=0))["tokens_per_s"].iloc[0]
+    deep = fitted.predict(query(n_prompt=n_p, n_gen=n_g, depth=8192))["tokens_per_s"].iloc[0]
+    assert deep <= short
+
+
+def test_device_weighted_interval_ignores_row_counts() -> None:
+    from advisor.speed_model import _interval
+    resid = pd.Series(np.r_[np.zeros(100), np.linspace(-1, 1, 10)])
+    weight = np.r_[np.full(100, 0.01), np.ones(10)]   # 100 rows of one device weigh as 1 row
+    lo, hi = _interval(resid, weight)
+    assert lo < -0.5 and hi > 0.5
