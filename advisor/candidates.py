@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -71,6 +71,17 @@ class CandidateTable:
 
     def speed(self, hardware: Hardware) -> pd.DataFrame:
         return _speed_frame(self, hardware.model_dump_json())
+
+    @cached_property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The frame's columns as numpy arrays (fast element access on the request path)."""
+        return {str(c): self.frame[c].to_numpy() for c in self.frame.columns}
+
+    def memory_arrays(self, context: int, cache_type: str) -> dict[str, np.ndarray]:
+        return _memory_arrays(self, context, cache_type)
+
+    def speed_arrays(self, hardware: Hardware) -> dict[str, np.ndarray]:
+        return _speed_arrays(self, hardware.model_dump_json())
 
     def __hash__(self) -> int:  # identity: tables are built once and never mutated
         return id(self)
@@ -180,6 +191,20 @@ def _describe_sources(score: object) -> str:
     text = sources if isinstance(sources, str) else ", ".join(map(str, sources))
     error = getattr(score, "error_mae", None)
     return f"{text} (held-out MAE {error:.1f})" if error is not None else text
+
+
+def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {str(c): frame[c].to_numpy() for c in frame.columns}
+
+
+@lru_cache(maxsize=32)
+def _memory_arrays(table: CandidateTable, context: int, cache_type: str) -> dict[str, np.ndarray]:
+    return _columns(_memory_frame(table, context, cache_type))
+
+
+@lru_cache(maxsize=64)
+def _speed_arrays(table: CandidateTable, hardware_json: str) -> dict[str, np.ndarray]:
+    return _columns(_speed_frame(table, hardware_json))
 
 
 def predictor_version(card: Any) -> str:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from advisor.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
 from advisor.catalog import Catalog, load_catalog
@@ -144,24 +143,27 @@ class Advisor:
         return self.rank(self.parse_query(**kwargs))  # type: ignore[arg-type]
 
     def rank(self, query: Query) -> Recommendation:
-        frame = self.table.frame
-        memory = self.table.memory(query.context, query.cache_type)
-        score, low, high, cap_total = self._weighted_quality(query)
+        cols = self.table.arrays
+        models = cols["model"]
+        memory = self.table.memory_arrays(query.context, query.cache_type)
+        score, low, high, cap_total = self.weighted_quality(query)
         eligible = np.isfinite(score)
         notes: list[str] = []
-        missing = sorted(set(frame.loc[~eligible, "model"]))
+        missing = sorted(set(models[~eligible]))
         if missing:
             notes.append(
                 f"{len(missing)} models have no full-precision score for a requested task "
                 f"category and were not ranked: {', '.join(missing)}")
         if query.family is not None:
-            allowed = {m.name for m in self.catalog.filter(family=query.family)}
-            eligible &= frame["model"].isin(allowed).to_numpy()
+            allowed = [m.name for m in self.catalog.filter(family=query.family)]
+            eligible &= np.isin(models, allowed)
         if query.models is not None:
-            eligible &= frame["model"].isin(query.models).to_numpy()
-        speed = self.table.speed(query.hardware) if query.hardware is not None else None
+            eligible &= np.isin(models, list(query.models))
+        speed = None
+        if query.hardware is not None:
+            speed = self.table.speed_arrays(query.hardware)
         if query.min_tokens_per_s is not None and speed is not None:
-            fast = speed["tps:tg128"].to_numpy() >= query.min_tokens_per_s
+            fast = speed["tps:tg128"] >= query.min_tokens_per_s
             if eligible.any() and not (eligible & fast).any():
                 best = float(np.nanmax(np.where(eligible, speed["tps:tg128"], np.nan)))
                 raise NothingFitsError(
@@ -169,7 +171,7 @@ class Advisor:
                     f"{query.hardware.name} (fastest: {best:.1f} tokens/s)",  # type: ignore[union-attr]
                     smallest_budget_bytes=None)
             eligible &= fast
-        total = memory["total_bytes"].to_numpy()
+        total = memory["total_bytes"]
         fits = eligible & (total <= query.budget_bytes)
         if not eligible.any():
             raise NothingFitsError("no catalog model matches the filters (family, models, "
@@ -179,14 +181,13 @@ class Advisor:
             i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
             raise NothingFitsError(
                 f"nothing fits {format_bytes(query.budget_bytes)} at context {query.context}: "
-                f"the smallest candidate, {frame.at[i, 'model']} at {frame.at[i, 'quant']}, "
+                f"the smallest candidate, {models[i]} at {cols['quant'][i]}, "
                 f"needs {format_bytes(smallest)}; give vram of at least "
                 f"{np.ceil(smallest / 1e8) / 10:.1f}GB", smallest_budget_bytes=smallest)
         order = np.lexsort((total, -np.where(fits, score, -np.inf)))
         ranked = [int(i) for i in order if fits[i]]
         pick = ranked[0]
-        alternatives = _diverse(ranked[1:], frame["model"].to_numpy(), pick,
-                                query.n_alternatives)
+        alternatives = _diverse(ranked[1:], models, pick, query.n_alternatives)
         front = _pareto(np.flatnonzero(eligible), score, total)
 
         def build(i: int) -> Candidate:
@@ -194,10 +195,10 @@ class Advisor:
 
         pick_c = build(pick)
         alt_c = [build(i) for i in alternatives]
-        front_p = [FrontPoint(model=str(frame.at[i, "model"]), quant=str(frame.at[i, "quant"]),
-                              params_b=float(frame.at[i, "params_b"]),
-                              bpw=float(frame.at[i, "bpw"]), total_bytes=int(total[i]),
-                              quality_score=float(score[i]), fits=bool(fits[i]))
+        front_p = [FrontPoint(model=str(models[i]), quant=str(cols["quant"][i]),
+                              params_b=float(cols["params_b"][i]), bpw=float(cols["bpw"][i]),
+                              total_bytes=int(total[i]), quality_score=float(score[i]),
+                              fits=bool(fits[i]))
                    for i in front]
         return Recommendation(
             request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
@@ -205,43 +206,46 @@ class Advisor:
             notes=notes, predictor_version=self.predictor_version,
             candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
 
-    def _weighted_quality(self, query: Query) -> tuple[np.ndarray, ...]:
-        frame = self.table.frame
-        n = len(frame)
+    def weighted_quality(self, query: Query) -> tuple[np.ndarray, ...]:
+        """(score, low, high, capability) per candidate: sums of task weight x capability x
+        retention (and its 90% bounds; published values count as their own bounds)."""
+        cols = self.table.arrays
+        n = len(cols["model"])
         score, low, high, cap_total = (np.zeros(n) for _ in range(4))
         for category, weight in query.mix.items():
             c = category.value
-            cap = frame[f"cap:{c}"].to_numpy(dtype=float)
-            ret = frame[f"ret:{c}"].to_numpy(dtype=float)
-            ret_low = np.where(np.isnan(frame[f"ret_low:{c}"]), ret, frame[f"ret_low:{c}"])
-            ret_high = np.where(np.isnan(frame[f"ret_high:{c}"]), ret, frame[f"ret_high:{c}"])
+            cap = cols[f"cap:{c}"].astype(float)
+            ret = cols[f"ret:{c}"].astype(float)
+            ret_low = np.where(np.isnan(cols[f"ret_low:{c}"].astype(float)), ret,
+                               cols[f"ret_low:{c}"])
+            ret_high = np.where(np.isnan(cols[f"ret_high:{c}"].astype(float)), ret,
+                                cols[f"ret_high:{c}"])
             score += weight * cap * ret
             low += weight * cap * ret_low
             high += weight * cap * ret_high
             cap_total += weight * cap
         return score, low, high, cap_total
 
-    def _candidate(self, i: int, query: Query, memory: pd.DataFrame,
-                   speed: pd.DataFrame | None, score: np.ndarray, low: np.ndarray,
+    def _candidate(self, i: int, query: Query, memory: dict[str, np.ndarray],
+                   speed: dict[str, np.ndarray] | None, score: np.ndarray, low: np.ndarray,
                    high: np.ndarray, cap_total: np.ndarray, fits: np.ndarray) -> Candidate:
-        row = self.table.frame.iloc[i]
-        mem = memory.iloc[i]
+        cols = self.table.arrays
         version = f"quality predictor {self.predictor_version}"
-        provs = {str(row[f"ret_prov:{c.value}"]) for c in query.mix}
+        provs = {str(cols[f"ret_prov:{c.value}"][i]) for c in query.mix}
         prov = "predicted" if "predicted" in provs else sorted(provs)[0]
         quality_by: dict[str, Figure] = {}
         retention_by: dict[str, Figure] = {}
         capability_by: dict[str, Figure] = {}
         for category in query.mix:
             c = category.value
-            cap, ret = float(row[f"cap:{c}"]), float(row[f"ret:{c}"])
-            r_low, r_high = _opt(row[f"ret_low:{c}"]), _opt(row[f"ret_high:{c}"])
-            src, rprov = str(row[f"ret_src:{c}"]), str(row[f"ret_prov:{c}"])
+            cap, ret = float(cols[f"cap:{c}"][i]), float(cols[f"ret:{c}"][i])
+            r_low, r_high = _opt(cols[f"ret_low:{c}"][i]), _opt(cols[f"ret_high:{c}"][i])
+            src, rprov = str(cols[f"ret_src:{c}"][i]), str(cols[f"ret_prov:{c}"][i])
             retention_by[c] = Figure(value=ret, low=r_low, high=r_high, unit="fraction",
                                      provenance=rprov, source=src)  # type: ignore[arg-type]
             capability_by[c] = Figure(value=cap, unit="score 0-100",
-                                      provenance=_cap_prov(row[f"cap_prov:{c}"]),
-                                      source=str(row[f"cap_src:{c}"]))
+                                      provenance=_cap_prov(cols[f"cap_prov:{c}"][i]),
+                                      source=str(cols[f"cap_src:{c}"][i]))
             quality_by[c] = Figure(
                 value=cap * ret, low=None if r_low is None else cap * r_low,
                 high=None if r_high is None else cap * r_high, unit="score 0-100",
@@ -249,23 +253,27 @@ class Advisor:
         speed_figs = {}
         if speed is not None:
             for test in SPEED_TESTS:
-                s = speed.iloc[i]
                 speed_figs[test] = Figure(
-                    value=float(s[f"tps:{test}"]), low=_opt(s[f"tps_low:{test}"]),
-                    high=_opt(s[f"tps_high:{test}"]), unit="tokens/s",
-                    provenance=str(s[f"tps_prov:{test}"]),  # type: ignore[arg-type]
-                    source=f"{s[f'tps_src:{test}']} on {query.hardware.name}")  # type: ignore[union-attr]
+                    value=float(speed[f"tps:{test}"][i]), low=_opt(speed[f"tps_low:{test}"][i]),
+                    high=_opt(speed[f"tps_high:{test}"][i]), unit="tokens/s",
+                    provenance=str(speed[f"tps_prov:{test}"][i]),  # type: ignore[arg-type]
+                    source=f"{speed[f'tps_src:{test}'][i]} on {query.hardware.name}")  # type: ignore[union-attr]
+        assumptions = memory["assumptions"][i] if "assumptions" in memory else []
         return Candidate(
-            model=str(row["model"]), family=str(row["family"]), params_b=float(row["params_b"]),
-            quant=str(row["quant"]), quant_family=str(row["quant_family"]),
-            bpw=_bpw_figure(float(row["bpw"]), str(row["quant"]), str(row["bpw_source"])),
-            file_bytes=int(row["file_bytes"]),
+            model=str(cols["model"][i]), family=str(cols["family"][i]),
+            params_b=float(cols["params_b"][i]), quant=str(cols["quant"][i]),
+            quant_family=str(cols["quant_family"][i]),
+            bpw=_bpw_figure(float(cols["bpw"][i]), str(cols["quant"][i]),
+                            str(cols["bpw_source"][i])),
+            file_bytes=int(cols["file_bytes"][i]),
             memory=MemoryFigures(
-                weights_bytes=int(mem["weights_bytes"]), kv_cache_bytes=int(mem["kv_cache_bytes"]),
-                compute_buffer_bytes=int(mem["compute_buffer_bytes"]),
-                overhead_bytes=int(mem["overhead_bytes"]), total_bytes=int(mem["total_bytes"]),
+                weights_bytes=int(memory["weights_bytes"][i]),
+                kv_cache_bytes=int(memory["kv_cache_bytes"][i]),
+                compute_buffer_bytes=int(memory["compute_buffer_bytes"][i]),
+                overhead_bytes=int(memory["overhead_bytes"][i]),
+                total_bytes=int(memory["total_bytes"][i]),
                 context=query.context, cache_type=query.cache_type,
-                assumptions=list(mem.get("assumptions", []) or [])),
+                assumptions=list(assumptions or [])),
             fits=bool(fits[i]),
             quality_score=Figure(value=float(score[i]), low=float(low[i]), high=float(high[i]),
                                  unit="score 0-100", provenance="computed",
