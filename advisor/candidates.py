@@ -87,6 +87,18 @@ class CandidateTable:
         return id(self)
 
 
+def _summarise(groups: dict[Any, list[tuple[float, str, str]]],
+               reduce: Any) -> dict[Any, Lookup]:
+    """One :class:`Lookup` per key: the reduced value, 'measured' if any row was, the sources."""
+    index = {}
+    for key, values in groups.items():
+        prov = ("measured" if any(p == Provenance.MEASURED.value for _, p, _ in values)
+                else "published")
+        sources = ",".join(sorted({s for _, _, s in values}))
+        index[key] = Lookup(float(reduce([v for v, _, _ in values])), prov, sources)
+    return index
+
+
 def _quality_index(dataset: Dataset) -> dict[tuple[str, str, str], Lookup]:
     """(model, quant, category) -> mean retention over the rows that report it."""
     groups: dict[tuple[str, str, str], list[tuple[float, str, str]]] = {}
@@ -97,13 +109,7 @@ def _quality_index(dataset: Dataset) -> dict[tuple[str, str, str], Lookup]:
             continue
         key = (row.model, row.quant, row.task_category)
         groups.setdefault(key, []).append((row.retention, row.provenance.value, row.source_id))
-    index = {}
-    for key, values in groups.items():
-        prov = ("measured" if any(p == Provenance.MEASURED.value for _, p, _ in values)
-                else "published")
-        sources = ",".join(sorted({s for _, _, s in values}))
-        index[key] = Lookup(float(np.mean([v for v, _, _ in values])), prov, sources)
-    return index
+    return _summarise(groups, np.mean)
 
 
 def _speed_index(dataset: Dataset) -> dict[tuple[str, str, str, str], Lookup]:
@@ -115,13 +121,7 @@ def _speed_index(dataset: Dataset) -> dict[tuple[str, str, str, str], Lookup]:
             continue
         key = (row.hardware, row.model, row.quant, row.test)
         groups.setdefault(key, []).append((row.tokens_per_s, row.provenance.value, row.source_id))
-    index = {}
-    for key, values in groups.items():
-        prov = ("measured" if any(p == Provenance.MEASURED.value for _, p, _ in values)
-                else "published")
-        sources = ",".join(sorted({s for _, _, s in values}))
-        index[key] = Lookup(float(np.median([v for v, _, _ in values])), prov, sources)
-    return index
+    return _summarise(groups, np.median)
 
 
 def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,

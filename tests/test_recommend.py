@@ -113,3 +113,35 @@ def test_longer_context_costs_memory(fake_advisor):
 def test_all_categories_are_rankable(fake_advisor):
     for category in CATEGORIES:
         assert fake_advisor.recommend(vram="80GB", task=category).pick.model
+
+
+def test_published_figures_replace_predictions(fake_predictors):
+    from conftest import HARDWARE
+
+    from advisor.catalog import load_catalog
+    from advisor.dataset import Dataset
+    from advisor.recommend import Advisor
+    from advisor.schema import MetricKind, QualityRow, SpeedRow
+
+    base = {"model": "Llama-3.1-8B", "model_as_published": "Llama-3.1-8B", "quant": "Q4_K_M",
+            "quant_as_published": "Q4_K_M"}
+    data = Dataset(
+        quality=[QualityRow(**base, source_id="paper_a", metric="arc", value=0.5,
+                            metric_kind=MetricKind.ACCURACY, task_category="reasoning",
+                            retention=0.9),
+                 QualityRow(**base, source_id="paper_b", metric="bbh", value=0.5,
+                            metric_kind=MetricKind.ACCURACY, task_category="reasoning",
+                            retention=0.8)],
+        speed=[SpeedRow(**base, source_id="bench_x", hardware="NVIDIA GeForce RTX 3090",
+                        backend="cuda", test="tg128", tokens_per_s=v) for v in (100.0, 120.0, 130.0)])
+    advisor = Advisor(load_catalog(), fake_predictors, data, dict(HARDWARE))
+    rec = advisor.recommend(vram="24GB", models=["Llama-3.1-8B"], hardware="rtx 3090",
+                            alternatives=30)
+    cand = next(c for c in [rec.pick, *rec.alternatives] if c.quant == "Q4_K_M")
+    ret = cand.retention_by_task["reasoning"]
+    assert (ret.value, ret.provenance, ret.source) == (pytest.approx(0.85), "published",
+                                                       "paper_a,paper_b")
+    tg = cand.speed["tg128"]
+    assert (tg.value, tg.provenance) == (120.0, "published") and tg.low is None
+    other = next(c for c in [rec.pick, *rec.alternatives] if c.quant == "Q8_0")
+    assert other.retention_by_task["reasoning"].provenance == "predicted"
