@@ -127,9 +127,11 @@ def evaluate(measurements: Path | None, out: Path | None) -> None:
     from advisor.evaluation import evaluate as run_evaluation
 
     settings = get_settings()
-    report = run_evaluation(load_dataset(measurements or settings.measurements_dir),
-                            out or settings.models_dir)
-    click.echo(getattr(report, "markdown", str(report)))
+    out_dir = out or settings.models_dir
+    report = run_evaluation(load_dataset(measurements or settings.measurements_dir), out_dir)
+    for path in report.files:
+        click.echo(f"wrote {path}", err=True)
+    click.echo((out_dir / "EVALUATION.md").read_text(encoding="utf-8"))
 
 
 @cli.command()
