@@ -8,7 +8,7 @@ from advisor.units import format_bytes
 
 
 def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoint],
-            budget_bytes: int, mix: dict[TaskCategory, float]) -> str:
+            budget_bytes: int, mix: dict[TaskCategory, float], tie_points: float = 0.1) -> str:
     """Two to four sentences: the pick, its cost, what it keeps, and the nearest trade-offs."""
     task = mix_words(mix)
     ret = pick.retention
@@ -16,8 +16,9 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
     if ret.low is not None and ret.high is not None and ret.high > ret.low:
         kept += f" (90% interval {ret.low:.1%}-{min(ret.high, 1.0):.1%})"
     parts = [
-        f"{pick.model} at {pick.quant} ({pick.bpw.value:.2f} bits/weight) has the highest "
-        f"predicted {task} quality that fits {format_bytes(budget_bytes)}: it needs "
+        f"{pick.model} at {pick.quant} ({pick.bpw.value:.2f} bits/weight) is the best "
+        f"predicted {task} choice that fits {format_bytes(budget_bytes)} (near-ties go to the "
+        f"smaller file): it needs "
         f"{format_bytes(pick.memory.total_bytes)} at {pick.memory.context} tokens of context "
         f"and keeps {kept} of the full-precision model's {task} quality."
     ]
@@ -26,7 +27,7 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
         parts.append(f"Expected generation speed: about {tg.value:.0f} tokens/s "
                      f"({tg.provenance}).")
     better = [p for p in front if not p.fits
-              and p.quality_score > pick.quality_score.value + 0.05]
+              and p.quality_score > pick.quality_score.value + tie_points]
     if better:
         nxt = better[0]
         parts.append(

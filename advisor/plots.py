@@ -52,12 +52,7 @@ def chart_points(advisor: Advisor, query: Query) -> pd.DataFrame:
     model filters, or without a capability score for a requested category, are left out.
     """
     frame = advisor.table.frame
-    score = np.zeros(len(frame))
-    cap_total = np.zeros(len(frame))
-    for category, weight in query.mix.items():
-        cap = frame[f"cap:{category.value}"].to_numpy(dtype=float)
-        score += weight * cap * frame[f"ret:{category.value}"].to_numpy(dtype=float)
-        cap_total += weight * cap
+    score, _, _, cap_total = advisor.weighted_quality(query)
     memory = advisor.table.memory(query.context, query.cache_type)
     out = frame[["model", "family", "params_b", "quant", "bpw", "file_bytes"]].copy()
     out["total_bytes"] = memory["total_bytes"].to_numpy(dtype=np.int64)

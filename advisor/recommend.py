@@ -12,7 +12,8 @@ Plain functions and one class, no web or CLI imports. Python API for deployment 
 Ranking: among candidates whose estimated memory (weights + KV cache + compute buffers +
 runtime overhead) fits the budget, the highest task-weighted quality wins, where a category's
 quality is the model's full-precision capability (catalog) times the retention at that quant
-(published or measured where known, else predicted). Ties go to the smaller footprint.
+(published or measured where known, else predicted). Scores within ``TIE_POINTS`` (0.1 of
+100) of the best are a tie, which goes to the smaller footprint.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ from advisor.units import format_bytes, parse_memory
 log = logging.getLogger(__name__)
 
 CACHE_TYPES = ("f16", "q8_0", "q4_0")
+#: Quality scores (0-100) closer than this are a tie, broken by the smaller memory footprint
+#: (so Q8_0 wins over BF16 when both keep the full-precision quality).
+TIE_POINTS = 0.1
 MIN_CONTEXT, MAX_CONTEXT = 128, 1_048_576
 
 
@@ -186,7 +190,10 @@ class Advisor:
                 f"{np.ceil(smallest / 1e8) / 10:.1f}GB", smallest_budget_bytes=smallest)
         order = np.lexsort((total, -np.where(fits, score, -np.inf)))
         ranked = [int(i) for i in order if fits[i]]
-        pick = ranked[0]
+        # Scores closer than TIE_POINTS are the same answer: take the smallest of those.
+        near = fits & (score >= score[ranked[0]] - TIE_POINTS)
+        pick = int(np.flatnonzero(near)[np.argmin(total[near])])
+        ranked = [pick] + [i for i in ranked if i != pick]
         alternatives = _diverse(ranked[1:], models, pick, query.n_alternatives)
         front = _pareto(np.flatnonzero(eligible), score, total)
 
@@ -202,7 +209,8 @@ class Advisor:
                    for i in front]
         return Recommendation(
             request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
-            explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix),
+            explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix,
+                                TIE_POINTS),
             notes=notes, predictor_version=self.predictor_version,
             candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
 

@@ -23,7 +23,7 @@ from advisor.plots import (
     points_records,
     size_class,
 )
-from advisor.recommend import Advisor
+from advisor.recommend import TIE_POINTS, Advisor
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RTX = "NVIDIA GeForce RTX 3090"
@@ -67,9 +67,9 @@ def test_points_agree_with_the_recommendation(fake_advisor: Advisor, params):
     assert row["quality_score"].iloc[0] == pytest.approx(rec.pick.quality_score.value)
     assert row["total_bytes"].iloc[0] == rec.pick.memory.total_bytes
     assert row["retention"].iloc[0] == pytest.approx(rec.pick.retention.value)
-    # nothing that fits beats the pick
-    assert points.loc[points["fits"], "quality_score"].max() == pytest.approx(
-        rec.pick.quality_score.value)
+    # nothing that fits beats the pick by more than a near-tie
+    assert points.loc[points["fits"], "quality_score"].max() <= (
+        rec.pick.quality_score.value + TIE_POINTS)
     if "hardware" in params:
         assert row["tg128"].iloc[0] == pytest.approx(rec.pick.speed["tg128"].value)
     else:

@@ -3,6 +3,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advisor.errors import InvalidInputError, NothingFitsError, UnknownNameError
+from advisor.recommend import TIE_POINTS
 from advisor.tasks import CATEGORIES
 from advisor.units import GB
 
@@ -36,7 +37,16 @@ def test_larger_budget_never_lowers_the_picks_quality(fake_advisor, small, extra
     except NothingFitsError:
         return
     high = fake_advisor.recommend(vram=small + extra, task=task)
-    assert high.pick.quality_score.value >= low.pick.quality_score.value - 1e-9
+    assert high.pick.quality_score.value >= low.pick.quality_score.value - TIE_POINTS
+
+
+def test_near_ties_go_to_the_smaller_footprint(fake_advisor):
+    rec = fake_advisor.recommend(vram="200GB", models=["Qwen3-8B"], alternatives=30)
+    best = max(c.quality_score.value for c in [rec.pick, *rec.alternatives])
+    assert rec.pick.quality_score.value >= best - TIE_POINTS
+    tied = [c for c in rec.alternatives if c.quality_score.value >= best - TIE_POINTS]
+    assert all(c.memory.total_bytes >= rec.pick.memory.total_bytes for c in tied)
+    assert rec.pick.quant != "BF16"
 
 
 def test_every_field_is_there(fake_advisor):
