@@ -152,14 +152,16 @@ def _router() -> APIRouter:
         family: Annotated[str | None, Query(description="restrict to a model family")] = None,
         models: Annotated[str | None, Query(description="comma-separated model names")] = None,
         alternatives: Annotated[int | None, Query(description="number of alternatives")] = None,
-    ) -> Recommendation:
-        return advisor.recommend(
+    ) -> Response:
+        rec = advisor.recommend(
             vram=vram, task=task, context=context, cache_type=cache_type, hardware=hardware,
             hardware_kind=hardware_kind, bandwidth_gbs=bandwidth_gbs, fp16_tflops=fp16_tflops,
             hardware_memory_gb=hardware_memory_gb, min_tokens_per_s=min_tokens_per_s,
             family=family,
             models=[m for m in models.split(",") if m.strip()] if models else None,
             alternatives=alternatives)
+        # Already a validated Recommendation: serialize once, skip FastAPI's re-validation.
+        return Response(content=rec.model_dump_json(), media_type="application/json")
 
     @router.get("/health")
     def health(request: Request) -> dict[str, Any]:
