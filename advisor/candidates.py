@@ -156,23 +156,32 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
     return table
 
 
+def _overlay(pred: pd.DataFrame, column: str, predictor: str, found: list[Lookup | None]
+             ) -> tuple[np.ndarray, ...]:
+    """(value, low, high, provenance, source) arrays: predictions, replaced by published or
+    measured values where ``found`` has one (those carry no interval)."""
+    value = pred[column].to_numpy(dtype=float).copy()
+    low = pred[f"{column}_low"].to_numpy(dtype=float).copy()
+    high = pred[f"{column}_high"].to_numpy(dtype=float).copy()
+    prov = np.full(len(value), "predicted", dtype=object)
+    src = np.full(len(value), predictor, dtype=object)
+    for i, hit in enumerate(found):
+        if hit is not None:
+            value[i], low[i], high[i] = hit.value, np.nan, np.nan
+            prov[i], src[i] = hit.provenance, hit.source
+    return value, low, high, prov, src
+
+
 def _add_category(table: CandidateTable, quality: Predicts, category: str) -> None:
     """Columns ``ret|ret_low|ret_high|ret_prov|ret_src|cap|cap_prov|cap_src :<category>``."""
     frame = table.frame
     query = frame[["params_b", "bpw", "quant", "quant_family", "model"]].copy()
     query["model_family"] = frame["family"]
     query["task_category"] = category
-    pred = quality.predict(query)
-    ret = pred["retention"].to_numpy(dtype=float).copy()
-    low = pred["retention_low"].to_numpy(dtype=float).copy()
-    high = pred["retention_high"].to_numpy(dtype=float).copy()
-    prov = np.full(len(frame), "predicted", dtype=object)
-    src = np.full(len(frame), f"quality predictor {table.predictor_version}", dtype=object)
-    for i, (model, quant) in enumerate(zip(frame["model"], frame["quant"], strict=True)):
-        found = table.quality_lookup.get((model, quant, category))
-        if found is not None:
-            ret[i], low[i], high[i] = found.value, np.nan, np.nan
-            prov[i], src[i] = found.provenance, found.source
+    ret, low, high, prov, src = _overlay(
+        quality.predict(query), "retention", f"quality predictor {table.predictor_version}",
+        [table.quality_lookup.get((m, q, category))
+         for m, q in zip(frame["model"], frame["quant"], strict=True)])
     frame[f"ret:{category}"], frame[f"ret_low:{category}"] = ret, low
     frame[f"ret_high:{category}"] = high
     frame[f"ret_prov:{category}"], frame[f"ret_src:{category}"] = prov, src
@@ -241,17 +250,11 @@ def _speed_frame(table: CandidateTable, hardware_json: str) -> pd.DataFrame:
             "bandwidth_gbs": hardware.bandwidth_gbs, "fp16_tflops": hardware.fp16_tflops,
             "memory_gb": hardware.memory_gb, "hardware": hardware.name,
         }, index=base.index)
-        pred = table.speed_predictor.predict(query)
-        value = pred["tokens_per_s"].to_numpy(dtype=float).copy()
-        low = pred["tokens_per_s_low"].to_numpy(dtype=float).copy()
-        high = pred["tokens_per_s_high"].to_numpy(dtype=float).copy()
-        prov = np.full(len(base), "predicted", dtype=object)
-        src = np.full(len(base), f"speed predictor {table.predictor_version}", dtype=object)
-        for i, (model, quant) in enumerate(zip(base["model"], base["quant"], strict=True)):
-            found = table.speed_lookup.get((hardware.name, model, quant, test))
-            if found is not None:
-                value[i], low[i], high[i] = found.value, np.nan, np.nan
-                prov[i], src[i] = found.provenance, found.source
+        value, low, high, prov, src = _overlay(
+            table.speed_predictor.predict(query), "tokens_per_s",
+            f"speed predictor {table.predictor_version}",
+            [table.speed_lookup.get((hardware.name, m, q, test))
+             for m, q in zip(base["model"], base["quant"], strict=True)])
         out[f"tps:{test}"], out[f"tps_low:{test}"], out[f"tps_high:{test}"] = value, low, high
         out[f"tps_prov:{test}"], out[f"tps_src:{test}"] = prov, src
     return out
