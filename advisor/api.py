@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 __all__ = ["ErrorBody", "ErrorItem", "create_app"]
 
 
-def _advisor(request: Request) -> Advisor:
+async def _advisor(request: Request) -> Advisor:
     return request.app.state.advisor  # type: ignore[no-any-return]
 
 
@@ -131,7 +131,7 @@ def _router() -> APIRouter:
 
     @router.get("/recommend", response_model=Recommendation,
                 responses={422: {"model": ErrorBody}})
-    def recommend(
+    async def recommend(
         advisor: AdvisorDep,
         vram: Annotated[str, Query(description="memory budget: 24GB, 24 GB, 24GiB, 24000MB "
                                    "or 24 (GB = 10^9 bytes, GiB = 2^30)")],
@@ -164,7 +164,7 @@ def _router() -> APIRouter:
         return Response(content=rec.model_dump_json(), media_type="application/json")
 
     @router.get("/health")
-    def health(request: Request) -> dict[str, Any]:
+    async def health(request: Request) -> dict[str, Any]:
         """Alive: the process answers (see /ready for whether it can serve)."""
         advisor = getattr(request.app.state, "advisor", None)
         service = getattr(request.app.state, "service", None)

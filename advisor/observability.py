@@ -14,11 +14,11 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -49,31 +49,52 @@ class Metrics:
 
 
 def install(app: FastAPI, metrics: Metrics) -> None:
-    """Add the request-id, logging and metrics middleware."""
-    access = logging.getLogger("advisor.access")
+    """Add the request-id, logging and metrics middleware (pure ASGI: no per-request task)."""
+    app.add_middleware(ObserveMiddleware, metrics=metrics)
 
-    @app.middleware("http")
-    async def observe(request: Request,
-                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        incoming = request.headers.get("x-request-id", "")
+
+class ObserveMiddleware:
+    """Request id (``X-Request-ID``, kept when sane, else new), latency and status metrics,
+    and one access-log line per HTTP request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access = logging.getLogger("advisor.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for key, value in scope.get("headers", ()):
+            if key == b"x-request-id":
+                incoming = value.decode("latin-1")
         rid = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
         start = time.perf_counter()
         status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-ID"] = rid
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = getattr(request.scope.get("route"), "path", "<unmatched>")
-            metrics.requests.labels(request.method, route, str(status)).inc()
-            metrics.latency.labels(request.method, route).observe(elapsed)
+            route = getattr(scope.get("route"), "path", "<unmatched>")
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(elapsed)
             if status >= 500:
-                metrics.errors.labels(route).inc()
-            access.info("%s %s %d", request.method, route, status,
-                        extra={"status": status, "duration_ms": round(elapsed * 1000, 2)})
+                self.metrics.errors.labels(route).inc()
+            self.access.info("%s %s %d", method, route, status,
+                             extra={"status": status, "duration_ms": round(elapsed * 1000, 2)})
             request_id.reset(token)
 
 
