@@ -153,7 +153,7 @@ class Advisor:
         score, low, high, cap_total = self.weighted_quality(query)
         eligible = np.isfinite(score)
         notes: list[str] = []
-        missing = sorted(set(models[~eligible]))
+        missing = np.unique(models[~eligible]).tolist()
         if missing:
             notes.append(
                 f"{len(missing)} models have no full-precision score for a requested task "
@@ -189,7 +189,7 @@ class Advisor:
                 f"needs {format_bytes(smallest)}; give vram of at least "
                 f"{np.ceil(smallest / 1e8) / 10:.1f}GB", smallest_budget_bytes=smallest)
         order = np.lexsort((total, -np.where(fits, score, -np.inf)))
-        ranked = [int(i) for i in order if fits[i]]
+        ranked = order[fits[order]].tolist()
         # Scores closer than TIE_POINTS are the same answer: take the smallest of those.
         near = fits & (score >= score[ranked[0]] - TIE_POINTS)
         pick = int(np.flatnonzero(near)[np.argmin(total[near])])
@@ -328,6 +328,8 @@ def _diverse(ranked: list[int], models: np.ndarray, pick: int, n: int) -> list[i
     first: list[int] = []
     rest: list[int] = []
     for i in ranked:
+        if len(first) >= n:
+            break
         (rest if models[i] in seen else first).append(i)
         seen.add(models[i])
     return (first + rest)[:n]
@@ -335,13 +337,10 @@ def _diverse(ranked: list[int], models: np.ndarray, pick: int, n: int) -> list[i
 
 def _pareto(indices: np.ndarray, score: np.ndarray, total: np.ndarray) -> list[int]:
     """Indices not dominated in (higher score, lower memory), ordered by memory."""
-    order = sorted(indices, key=lambda i: (total[i], -score[i]))
-    front, best = [], -np.inf
-    for i in order:
-        if score[i] > best:
-            front.append(int(i))
-            best = score[i]
-    return front
+    order = indices[np.lexsort((-score[indices], total[indices]))]
+    s = score[order]
+    best_before = np.maximum.accumulate(np.concatenate(([-np.inf], s[:-1])))
+    return [int(i) for i in order[s > best_before]]
 
 
 def recommend(vram: str | float, task: str = "reasoning", **kwargs: object) -> Recommendation:
