@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from advisor.dataset import atomic_write
 from advisor.errors import ArtifactError
 from advisor.quality_model import QualityPredictor
 from advisor.speed_model import SpeedPredictor
@@ -96,17 +95,6 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_predictors(quality: QualityPredictor, speed: SpeedPredictor, out_dir: Path, *,
                     card_extra: dict[str, Any] | None = None) -> ModelCard:
     """Write both predictors and ``card.json`` to ``out_dir`` (each file atomically).
@@ -134,9 +122,9 @@ def save_predictors(quality: QualityPredictor, speed: SpeedPredictor, out_dir: P
         metrics=extra.pop("metrics", {}),
         extra=extra,
     )
-    _atomic_write(out_dir / QUALITY_FILE, lambda p: joblib.dump(quality, p))
-    _atomic_write(out_dir / SPEED_FILE, lambda p: joblib.dump(speed, p))
-    _atomic_write(out_dir / CARD_FILE,
+    atomic_write(out_dir / QUALITY_FILE, lambda p: joblib.dump(quality, p))
+    atomic_write(out_dir / SPEED_FILE, lambda p: joblib.dump(speed, p))
+    atomic_write(out_dir / CARD_FILE,
                   lambda p: Path(p).write_text(card.to_json(), encoding="utf-8"))
     log.info("saved predictors to %s (data %s)", out_dir, card.data_hash)
     return card
