@@ -1,6 +1,10 @@
 """How much memory running a catalog model with llama.cpp takes.
 
-``total = weights + KV cache + compute buffers + runtime overhead``, all in bytes.
+``total = weights + KV cache + compute buffers + runtime overhead``, all in bytes. What the terms
+hold depends on where the weights live, the ``runtime`` argument of :func:`estimate_memory`:
+
+``"gpu"`` (a discrete GPU, all layers offloaded; the default): the prediction is the memory the
+run needs, mostly device memory, with a fixed allowance for the driver and the process.
 
 * **Weights**: the given file size, else ``params x bpw / 8`` (``bpw`` given, or the quant's
   typical bits per weight from :mod:`advisor.quants`).
@@ -8,19 +12,51 @@
   Layers using a sliding window hold ``min(context, window)`` tokens per sequence (what llama.cpp
   allocates for SWA layers by default; it pads this by one micro-batch, ignored here), the
   others hold the full context. ``context`` is per sequence; ``n_seq`` sequences multiply it.
-* **Compute buffers** (an *estimate*, to be checked against measured peak memory by the
-  measurement pipeline): the f32 output logits ``batch x vocab x 4`` plus
-  :data:`ACTIVATION_TENSORS` f32 activation tensors of ``batch x hidden``; without flash
-  attention also the f32 attention scores of one layer, ``batch x n_heads x kv tokens x 4``.
-  ``batch`` is the micro-batch llama.cpp evaluates at once (``n_ubatch``, 512 by default).
-* **Overhead**: :data:`RUNTIME_OVERHEAD_BYTES`, an assumed allowance for the CUDA/Metal
-  context and the process, to be calibrated against measurements.
+* **Compute buffers** (an *estimate*, not yet checked against GPU measurements): the f32 output
+  logits ``batch x vocab x 4`` plus :data:`ACTIVATION_TENSORS` f32 activation tensors of
+  ``batch x hidden``; without flash attention also the f32 attention scores of one layer,
+  ``batch x n_heads x kv tokens x 4``. ``batch`` is the micro-batch llama.cpp evaluates at once
+  (``n_ubatch``, 512 by default).
+* **Overhead**: :data:`GPU_RUNTIME_OVERHEAD_BYTES` (= :data:`RUNTIME_OVERHEAD_BYTES`), an assumed
+  allowance for the CUDA context, cuBLAS workspace and the process.
+
+``"cpu"`` or ``"unified"`` (weights in host memory: CPU backend, Apple unified memory, APUs):
+the prediction is **what llama.cpp adds to the resident memory (RSS) of the process that hosts
+it**: peak RSS minus the RSS before llama.cpp's libraries are loaded. It leaves out the host
+process itself (a Python interpreter with numpy and the measuring code is about 40-100 MiB,
+recorded as ``rss_before_load_mib`` by :mod:`advisor.measure.worker`; a llama.cpp binary's own
+baseline is a few MiB). Each term is what llama.cpp 0.3.36's CPU backend allocates (its
+``load_tensors`` / ``llama_kv_cache`` / ``sched_reserve`` log lines, read for SmolLM2-135M across
+contexts, micro-batches and flash-attention settings):
+
+* **Weights**: the file size (llama.cpp maps the file and reads every page) plus
+  ``repack_bytes``, the anonymous copies the CPU backend makes of the matrices it re-lays out
+  for its SIMD kernels (``CPU_REPACK`` buffer: Q4_0, Q4_K, IQ4_NL, MXFP4 on AVX2, also Q2_K on
+  AVX-512; more types on ARM). The mapped originals of repacked matrices stay resident as
+  clean page cache, so RSS holds both. :mod:`advisor.measure.memory_check` counts them from the
+  file; without a file they are taken as 0.
+* **KV cache**: as above, with the context rounded up to a multiple of 256
+  (:data:`LLAMA_CTX_PAD`, ``GGML_PAD(n_ctx, 256)`` in ``llama-context.cpp``); llama.cpp clears
+  the buffer on creation, so all of it is resident.
+* **Compute buffer**: llama.cpp's graph allocator reuses memory once a tensor is dead, so the
+  buffer is the larger of two stages, not their sum (``ub = min(batch, padded context)``):
+  the output stage ``ub x (vocab + 2 x hidden) x 4`` (f32 logits of every token plus two
+  hidden-state tensors) and the attention stage ``ub x kv tokens x (n_heads + 1) x 4`` (f32
+  scores and f32 mask) without flash attention, ``ub x kv tokens x 2`` (f16 mask) with it, plus
+  ``ub x (4 x hidden + (n_heads + 2 x n_kv_heads) x head_dim) x 4`` of live activations and
+  Q/K/V. This is the allocation; a run that asks for the last token's logits only touches
+  part of the output stage, so on the CPU the prediction errs high by up to the logits.
+* **Output buffer**: ``n_seq x vocab x 4`` (one logits row per sequence, reserved at context
+  creation; it grows when more logits are requested in one batch).
+* **Overhead**: :data:`CPU_RUNTIME_OVERHEAD_BYTES` (llama.cpp's libraries and context
+  bookkeeping) plus :data:`VOCAB_HEAP_BYTES_PER_TOKEN` per vocabulary entry (the tokenizer's
+  tables on the heap).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,12 +79,38 @@ CACHE_TYPE_BYTES: dict[str, float] = {
     "q4_0": 18 / 32,
 }
 
-#: Assumed runtime allowance (CUDA context / Metal device / process), 400 MiB. An assumption
-#: in the 300-500 MiB range commonly seen for a CUDA context; calibrate against measurements.
-RUNTIME_OVERHEAD_BYTES = 400 * MIB
+#: Where the weights live: ``"gpu"`` a discrete GPU, ``"cpu"`` / ``"unified"`` host memory.
+Runtime = Literal["cpu", "unified", "gpu"]
+RUNTIMES: tuple[str, ...] = ("cpu", "unified", "gpu")
 
-#: Assumed number of live f32 ``batch x hidden`` activation tensors in the compute buffer.
+#: Discrete GPU: assumed runtime allowance (CUDA context, cuBLAS workspace, process), 400 MiB.
+#: An assumption in the 300-500 MiB range commonly seen for a CUDA context; not yet calibrated
+#: against GPU measurements.
+GPU_RUNTIME_OVERHEAD_BYTES = 400 * MIB
+#: The discrete-GPU allowance under its original name.
+RUNTIME_OVERHEAD_BYTES = GPU_RUNTIME_OVERHEAD_BYTES
+
+#: Discrete GPU: assumed number of live f32 ``batch x hidden`` activation tensors in the compute
+#: buffer.
 ACTIVATION_TENSORS = 8
+
+#: CPU / unified memory: what llama.cpp itself adds to a process's RSS besides its buffers and
+#: the vocabulary, 12 MiB, read off /proc/self/status around each step with llama-cpp-python
+#: 0.3.36 (CPU build): ``import llama_cpp`` + ``llama_backend_init`` in a process that already
+#: has numpy, +8.3 MiB (the ggml/llama shared libraries); the first ``llama_decode``, +2.7 MiB
+#: of library code paged in; context creation beyond its KV and output buffers (scheduler,
+#: graph metadata), +1.0 MiB.
+CPU_RUNTIME_OVERHEAD_BYTES = 12 * MIB
+
+#: CPU / unified memory: heap that loading a model adds outside llama.cpp's buffers, per
+#: vocabulary entry (the tokenizer's token/score/attribute table, the text-to-id map, the
+#: piece cache and, for BPE, the merge ranks). Loading SmolLM2-135M (BPE, 49,152 tokens) grew
+#: anonymous RSS by 17.1 MiB besides its buffers, i.e. 365 bytes per token; a 283-token
+#: SentencePiece file grew it by 0.5 MiB.
+VOCAB_HEAP_BYTES_PER_TOKEN = 365
+
+#: llama.cpp rounds the context up to a multiple of this (``llama-context.cpp``).
+LLAMA_CTX_PAD = 256
 
 
 class MemoryBreakdown(BaseModel):
@@ -101,10 +163,15 @@ def kv_cache_bytes(spec: ModelSpec, *, context: int, cache_type: str = "f16",
 def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | None = None,
                     weights_bytes: int | None = None, context: int = 4096,
                     cache_type: str = "f16", batch: int = 512, n_seq: int = 1,
-                    flash_attn: bool = True) -> MemoryBreakdown:
+                    flash_attn: bool = True, runtime: Runtime = "gpu",
+                    repack_bytes: int = 0) -> MemoryBreakdown:
     """Estimate the memory of running ``spec`` (see the module docstring for each term).
 
-    Give one of ``weights_bytes`` (the file size, wins), ``bpw`` or ``quant``.
+    Give one of ``weights_bytes`` (the file size, wins), ``bpw`` or ``quant``. ``runtime`` says
+    where the weights live: ``"gpu"`` (discrete GPU, the default) or ``"cpu"`` / ``"unified"``
+    (host memory; the total is then what llama.cpp adds to the host process's peak RSS, the
+    process's own baseline excluded). ``repack_bytes`` (host memory only) are the CPU backend's
+    re-laid-out copies of weight matrices.
 
     >>> from advisor.catalog import ModelSpec
     >>> m = ModelSpec(name="toy", family="toy", params_b=1.0, n_layers=2, hidden_size=64,
@@ -115,6 +182,11 @@ def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | N
     _positive_int("context", context)
     _positive_int("batch", batch)
     _positive_int("n_seq", n_seq)
+    if runtime not in RUNTIMES:
+        raise UnknownNameError("runtime", str(runtime), RUNTIMES, parameter="runtime")
+    if isinstance(repack_bytes, bool) or not isinstance(repack_bytes, int) or repack_bytes < 0:
+        raise InvalidInputError(f"repack_bytes must be a whole number >= 0, got {repack_bytes!r}",
+                                parameter="repack_bytes")
     hidden, vocab = int(_need(spec, "hidden_size")), int(_need(spec, "vocab_size"))
     if spec.max_context is not None and context > spec.max_context:
         raise InvalidInputError(
@@ -122,8 +194,16 @@ def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | N
             f"{spec.max_context} tokens; allowed: 1-{spec.max_context}", parameter="context")
     assumptions: list[str] = []
     weights = _weights_bytes(spec, bpw, quant, weights_bytes, assumptions)
+    if runtime == "gpu":
+        return _gpu(spec, weights, assumptions, context=context, cache_type=cache_type,
+                    batch=batch, n_seq=n_seq, flash_attn=flash_attn, hidden=hidden, vocab=vocab)
+    return _host(spec, weights, repack_bytes, assumptions, runtime=runtime, context=context,
+                 cache_type=cache_type, batch=batch, n_seq=n_seq, flash_attn=flash_attn,
+                 hidden=hidden, vocab=vocab)
 
-    kv = kv_cache_bytes(spec, context=context, cache_type=cache_type, n_seq=n_seq)
+
+def _kv_assumptions(spec: ModelSpec, assumptions: list[str], cache_type: str, n_seq: int,
+                    context: int) -> None:
     if spec.n_swa_layers:
         assumptions.append(
             f"KV: {spec.n_swa_layers} of {spec.n_layers} layers use a {spec.sliding_window}-token"
@@ -131,6 +211,12 @@ def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | N
     assumptions.append(f"KV cache type {cache_type.lower()}, {n_seq} sequence(s) of {context} "
                        "tokens")
 
+
+def _gpu(spec: ModelSpec, weights: int, assumptions: list[str], *, context: int,
+         cache_type: str, batch: int, n_seq: int, flash_attn: bool, hidden: int,
+         vocab: int) -> MemoryBreakdown:
+    kv = kv_cache_bytes(spec, context=context, cache_type=cache_type, n_seq=n_seq)
+    _kv_assumptions(spec, assumptions, cache_type, n_seq, context)
     logits = batch * vocab * 4
     activations = ACTIVATION_TENSORS * batch * hidden * 4
     compute = logits + activations
@@ -139,10 +225,56 @@ def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | N
     if not flash_attn:
         compute += batch * int(_need(spec, "n_heads")) * context * n_seq * 4
         assumptions.append("no flash attention: + f32 attention scores of one layer")
-    assumptions.append(f"runtime overhead {RUNTIME_OVERHEAD_BYTES // MIB} MiB (assumed)")
-    total = weights + kv + compute + RUNTIME_OVERHEAD_BYTES
+    assumptions.append(f"runtime overhead {GPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB (assumed, "
+                       "discrete GPU)")
+    total = weights + kv + compute + GPU_RUNTIME_OVERHEAD_BYTES
     return MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv,
-                           compute_buffer_bytes=compute, overhead_bytes=RUNTIME_OVERHEAD_BYTES,
+                           compute_buffer_bytes=compute,
+                           overhead_bytes=GPU_RUNTIME_OVERHEAD_BYTES, total_bytes=total,
+                           assumptions=assumptions)
+
+
+def host_compute_buffer_bytes(spec: ModelSpec, *, context: int, batch: int = 512,
+                              flash_attn: bool = True) -> int:
+    """llama.cpp's CPU compute buffer for ``context`` tokens (already padded) and micro-batch
+    ``batch``: the larger of the output stage and the attention stage (module docstring)."""
+    hidden, vocab = int(_need(spec, "hidden_size")), int(_need(spec, "vocab_size"))
+    n_heads, n_kv_heads = int(_need(spec, "n_heads")), int(_need(spec, "n_kv_heads"))
+    head_dim = int(_need(spec, "head_dim"))
+    ub = min(batch, context)
+    output_stage = ub * (vocab + 2 * hidden) * 4
+    live = ub * (4 * hidden + (n_heads + 2 * n_kv_heads) * head_dim) * 4
+    per_kv = 2 if flash_attn else (n_heads + 1) * 4  # f16 mask | f32 scores + f32 mask
+    return max(output_stage, live + ub * context * per_kv)
+
+
+def _host(spec: ModelSpec, weights: int, repack: int, assumptions: list[str], *, runtime: str,
+          context: int, cache_type: str, batch: int, n_seq: int, flash_attn: bool,
+          hidden: int, vocab: int) -> MemoryBreakdown:
+    padded = -(-context // LLAMA_CTX_PAD) * LLAMA_CTX_PAD
+    if repack:
+        assumptions.append(f"weights: + {repack} bytes of CPU-repacked matrix copies")
+    else:
+        assumptions.append("weights: no CPU-repacked copies counted")
+    weights += repack
+    kv = kv_cache_bytes(spec, context=padded, cache_type=cache_type, n_seq=n_seq)
+    _kv_assumptions(spec, assumptions, cache_type, n_seq, context)
+    assumptions.append(f"KV: context padded to {padded} tokens (multiple of {LLAMA_CTX_PAD})")
+    compute = host_compute_buffer_bytes(spec, context=padded, batch=batch,
+                                        flash_attn=flash_attn)
+    compute += n_seq * vocab * 4  # output buffer: one logits row per sequence
+    assumptions.append(
+        f"compute: llama.cpp's CPU allocation, larger of output and "
+        f"{'flash-' if flash_attn else ''}attention stage for micro-batch "
+        f"{min(batch, padded)}, + output buffer; all of it counted as resident")
+    overhead = CPU_RUNTIME_OVERHEAD_BYTES + VOCAB_HEAP_BYTES_PER_TOKEN * vocab
+    assumptions.append(
+        f"runtime overhead {CPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB (llama.cpp libraries) + "
+        f"{VOCAB_HEAP_BYTES_PER_TOKEN} bytes per vocabulary token; {runtime} runtime: excludes "
+        "the host process's own baseline RSS")
+    total = weights + kv + compute + overhead
+    return MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv,
+                           compute_buffer_bytes=compute, overhead_bytes=overhead,
                            total_bytes=total, assumptions=assumptions)
 
 

@@ -11,12 +11,16 @@ from advisor.errors import InvalidInputError, UnknownNameError
 from advisor.memory import (
     ACTIVATION_TENSORS,
     CACHE_TYPE_BYTES,
+    CPU_RUNTIME_OVERHEAD_BYTES,
+    LLAMA_CTX_PAD,
     RUNTIME_OVERHEAD_BYTES,
+    VOCAB_HEAP_BYTES_PER_TOKEN,
     estimate_memory,
+    host_compute_buffer_bytes,
     kv_cache_bytes,
 )
 from advisor.quants import get_quant
-from advisor.units import GIB
+from advisor.units import GIB, MIB
 
 # Numbers as in the catalog (architectures.csv: LLAMA_SKU / GEMMA_JAX configs).
 LLAMA_8B = ModelSpec(name="Llama-3.1-8B", family="Llama 3.1", params_b=8.0, n_layers=32,
@@ -118,3 +122,60 @@ INCOMPLETE = ModelSpec(name="Distill-7B", family="D", params_b=7.6)
 def test_errors(spec: ModelSpec, kwargs: dict, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         estimate_memory(spec, **kwargs)
+
+
+# SmolLM2-135M as its GGUF describes it; compute buffer sizes below are what llama.cpp 0.3.36's
+# CPU backend logged ("CPU compute buffer size") for it, n_ubatch 512.
+SMOL = ModelSpec(name="SmolLM2-135M", family="llama", params_b=0.1345, n_layers=30,
+                 hidden_size=576, n_heads=9, n_kv_heads=3, head_dim=64, vocab_size=49152,
+                 max_context=8192)
+
+
+@pytest.mark.parametrize(("context", "flash_attn", "logged_mib"), [
+    (2176, True, 98.2520), (2176, False, 99.3770), (8192, True, 98.2520),
+    (8192, False, 166.3848), (6144, False, 126.3848), (512, False, 98.2520),
+])
+def test_cpu_compute_buffer_matches_llama_cpp_log(context: int, flash_attn: bool,
+                                                  logged_mib: float) -> None:
+    padded = -(-context // LLAMA_CTX_PAD) * LLAMA_CTX_PAD
+    got = host_compute_buffer_bytes(SMOL, context=padded, batch=512, flash_attn=flash_attn)
+    assert got / MIB == pytest.approx(logged_mib, rel=0.015)
+
+
+def test_cpu_breakdown_hand_computed() -> None:
+    m = estimate_memory(SMOL, weights_bytes=144_811_072, context=2176, flash_attn=False,
+                        runtime="cpu", repack_bytes=1000)
+    assert m.weights_bytes == 144_811_072 + 1000
+    assert m.kv_cache_bytes == 2 * 30 * 3 * 64 * 2304 * 2  # context padded to 2304
+    assert m.compute_buffer_bytes == 512 * (49152 + 2 * 576) * 4 + 49152 * 4
+    assert m.overhead_bytes == CPU_RUNTIME_OVERHEAD_BYTES + VOCAB_HEAP_BYTES_PER_TOKEN * 49152
+    assert m.total_bytes == (m.weights_bytes + m.kv_cache_bytes + m.compute_buffer_bytes
+                             + m.overhead_bytes)
+    assert any("excludes the host process" in a for a in m.assumptions)
+
+
+def test_unified_is_host_memory_and_gpu_is_unchanged_default() -> None:
+    def est(**kw: str) -> int:
+        return estimate_memory(SMOL, weights_bytes=10**8, context=4096, **kw).total_bytes
+
+    assert est(runtime="unified") == est(runtime="cpu") < est(runtime="gpu") == est()
+    gpu = estimate_memory(SMOL, weights_bytes=10**8, context=4096)
+    assert gpu.overhead_bytes == RUNTIME_OVERHEAD_BYTES == 400 * MIB
+    assert gpu.compute_buffer_bytes == 512 * 49152 * 4 + ACTIVATION_TENSORS * 512 * 576 * 4
+
+
+@given(st.integers(1, 8192), st.integers(1, 8192), st.booleans())
+def test_cpu_monotone_in_context(c1: int, c2: int, fa: bool) -> None:
+    lo, hi = sorted((c1, c2))
+    a = estimate_memory(SMOL, bpw=4.5, context=lo, runtime="cpu", flash_attn=fa)
+    b = estimate_memory(SMOL, bpw=4.5, context=hi, runtime="cpu", flash_attn=fa)
+    assert a.total_bytes <= b.total_bytes
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"runtime": "tpu"}, UnknownNameError, "unknown runtime"),
+    ({"repack_bytes": -1}, InvalidInputError, "repack_bytes must be"),
+])
+def test_runtime_errors(kwargs: dict, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        estimate_memory(SMOL, bpw=4, **kwargs)

@@ -11,6 +11,40 @@ from advisor.units import MIB
 
 log = logging.getLogger(__name__)
 
+#: Weight types llama.cpp's CPU backend re-lays out into its ``CPU_REPACK`` buffer, by the CPU
+#: flag that enables it, with the row multiple each needs (ggml-cpu ``repack.cpp``,
+#: ``ggml_repack_get_optimal_repack_type``, llama.cpp as vendored in llama-cpp-python 0.3.36).
+REPACK_RULES: dict[str, tuple[frozenset[str], int]] = {
+    "avx2": (frozenset({"Q4_0", "Q4_K", "IQ4_NL", "MXFP4"}), 8),
+    "avx512f": (frozenset({"Q2_K"}), 8),
+    "neon": (frozenset({"Q4_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "MXFP4", "Q8_0"}), 4),
+}
+#: Tensors read with GET_ROWS (embedding lookups) stay in the plain CPU buffer.
+_NOT_REPACKED = ("token_embd.weight",)
+
+
+def repack_bytes(path: Path, isa: list[str] | None = None) -> int:
+    """Bytes of ``path``'s weight matrices that the CPU backend copies into its repack buffer
+    on a CPU with flags ``isa`` (default: this machine's, from
+    :func:`advisor.measure.environment.isa_flags`)."""
+    from gguf import GGUFReader
+
+    if isa is None:
+        from advisor.measure.environment import isa_flags
+
+        isa = isa_flags()
+    flags = set(isa) | ({"neon"} if "asimd" in isa else set())
+    rules = [REPACK_RULES[f] for f in REPACK_RULES if f in flags]
+    total = 0
+    for t in GGUFReader(path).tensors:
+        shape = [int(n) for n in t.shape]
+        if len(shape) != 2 or t.name in _NOT_REPACKED:
+            continue
+        kind = t.tensor_type.name
+        if any(kind in types and shape[1] % rows == 0 for types, rows in rules):
+            total += int(t.n_bytes)
+    return total
+
 
 def _meta(path: Path) -> dict[str, Any]:
     from gguf import GGUFReader
@@ -52,9 +86,15 @@ def spec_from_gguf(path: Path) -> Any:
     )
 
 
-def predicted_memory_mib(path: Path, *, context: int, batch: int, flash_attn: bool
-                         ) -> float | None:
+def predicted_memory_mib(path: Path, *, context: int, batch: int, flash_attn: bool,
+                         gpu_layers: int = 0, isa: list[str] | None = None) -> float | None:
     """advisor.memory's estimate for running ``path`` at ``context`` tokens, MiB.
+
+    ``gpu_layers`` > 0 means a discrete-GPU run (the GPU memory model: weights, KV, compute and
+    a fixed 400 MiB allowance). Otherwise a CPU run: the estimate is what llama.cpp adds to the
+    measuring process's peak RSS, i.e. ``peak_rss_mib - rss_before_load_mib`` of the worker
+    (which reads its baseline before ``llama_cpp`` is imported), with this file's CPU-repacked
+    matrices (for the flags ``isa``, default this machine's) counted.
 
     None (with the reason logged) when the memory model cannot describe this file, so the
     column is left empty rather than filled with a guess.
@@ -63,8 +103,13 @@ def predicted_memory_mib(path: Path, *, context: int, batch: int, flash_attn: bo
         from advisor.memory import estimate_memory
 
         spec = spec_from_gguf(path)
-        est = estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
-                              batch=batch, flash_attn=flash_attn)
+        if gpu_layers > 0:
+            est = estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
+                                  batch=batch, flash_attn=flash_attn, runtime="gpu")
+        else:
+            est = estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
+                                  batch=batch, flash_attn=flash_attn, runtime="cpu",
+                                  repack_bytes=repack_bytes(path, isa))
     except Exception as e:  # missing metadata or memory model unavailable: column left empty
         log.warning("no memory prediction for %s: %s: %s", path.name, type(e).__name__, e)
         return None
