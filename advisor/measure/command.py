@@ -35,8 +35,10 @@ def _table(lines: list[dict]) -> str:
 
 @click.command("measure")
 @click.option("--model", "model", required=True,
-              help="A .gguf file (F32/F16/BF16 reference) or a demo model: smollm2-135m, "
-                   "gemma3-270m (dequantized to F16 first).")
+              help="A .gguf file (F32/F16/BF16 reference); a demo model: smollm2-135m, "
+                   "gemma3-270m (dequantized to F16 first); or synthetic:<model> (random "
+                   "weights with a published model's shapes, e.g. synthetic:llama-3.1-8b; "
+                   "speed and memory only).")
 @click.option("--quants", default=",".join(DEFAULT_LADDER), show_default=True,
               help="Comma-separated llama.cpp quant types to build and measure.")
 @click.option("--threads", type=click.IntRange(1), default=None,
@@ -51,6 +53,11 @@ def _table(lines: list[dict]) -> str:
               help="512-token chunks of the evaluation text for PPL/KLD.")
 @click.option("--tasks-per-category", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--flash-attn/--no-flash-attn", default=False, show_default=True)
+@click.option("--speed-only", is_flag=True,
+              help="Time and size each level; skip perplexity, KL divergence and tasks.")
+@click.option("--keep-quants/--delete-quants", default=True, show_default=True,
+              help="Keep each quantized GGUF in --work-dir after measuring it (delete to "
+                   "save disk on large models; a rerun then quantizes again).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=_ROOT / "measurements" / "measured", show_default=True)
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -62,8 +69,8 @@ def _table(lines: list[dict]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON on stdout.")
 def measure(model: str, quants: str, threads: int | None, gpu_layers: int, repeats: int,
             tests: str, eval_chunks: int, tasks_per_category: int, flash_attn: bool,
-            out_dir: Path, work_dir: Path, submit_url: str | None, force: bool,
-            as_json: bool) -> None:
+            speed_only: bool, keep_quants: bool, out_dir: Path, work_dir: Path,
+            submit_url: str | None, force: bool, as_json: bool) -> None:
     """Benchmark a quant ladder of MODEL on this machine: speed, memory, quality."""
     from tqdm import tqdm
 
@@ -76,7 +83,7 @@ def measure(model: str, quants: str, threads: int | None, gpu_layers: int, repea
         model=model, quants=[q for q in quants.split(",") if q.strip()], out_dir=out_dir,
         work_dir=work_dir, threads=threads or os.cpu_count() or 1, gpu_layers=gpu_layers,
         repeats=repeats, force=force, flash_attn=flash_attn, n_chunks=eval_chunks,
-        tasks_per_category=tasks_per_category,
+        tasks_per_category=tasks_per_category, speed_only=speed_only, keep_quants=keep_quants,
         tests=tuple(t.strip() for t in tests.split(",") if t.strip()))
     try:
         for test in opts.tests:

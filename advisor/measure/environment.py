@@ -59,7 +59,7 @@ def copy_bandwidth_gbs(n_bytes: int = 256 * 2**20, repeats: int = 5) -> float:
 def gpus() -> list[dict[str, Any]]:
     """Name, memory and driver of each NVIDIA GPU via NVML; empty without NVML or GPUs."""
     try:
-        import pynvml  # type: ignore[import-not-found]
+        import pynvml
     except ImportError:
         return []
     try:
@@ -76,6 +76,28 @@ def gpus() -> list[dict[str, Any]]:
                         "memory_mib": pynvml.nvmlDeviceGetMemoryInfo(h).total / 2**20,
                         "driver": str(driver)})
         return out
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def gpu_memory_used_mib() -> float | None:
+    """Memory in use on all NVIDIA GPUs together (NVML), MiB; None without NVML or GPUs.
+
+    NVML's per-process figures are often unavailable inside containers, so callers take the
+    difference of this total before loading a model and after running it.
+    """
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # no driver / no device
+        return None
+    try:
+        n = pynvml.nvmlDeviceGetCount()
+        return sum(pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).used
+                   for i in range(n)) / 2**20 if n else None
     finally:
         pynvml.nvmlShutdown()
 

@@ -26,6 +26,8 @@ from advisor.measure.llama_backend import RunConfig
 from advisor.measure.memory_check import check_free_ram, predicted_memory_mib
 from advisor.measure.quantize import plan_ladder, quantize_file
 from advisor.measure.speed import context_for
+from advisor.measure.synthetic import FLAG as RANDOM_WEIGHTS
+from advisor.measure.synthetic import is_synthetic, shape_for, write_synthetic
 from advisor.measure.task_suites import build_suites
 from advisor.measure.worker import FileJob, FileResult, run_in_subprocess
 from advisor.schema import Row
@@ -58,6 +60,8 @@ class MeasureOptions:
     n_chunks: int = 16
     tasks_per_category: int = 16
     task_seed: int = 1234
+    speed_only: bool = False  # no perplexity, KL divergence or task suites
+    keep_quants: bool = True  # False: delete each quantized file once it is measured
 
 
 @dataclass
@@ -77,8 +81,19 @@ def _safe(name: str) -> str:
 
 
 def resolve_model(spec: str, work_dir: Path) -> tuple[Path, str, bool]:
-    """(GGUF path, model name, whether it is a demo model) for a path or a demo name."""
+    """(GGUF path, model name, whether it is a demo model) for a path, a demo name or
+    ``synthetic:<model>`` (a random-weight F16 file with that model's shapes, written once)."""
     key = spec.strip().lower()
+    if is_synthetic(spec):
+        shape = shape_for(spec)
+        target = work_dir / _safe(shape.name) / "synthetic-F16.gguf"
+        try:
+            read_gguf(target)
+        except (InvalidInputError, ValueError):
+            partial = target.with_name(target.name + ".partial")
+            write_synthetic(shape, partial)
+            partial.replace(target)
+        return target, shape.name, False
     if key in DEMO_MODELS:
         package, locator, name = DEMO_MODELS[key]
         try:
@@ -121,6 +136,23 @@ def _reference(source: GGUFInfo, is_demo: bool, work: Path) -> tuple[GGUFInfo, s
                          f"({src_types}); it carries that file's quantization error")
 
 
+def _check_same_setup(path: Path, rows: list[Row], ctx: R.RowContext) -> None:
+    """Refuse to resume from rows measured on other hardware or with other settings: they
+    would be reported as this run's. Nothing is overwritten; the message says what to do."""
+    from advisor.schema import SpeedRow
+
+    device = R.device_columns(ctx)["hardware"]
+    config = ctx.config
+    for row in rows:
+        if isinstance(row, SpeedRow) and (row.hardware, row.gpu_layers, row.threads) != (
+                device, config.gpu_layers, config.threads):
+            raise InvalidInputError(
+                f"{path} was measured on {row.hardware!r} with {row.gpu_layers} GPU layers and "
+                f"{row.threads} threads, this run is on {device!r} with {config.gpu_layers} and "
+                f"{config.threads}; give another --out folder, or --force to measure again "
+                f"(which replaces that file)", parameter="out")
+
+
 def run_ladder(opts: MeasureOptions,
                progress: Callable[[str, bool], None] | None = None) -> LadderReport:
     """Measure the reference and every buildable level of ``opts.quants`` (see module doc).
@@ -141,6 +173,12 @@ def run_ladder(opts: MeasureOptions,
     work = opts.work_dir / model
     out = opts.out_dir / model
     ref, ref_quant, ref_note = _reference(source, is_demo, work)
+    flags: tuple[str, ...] = ()
+    speed_only = opts.speed_only
+    if is_synthetic(opts.model):
+        flags, speed_only = (RANDOM_WEIGHTS,), True
+        ref_note = (f"{ref_note}; random weights with {given_name}'s published shapes: speed "
+                    f"and memory only, no quality")
     say(ref_note)
     config = RunConfig(opts.threads, opts.gpu_layers, opts.batch_size, opts.flash_attn)
     from advisor.measure.environment import fingerprint
@@ -149,7 +187,7 @@ def run_ladder(opts: MeasureOptions,
         run_id=f"measure-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}",
         model=model, model_as_published=source.name, model_family=source.architecture,
         reference_quant=ref_quant, reference_note=ref_note, environment=fingerprint(),
-        config=config, task_benchmark=f"quant-advisor-suite-seed{opts.task_seed}")
+        config=config, task_benchmark=f"quant-advisor-suite-seed{opts.task_seed}", flags=flags)
     items = build_suites(opts.task_seed, opts.tasks_per_category)
     report = LadderReport(model=model, out_dir=out, reference_note=ref_note,
                           skipped=dict(plan.skipped))
@@ -158,21 +196,23 @@ def run_ladder(opts: MeasureOptions,
     def job(p: Path, is_ref: bool) -> FileJob:
         return FileJob(p, config, opts.tests, opts.repeats, npz, is_ref,
                        n_chunks=opts.n_chunks, task_seed=opts.task_seed,
-                       tasks_per_category=opts.tasks_per_category)
+                       tasks_per_category=opts.tasks_per_category, skip_quality=speed_only)
 
     def measure(info: GGUFInfo, quant: str, is_ref: bool, notes: str,
                 ref_state: dict | None) -> list[Row]:
         predicted = predicted_memory_mib(info.path, context=context_for(list(opts.tests)),
-                                         batch=opts.batch_size, flash_attn=opts.flash_attn)
+                                         batch=opts.batch_size, flash_attn=opts.flash_attn,
+                                         gpu_layers=opts.gpu_layers)
         check_free_ram(info.path, predicted or info.file_bytes / MIB + 512)
         say(f"{quant}: measuring {info.path.name}")
         result: FileResult = run_in_subprocess(job(info.path, is_ref))
-        state = ref_state or {"ppl": result.perplexity["ppl"], "picks": result.task_picks}
-        rows: list[Row] = [*R.speed_rows(ctx, info, quant, result, predicted, notes),
-                           *R.quality_rows(ctx, info, quant, result, items, state["ppl"],
-                                           state["picks"], notes)]
-        if is_ref:
-            ref_json.write_text(json.dumps({**state, **settings, "run_id": ctx.run_id}))
+        rows: list[Row] = [*R.speed_rows(ctx, info, quant, result, predicted, notes)]
+        if not speed_only:
+            state = ref_state or {"ppl": result.perplexity["ppl"], "picks": result.task_picks}
+            rows += R.quality_rows(ctx, info, quant, result, items, state["ppl"],
+                                   state["picks"], notes)
+            if is_ref:
+                ref_json.write_text(json.dumps({**state, **settings, "run_id": ctx.run_id}))
         for test, why in result.skipped_tests.items():
             log.warning("%s: %s skipped: %s", quant, test, why)
         R.write_quant_file(out / f"{quant}.jsonl", rows)
@@ -181,9 +221,18 @@ def run_ladder(opts: MeasureOptions,
     # quants are only comparable with a reference scored on the same chunks and task items
     settings = {"n_chunks": opts.n_chunks, "tasks_per_category": opts.tasks_per_category,
                 "task_seed": opts.task_seed}
-    ref_rows = None if opts.force else R.read_complete(out / f"{ref_quant}.jsonl")
-    stale = (not npz.exists() or not ref_json.exists()
-             or any(json.loads(ref_json.read_text()).get(k) != v for k, v in settings.items()))
+    def finished(quant: str) -> list[Row] | None:
+        if opts.force:
+            return None
+        rows = R.read_complete(out / f"{quant}.jsonl", with_quality=not speed_only)
+        if rows is not None:
+            _check_same_setup(out / f"{quant}.jsonl", rows, ctx)
+        return rows
+
+    ref_rows = finished(ref_quant)
+    stale = not speed_only and (
+        not npz.exists() or not ref_json.exists()
+        or any(json.loads(ref_json.read_text()).get(k) != v for k, v in settings.items()))
     if stale and ref_rows is not None:
         say(f"{ref_quant}: reference was scored with other settings; measuring it again")
         ref_rows = None
@@ -195,10 +244,10 @@ def run_ladder(opts: MeasureOptions,
         report.resumed.append(ref_quant)
     report.rows[ref_quant] = ref_rows
     say(f"{ref_quant}: done", True)
-    ref_state = json.loads(ref_json.read_text())
+    ref_state = None if speed_only else json.loads(ref_json.read_text())
     for quant in plan.build:
         target = out / f"{quant}.jsonl"
-        done = None if opts.force else R.read_complete(target)
+        done = finished(quant)
         if done is not None:
             report.rows[quant] = done
             report.resumed.append(quant)
@@ -210,6 +259,8 @@ def run_ladder(opts: MeasureOptions,
                                         threads=opts.threads)
             note = f"{ref_note}; {info.fallback_note(quant)}"
             report.rows[quant] = measure(info, quant, False, note, ref_state)
+            if not opts.keep_quants:
+                info.path.unlink(missing_ok=True)
         except MeasurementError as e:  # one failed level: no row for it, the others go on
             report.failed[quant] = str(e)
             log.error("%s: %s", quant, e)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +24,23 @@ log = logging.getLogger(__name__)
 _BACKEND_READY = False
 
 
+#: llama.cpp's error lines, kept by the log callback and logged later from Python code.
+_ERRORS: deque[bytes] = deque(maxlen=50)
+
+
 def _quiet_callback():  # type: ignore[no-untyped-def]
+    """A log callback that keeps error lines (level 4) and drops the rest.
+
+    It must do almost nothing: llama.cpp calls it from its own threads (the CUDA backend's
+    loaders among them), and calling into ``logging`` from there crashed the process on an
+    H100. :func:`pop_errors` hands the kept lines to Python code on the main thread.
+    """
     import llama_cpp
 
     @llama_cpp.llama_log_callback
     def _cb(level, text, user_data):  # type: ignore[no-untyped-def]
-        if level == 4:  # GGML_LOG_LEVEL_ERROR (INFO 2, WARN 3, CONT 5 = continuation dots)
-            log.error("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
+        if level == 4 and text:  # GGML_LOG_LEVEL_ERROR (INFO 2, WARN 3, CONT 5)
+            _ERRORS.append(text)
 
     return _cb
 
@@ -37,15 +48,31 @@ def _quiet_callback():  # type: ignore[no-untyped-def]
 _LOG_CB = None
 
 
-def init_backend() -> None:
-    """Initialise llama.cpp once per process and route its log to ``logging`` (errors only)."""
+def pop_errors() -> list[str]:
+    """llama.cpp error lines since the last call (and log them)."""
+    lines = [b.decode("utf-8", "replace").rstrip() for b in _ERRORS]
+    _ERRORS.clear()
+    for line in lines:
+        log.error("llama.cpp: %s", line)
+    return lines
+
+
+def init_backend(*, quiet: bool = True) -> None:
+    """Initialise llama.cpp once per process. ``quiet``: its log goes to :func:`pop_errors`
+    (errors only); otherwise llama.cpp writes its log to stderr itself.
+
+    GPU runs are not quiet: with the CUDA backend, loading a model crashed the process on an
+    H100 whenever this module's log callback was installed (a bare callback defined in a
+    script did not), and the cause is not understood yet.
+    """
     global _BACKEND_READY, _LOG_CB
     if _BACKEND_READY:
         return
     import llama_cpp
 
-    _LOG_CB = _quiet_callback()
-    llama_cpp.llama_log_set(_LOG_CB, ctypes.c_void_p(0))
+    if quiet:
+        _LOG_CB = _quiet_callback()
+        llama_cpp.llama_log_set(_LOG_CB, ctypes.c_void_p(0))
     llama_cpp.llama_backend_init()
     _BACKEND_READY = True
 
@@ -82,7 +109,7 @@ class LlamaSession:
     def __init__(self, path: Path, config: RunConfig, n_ctx: int) -> None:
         import llama_cpp
 
-        init_backend()
+        init_backend(quiet=config.gpu_layers == 0)
         self._L = llama_cpp
         self.path = Path(path)
         self.config = config
@@ -92,7 +119,9 @@ class LlamaSession:
         self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
         self.load_time_s = time.perf_counter() - t0
         if not self._model:
-            raise MeasurementError(f"llama.cpp could not load model file {path}")
+            why = "; ".join(pop_errors()[-3:])
+            raise MeasurementError(f"llama.cpp could not load model file {path}"
+                                   + (f": {why}" if why else ""))
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
         self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(self._model))
@@ -116,8 +145,9 @@ class LlamaSession:
                                    else L.LLAMA_FLASH_ATTN_TYPE_DISABLED)
         self._ctx = L.llama_init_from_model(self._model, cparams)
         if not self._ctx:
+            why = "; ".join(pop_errors()[-3:])
             raise MeasurementError(f"llama.cpp could not create a context of {n_ctx} tokens "
-                                   f"for {self.path}")
+                                   f"for {self.path}" + (f": {why}" if why else ""))
         self.n_ctx = int(L.llama_n_ctx(self._ctx))
         self._batch = L.llama_batch_init(self.config.batch_size, 0, 1)
 
@@ -169,6 +199,7 @@ class LlamaSession:
                 batch.logits[j] = lo + j >= first
             rc = L.llama_decode(self._ctx, batch)
             if rc != 0:
+                pop_errors()
                 raise MeasurementError(f"llama_decode failed with code {rc} on {self.path} "
                                        f"(positions {start_pos + lo}-{start_pos + hi - 1}, "
                                        f"context {self.n_ctx})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import statistics
 from collections import defaultdict
@@ -37,6 +38,7 @@ class RowContext:
     environment: dict[str, Any]
     config: RunConfig
     task_benchmark: str
+    flags: tuple[str, ...] = ()
 
 
 def _common(ctx: RowContext, info: GGUFInfo, quant: str, notes: str) -> dict[str, Any]:
@@ -45,7 +47,43 @@ def _common(ctx: RowContext, info: GGUFInfo, quant: str, notes: str) -> dict[str
             "model_family": ctx.model_family, "params_b": info.n_params / 1e9,
             "active_params_b": info.n_params / 1e9, "quant": quant, "quant_as_published": quant,
             "imatrix": False, "bpw": info.bpw, "bpw_basis": "file_size",
-            "file_bytes": info.file_bytes, "notes": notes}
+            "file_bytes": info.file_bytes, "flags": list(ctx.flags), "notes": notes}
+
+
+def gpu_specs(name: str) -> dict[str, float | None]:
+    """Memory, bandwidth and FP16 rate of GPU ``name``: ``measurements/hardware.csv`` first,
+    then the datasheet table ``data/gpu_specs.csv``; Nones when neither lists it."""
+    from advisor.errors import InvalidInputError
+    from advisor.hardware import find_device, load_hardware
+
+    try:
+        hw = find_device(name, load_hardware())
+    except InvalidInputError:  # ambiguous part match: only an exact line will do
+        hw = None
+    if hw is not None:
+        return {"memory_gb": hw.memory_gb, "bandwidth_gbs": hw.bandwidth_gbs,
+                "fp16_tflops": hw.fp16_tflops}
+    with (Path(__file__).parent / "data" / "gpu_specs.csv").open(newline="") as fh:
+        for rec in csv.DictReader(fh):
+            if rec["name"].lower() == name.lower():
+                return {k: float(rec[k]) for k in ("memory_gb", "bandwidth_gbs", "fp16_tflops")}
+    return {"memory_gb": None, "bandwidth_gbs": None, "fp16_tflops": None}
+
+
+def device_columns(ctx: RowContext) -> dict[str, Any]:
+    """Hardware columns of a speed row: the CPU (measured RAM and copy bandwidth) when no layer
+    is offloaded, else the first GPU (its specs from :func:`gpu_specs`)."""
+    env = ctx.environment
+    gpus = env.get("gpus") or []
+    if ctx.config.gpu_layers == 0 or not gpus:
+        return {"hardware": env["cpu_model"], "hardware_kind": HardwareKind.CPU,
+                "backend": "cpu", "memory_gb": env["ram_mib"] * 2**20 / 1e9,
+                "bandwidth_gbs": env["copy_bandwidth_gbs"], "fp16_tflops": None}
+    specs = gpu_specs(gpus[0]["name"])
+    if specs["memory_gb"] is None:
+        specs["memory_gb"] = gpus[0]["memory_mib"] * 2**20 / 1e9
+    return {"hardware": gpus[0]["name"], "hardware_kind": HardwareKind.GPU,
+            "backend": "cuda", "n_devices": len(gpus), **specs}
 
 
 def speed_rows(ctx: RowContext, info: GGUFInfo, quant: str, result: FileResult,
@@ -56,19 +94,18 @@ def speed_rows(ctx: RowContext, info: GGUFInfo, quant: str, result: FileResult,
     if ctx.config.gpu_layers == 0 and result.cpu_share < MIN_CPU_SHARE:
         busy = (f"host busy: the run got {result.cpu_share:.0%} of {ctx.config.threads} "
                 f"threads' CPU time (1-min load {result.load_avg_1m[1]:.1f})")
+    device = device_columns(ctx)
     for test, raw in result.speed.items():
         rows.append(SpeedRow(
-            **_common(ctx, info, quant, notes), hardware=env["cpu_model"],
-            hardware_kind=HardwareKind.CPU if ctx.config.gpu_layers == 0 else None,
-            backend="cpu" if ctx.config.gpu_layers == 0 else "gpu",
+            **_common(ctx, info, quant, notes), **device,
             backend_detail=env.get("llama_cpp_system_info", ""), test=test,
             tokens_per_s=statistics.median(raw),
             tokens_per_s_stdev=statistics.stdev(raw) if len(raw) > 1 else 0.0,
             raw_tokens_per_s=raw, model_bytes=info.file_bytes,
             gpu_layers=ctx.config.gpu_layers, threads=ctx.config.threads,
             batch_size=ctx.config.batch_size, flash_attn=ctx.config.flash_attn,
-            memory_gb=env["ram_mib"] * 2**20 / 1e9, bandwidth_gbs=env["copy_bandwidth_gbs"],
             load_time_s=max(result.load_time_s, 1e-6), peak_rss_mib=result.peak_rss_mib,
+            peak_gpu_mib=result.gpu_mib or None,
             predicted_memory_mib=predicted_mib, excluded_reason=busy,
             environment={**env, "mean_tokens_per_s": statistics.fmean(raw),
                          "rss_before_load_mib": round(result.rss_before_load_mib, 1),
@@ -137,9 +174,9 @@ def quality_rows(ctx: RowContext, info: GGUFInfo, quant: str, result: FileResult
     return rows
 
 
-def read_complete(path: Path) -> list[Row] | None:
+def read_complete(path: Path, *, with_quality: bool = True) -> list[Row] | None:
     """Rows of a finished quant file, or None if it is missing, unreadable or incomplete
-    (no speed row or no perplexity row)."""
+    (no speed row, or no perplexity row when ``with_quality``)."""
     if not path.is_file():
         return None
     try:
@@ -148,7 +185,7 @@ def read_complete(path: Path) -> list[Row] | None:
         return None
     has_speed = any(isinstance(r, SpeedRow) for r in rows)
     has_ppl = any(isinstance(r, QualityRow) and r.metric == "perplexity" for r in rows)
-    return rows if has_speed and has_ppl else None
+    return rows if has_speed and (has_ppl or not with_quality) else None
 
 
 def write_quant_file(path: Path, rows: list[Row]) -> None:
@@ -165,13 +202,16 @@ def summary(rows_by_quant: dict[str, list[Row]]) -> list[dict[str, Any]]:
         acc = [r for r in rows if isinstance(r, QualityRow) and r.metric == "accuracy"]
         n_acc = sum(r.n_items or 0 for r in acc)
         first = rows[0]
+        scored = "perplexity" in q  # speed-only runs have no quality columns at all
         lines.append({
             "quant": quant, "size_mb": (first.file_bytes or 0) / 1e6, "bpw": first.bpw,
             "pp512": speed.get("pp512"), "tg128": speed.get("tg128"),
             "tg128@d2048": speed.get("tg128@d2048"),
             "ppl": q["perplexity"].value if "perplexity" in q else None,
-            "kld": q["kl_divergence_mean"].value if "kl_divergence_mean" in q else 0.0,
-            "top1": q["top1_agreement"].value if "top1_agreement" in q else 1.0,
+            "kld": q["kl_divergence_mean"].value if "kl_divergence_mean" in q
+            else (0.0 if scored else None),
+            "top1": q["top1_agreement"].value if "top1_agreement" in q
+            else (1.0 if scored else None),
             "task_acc": (sum(r.value * (r.n_items or 0) for r in acc) / n_acc) if n_acc else None,
         })
     return lines

@@ -48,6 +48,7 @@ class FileResult:
     load_time_s: float = 0.0
     rss_before_load_mib: float = 0.0
     peak_rss_mib: float = 0.0
+    gpu_mib: float | None = None  # GPU memory in use after the speed tests minus before load
     speed: dict[str, list[float]] = field(default_factory=dict)
     load_avg_1m: tuple[float, float] = (0.0, 0.0)  # system load before and after speed tests
     cpu_share: float = 1.0  # CPU time / (wall time x threads) over the speed tests
@@ -80,12 +81,14 @@ def measure_file(job: FileJob) -> FileResult:
     import psutil
 
     from advisor.measure import quality
+    from advisor.measure.environment import gpu_memory_used_mib
     from advisor.measure.llama_backend import LlamaSession
     from advisor.measure.speed import context_for, run_test
     from advisor.measure.task_suites import build_suites
 
     result = FileResult(rss_before_load_mib=psutil.Process().memory_info().rss / 2**20)
     fitting = list(job.tests)
+    gpu_before = gpu_memory_used_mib() if job.config.gpu_layers else None
     with LlamaSession(job.path, job.config, n_ctx=job.chunk_tokens) as session:
         for test in job.tests:
             if context_for([test]) > session.n_ctx_train:
@@ -101,6 +104,9 @@ def measure_file(job: FileJob) -> FileResult:
             for test in fitting:
                 result.speed[test] = list(run_test(session, test, job.repeats).raw_tokens_per_s)
         result.peak_rss_mib = _peak_rss_mib()
+        if gpu_before is not None:  # llama.cpp allocates its buffers up front: used ~ peak
+            gpu_after = gpu_memory_used_mib()
+            result.gpu_mib = None if gpu_after is None else max(gpu_after - gpu_before, 0.0)
         result.load_avg_1m = (load_before, os.getloadavg()[0])
         wall = time.perf_counter() - wall0
         if fitting and wall > 0:
