@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -25,8 +27,18 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class Metrics:
+    """The service's Prometheus metrics.
+
+    With several worker processes (``serve`` sets ``PROMETHEUS_MULTIPROC_DIR``), each writes
+    its values to files there and ``/metrics`` sums every worker's, whichever one answers; the
+    version gauge is reported per process (label ``pid``), so a scrape shows which version each
+    worker serves while they follow a promotion.
+    """
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self._version: str | None = None
         r = self.registry
         self.requests = Counter("advisor_http_requests_total", "HTTP requests",
                                 ["method", "route", "status"], registry=r)
@@ -37,15 +49,29 @@ class Metrics:
         self.errors = Counter("advisor_http_errors_total", "answers with status >= 500",
                               ["route"], registry=r)
         self.model_version = Gauge("advisor_model_info", "serving predictor version (1)",
-                                   ["version"], registry=r)
+                                   ["version"], registry=r, multiprocess_mode="liveall")
         self.stored = Counter("advisor_measurements_stored_total",
                               "measurement rows stored by this process", registry=r)
         self.rejected = Counter("advisor_measurements_rejected_total",
                                 "measurement rows rejected by this process", registry=r)
 
     def set_version(self, version: str) -> None:
-        self.model_version.clear()
+        if self.multiprocess and self._version is not None:
+            self.model_version.labels(version=self._version).set(0)  # its file keeps it
+        else:
+            self.model_version.clear()
         self.model_version.labels(version=version).set(1)
+        self._version = version
+
+    def exposition(self) -> bytes:
+        """The text format for ``/metrics``: this process's, or every worker's summed."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)  # type: ignore[no-any-return]
+        from prometheus_client import multiprocess
+
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)
+        return generate_latest(combined)  # type: ignore[no-any-return]
 
 
 def install(app: FastAPI, metrics: Metrics) -> None:
@@ -61,6 +87,9 @@ class ObserveMiddleware:
         self.app = app
         self.metrics = metrics
         self.access = logging.getLogger("advisor.access")
+        # The labelled series per (method, route, status), looked up once: labels() takes a
+        # lock and builds a key on every call. Bounded like the series themselves.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,8 +118,13 @@ class ObserveMiddleware:
             elapsed = time.perf_counter() - start
             route = getattr(scope.get("route"), "path", "<unmatched>")
             method = scope.get("method", "")
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
+            series = self._series.get((method, route, status))
+            if series is None:
+                series = self._series[(method, route, status)] = (
+                    self.metrics.requests.labels(method, route, str(status)),
+                    self.metrics.latency.labels(method, route))
+            series[0].inc()
+            series[1].observe(elapsed)
             if status >= 500:
                 self.metrics.errors.labels(route).inc()
             self.access.info("%s %s %d", method, route, status,
@@ -115,11 +149,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def configure_logging(*, as_json: bool, level: int = logging.INFO) -> None:
-    """Configure the root logger (entry points only)."""
+def configure_logging(*, as_json: bool, level: int = logging.INFO,
+                      access_log: bool = True) -> None:
+    """Configure the root logger (entry points only); ``access_log=False`` drops the line per
+    request (``advisor.access``, about a third of the middleware's cost)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if as_json else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("advisor.access").setLevel(logging.NOTSET if access_log else logging.WARNING)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,6 +69,15 @@ class Query:
     n_alternatives: int
 
 
+class _TaskFigures(NamedTuple):
+    """A candidate's figures for one task category (independent of the request)."""
+
+    retention: Figure
+    capability: Figure
+    quality: Figure
+    provenance: str
+
+
 class Advisor:
     """Holds everything that does not change between requests."""
 
@@ -78,6 +88,17 @@ class Advisor:
         self.predictors = predictors
         self.hardware_table = hardware_table
         self.table: CandidateTable = build_table(catalog, predictors, dataset)
+        # Request-independent parts of the answer, as plain Python values (reading a list is
+        # several times cheaper than a numpy scalar) and, per row, the figures that do not
+        # depend on the request (filled on first use).
+        cols = self.table.arrays
+        self._models: list[str] = [str(m) for m in cols["model"]]
+        self._model_codes = np.unique(np.asarray(self._models), return_inverse=True)[1]
+        self._quants: list[str] = [str(q) for q in cols["quant"]]
+        self._params_b: list[float] = [float(p) for p in cols["params_b"]]
+        self._bpw: list[float] = [float(b) for b in cols["bpw"]]
+        self._bpw_figures: dict[int, Figure] = {}
+        self._task_figures: dict[tuple[int, str], _TaskFigures] = {}
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> Advisor:
@@ -189,24 +210,25 @@ class Advisor:
                 f"needs {format_bytes(smallest)}; give vram of at least "
                 f"{np.ceil(smallest / 1e8) / 10:.1f}GB", smallest_budget_bytes=smallest)
         order = np.lexsort((total, -np.where(fits, score, -np.inf)))
-        ranked = order[fits[order]].tolist()
+        ranked = order[fits[order]]
         # Scores closer than TIE_POINTS are the same answer: take the smallest of those.
         near = fits & (score >= score[ranked[0]] - TIE_POINTS)
         pick = int(np.flatnonzero(near)[np.argmin(total[near])])
-        ranked = [pick] + [i for i in ranked if i != pick]
-        alternatives = _diverse(ranked[1:], models, pick, query.n_alternatives)
-        front = _pareto(np.flatnonzero(eligible), score, total)
+        alternatives = _diverse(ranked[ranked != pick], self._model_codes, pick,
+                                query.n_alternatives)
+        front = np.asarray(_pareto(np.flatnonzero(eligible), score, total), dtype=np.intp)
 
         def build(i: int) -> Candidate:
             return self._candidate(i, query, memory, speed, score, low, high, cap_total, fits)
 
         pick_c = build(pick)
         alt_c = [build(i) for i in alternatives]
-        front_p = [FrontPoint(model=str(models[i]), quant=str(cols["quant"][i]),
-                              params_b=float(cols["params_b"][i]), bpw=float(cols["bpw"][i]),
-                              total_bytes=int(total[i]), quality_score=float(score[i]),
-                              fits=bool(fits[i]))
-                   for i in front]
+        front_p = [FrontPoint(model=self._models[i], quant=self._quants[i],
+                              params_b=self._params_b[i], bpw=self._bpw[i], total_bytes=t,
+                              quality_score=q, fits=f)
+                   for i, t, q, f in zip(front.tolist(), total[front].astype(np.int64).tolist(),
+                                         score[front].astype(float).tolist(),
+                                         fits[front].tolist(), strict=True)]
         return Recommendation(
             request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
             explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix,
@@ -239,25 +261,12 @@ class Advisor:
                    high: np.ndarray, cap_total: np.ndarray, fits: np.ndarray) -> Candidate:
         cols = self.table.arrays
         version = f"quality predictor {self.predictor_version}"
-        provs = {str(cols[f"ret_prov:{c.value}"][i]) for c in query.mix}
+        tasks = {c.value: self._figures_of(i, c.value) for c in query.mix}
+        provs = {t.provenance for t in tasks.values()}
         prov = "predicted" if "predicted" in provs else sorted(provs)[0]
-        quality_by: dict[str, Figure] = {}
-        retention_by: dict[str, Figure] = {}
-        capability_by: dict[str, Figure] = {}
-        for category in query.mix:
-            c = category.value
-            cap, ret = float(cols[f"cap:{c}"][i]), float(cols[f"ret:{c}"][i])
-            r_low, r_high = _opt(cols[f"ret_low:{c}"][i]), _opt(cols[f"ret_high:{c}"][i])
-            src, rprov = str(cols[f"ret_src:{c}"][i]), str(cols[f"ret_prov:{c}"][i])
-            retention_by[c] = Figure(value=ret, low=r_low, high=r_high, unit="fraction",
-                                     provenance=rprov, source=src)  # type: ignore[arg-type]
-            capability_by[c] = Figure(value=cap, unit="score 0-100",
-                                      provenance=_cap_prov(cols[f"cap_prov:{c}"][i]),
-                                      source=str(cols[f"cap_src:{c}"][i]))
-            quality_by[c] = Figure(
-                value=cap * ret, low=None if r_low is None else cap * r_low,
-                high=None if r_high is None else cap * r_high, unit="score 0-100",
-                provenance="computed", source=f"capability x retention ({rprov})")
+        quality_by = {c: t.quality for c, t in tasks.items()}
+        retention_by = {c: t.retention for c, t in tasks.items()}
+        capability_by = {c: t.capability for c, t in tasks.items()}
         speed_figs = {}
         if speed is not None:
             for test in SPEED_TESTS:
@@ -268,11 +277,10 @@ class Advisor:
                     source=f"{speed[f'tps_src:{test}'][i]} on {query.hardware.name}")  # type: ignore[union-attr]
         assumptions = memory["assumptions"][i] if "assumptions" in memory else []
         return Candidate(
-            model=str(cols["model"][i]), family=str(cols["family"][i]),
-            params_b=float(cols["params_b"][i]), quant=str(cols["quant"][i]),
+            model=self._models[i], family=str(cols["family"][i]),
+            params_b=self._params_b[i], quant=self._quants[i],
             quant_family=str(cols["quant_family"][i]),
-            bpw=_bpw_figure(float(cols["bpw"][i]), str(cols["quant"][i]),
-                            str(cols["bpw_source"][i])),
+            bpw=self._bpw_figure_of(i),
             file_bytes=int(cols["file_bytes"][i]),
             memory=MemoryFigures(
                 weights_bytes=int(memory["weights_bytes"][i]),
@@ -293,6 +301,36 @@ class Advisor:
                              provenance="computed", source="capability-weighted retention"),
             quality_by_task=quality_by, retention_by_task=retention_by,
             capability_by_task=capability_by, speed=speed_figs)
+
+    def _figures_of(self, i: int, c: str) -> _TaskFigures:
+        """Retention, capability and quality of row ``i`` for category ``c`` (request
+        independent, so built once per row and category and shared; figures are frozen)."""
+        found = self._task_figures.get((i, c))
+        if found is not None:
+            return found
+        cols = self.table.arrays
+        cap, ret = float(cols[f"cap:{c}"][i]), float(cols[f"ret:{c}"][i])
+        r_low, r_high = _opt(cols[f"ret_low:{c}"][i]), _opt(cols[f"ret_high:{c}"][i])
+        src, rprov = str(cols[f"ret_src:{c}"][i]), str(cols[f"ret_prov:{c}"][i])
+        figures = _TaskFigures(
+            retention=Figure(value=ret, low=r_low, high=r_high, unit="fraction",
+                             provenance=rprov, source=src),  # type: ignore[arg-type]
+            capability=Figure(value=cap, unit="score 0-100",
+                              provenance=_cap_prov(cols[f"cap_prov:{c}"][i]),
+                              source=str(cols[f"cap_src:{c}"][i])),
+            quality=Figure(value=cap * ret, low=None if r_low is None else cap * r_low,
+                           high=None if r_high is None else cap * r_high, unit="score 0-100",
+                           provenance="computed", source=f"capability x retention ({rprov})"),
+            provenance=rprov)
+        self._task_figures[(i, c)] = figures
+        return figures
+
+    def _bpw_figure_of(self, i: int) -> Figure:
+        found = self._bpw_figures.get(i)
+        if found is None:
+            found = self._bpw_figures[i] = _bpw_figure(
+                self._bpw[i], self._quants[i], str(self.table.arrays["bpw_source"][i]))
+        return found
 
     def _echo(self, query: Query) -> RequestEcho:
         return RequestEcho(
@@ -322,17 +360,17 @@ def _cap_prov(x: object) -> str:
     return "predicted" if str(x) == "predicted" else "published"
 
 
-def _diverse(ranked: list[int], models: np.ndarray, pick: int, n: int) -> list[int]:
-    """Best candidate of each other model first, then other quants, ``n`` in all."""
-    seen = {models[pick]}
-    first: list[int] = []
-    rest: list[int] = []
-    for i in ranked:
-        if len(first) >= n:
-            break
-        (rest if models[i] in seen else first).append(i)
-        seen.add(models[i])
-    return (first + rest)[:n]
+def _diverse(order: np.ndarray, codes: np.ndarray, pick: int, n: int) -> list[int]:
+    """Of the ranked candidates ``order`` (best first, the pick left out): the best candidate
+    of each other model first, then other quants, ``n`` in all.
+
+    ``codes`` numbers the models (one integer per candidate row), so this is array work.
+    """
+    models = codes[order]
+    first = np.zeros(len(order), dtype=bool)
+    first[np.unique(models, return_index=True)[1]] = True
+    first &= models != codes[pick]
+    return np.concatenate((order[first], order[~first]))[:n].tolist()  # type: ignore[no-any-return]
 
 
 def _pareto(indices: np.ndarray, score: np.ndarray, total: np.ndarray) -> list[int]:

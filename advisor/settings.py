@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     default_context: int = Field(4096, ge=1)
     max_alternatives: int = Field(10, ge=0, le=100)
+    answer_cache_entries: int = Field(
+        1024, ge=0, le=1_000_000, description="/recommend answers kept, least recently used "
+        "dropped first (about 40 kB each); 0 turns the cache off")
     # -- the team service -------------------------------------------------------------------
     api_token: SecretStr | None = Field(None, description="bearer token for write endpoints")
     local_mode: bool | None = Field(
@@ -61,6 +64,12 @@ class Settings(BaseSettings):
     retrain_lease_s: float = Field(300.0, gt=0, description="retrain lock lease, renewed "
                                    "while training; a crashed holder loses it after this")
     log_json: bool = Field(True, description="JSON log lines (serve)")
+    access_log: bool = Field(True, description="one log line per HTTP request (serve)")
+    workers: int = Field(2, ge=1, le=64, description="uvicorn worker processes (serve); "
+                         "2 measured best on a 2-core machine (benchmarks/load_recommend.py)")
+    version_poll_s: float = Field(
+        1.0, gt=0, le=3600, description="how often a process checks which predictor version "
+        "the registry says serves, so every worker follows a promotion or rollback")
 
     @property
     def catalog_path(self) -> Path:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from service_fixtures import TOKEN, FakeTrainer, quality_row, service_settings
 
 from advisor.api import create_app
-from advisor.registry import POINTER
+from advisor.registry import POINTER, Registry
 from advisor.retrain import regressions
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -105,6 +105,27 @@ def test_the_lock_holds_across_replicas(tmp_path, fake_advisor):
         assert c.post("/v1/retrain", headers=AUTH).status_code == 409
 
 
+def test_a_starting_worker_leaves_a_running_retrains_folder_alone(tmp_path, fake_advisor):
+    """A worker (re)started while another process retrains must not delete that retrain's
+    staging folder; one started with no retrain running removes a crash's leftover."""
+    from advisor.store import Store
+
+    settings = service_settings(tmp_path, api_token=TOKEN)
+    registry = Registry(settings.versions_dir, settings.models_dir)
+    staging = registry.versions / ".staging-20260101T000000Z-0123abcd"
+    staging.mkdir(parents=True)
+    store = Store.open(settings.sqlalchemy_url)
+    try:
+        assert store.acquire_lock("retrain", "other-worker", 60)
+        with _client(tmp_path, fake_advisor, FakeTrainer()):
+            assert staging.is_dir()
+        store.release_lock("retrain", "other-worker")
+        with _client(tmp_path, fake_advisor, FakeTrainer()):
+            assert not staging.exists()
+    finally:
+        store.close()
+
+
 def test_rollback(tmp_path, fake_advisor):
     with _client(tmp_path, fake_advisor, FakeTrainer()) as c:
         c.post("/v1/retrain", headers=AUTH)
@@ -115,6 +136,31 @@ def test_rollback(tmp_path, fake_advisor):
         assert c.post(f"/v1/predictors/{new}/rollback", headers=AUTH).json()["id"] == new
         r = c.post("/v1/predictors/20990101T000000Z-deadbeef/rollback", headers=AUTH)
         assert r.status_code == 404 and "Known" in r.json()["message"]
+
+
+def test_every_worker_follows_a_promotion_and_a_rollback(tmp_path, fake_advisor):
+    """Two services on one data folder (the workers of one `serve`): what one promotes or
+    rolls back, the other serves within version_poll_s, with its answer cache emptied."""
+    settings = service_settings(tmp_path, api_token=TOKEN, version_poll_s=0.05)
+    apps = [create_app(settings, advisor_factory=RecordingFactory(fake_advisor),
+                       trainer=FakeTrainer()) for _ in range(2)]
+    with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
+        b.get("/recommend?vram=24GB")
+        assert len(b.app.state.answers) == 1
+        a.post("/v1/retrain", headers=AUTH)
+        new = _finish(a)["version"]
+
+        def serving(client, version, timeout=10):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                if client.get("/health").json()["model_version"] == version:
+                    return True
+                time.sleep(0.02)
+            return False
+
+        assert serving(b, new) and len(b.app.state.answers) == 0
+        assert b.post("/v1/predictors/shipped/rollback", headers=AUTH).status_code == 200
+        assert serving(a, "shipped")
 
 
 @pytest.mark.parametrize("new, old, worse", [
