@@ -18,7 +18,7 @@ import pandas as pd
 
 from advisor.catalog import Catalog, ModelSpec
 from advisor.dataset import Dataset
-from advisor.memory import estimate_memory
+from advisor.memory import Runtime, estimate_memory
 from advisor.quants import RECOMMENDABLE, get_quant
 from advisor.schema import Hardware, MetricKind, Provenance
 from advisor.tasks import CATEGORIES
@@ -66,8 +66,9 @@ class CandidateTable:
     speed_lookup: dict[tuple[str, str, str, str], Lookup] = field(default_factory=dict)
     predictor_version: str = ""
 
-    def memory(self, context: int, cache_type: str) -> pd.DataFrame:
-        return _memory_frame(self, context, cache_type)
+    def memory(self, context: int, cache_type: str, runtime: Runtime = "gpu") -> pd.DataFrame:
+        """Memory breakdown per row; ``runtime`` as :func:`advisor.memory.estimate_memory`."""
+        return _memory_frame(self, context, cache_type, runtime)
 
     def speed(self, hardware: Hardware) -> pd.DataFrame:
         return _speed_frame(self, hardware.model_dump_json())
@@ -77,8 +78,9 @@ class CandidateTable:
         """The frame's columns as numpy arrays (fast element access on the request path)."""
         return {str(c): self.frame[c].to_numpy() for c in self.frame.columns}
 
-    def memory_arrays(self, context: int, cache_type: str) -> dict[str, np.ndarray]:
-        return _memory_arrays(self, context, cache_type)
+    def memory_arrays(self, context: int, cache_type: str, runtime: Runtime = "gpu"
+                      ) -> dict[str, np.ndarray]:
+        return _memory_arrays(self, context, cache_type, runtime)
 
     def speed_arrays(self, hardware: Hardware) -> dict[str, np.ndarray]:
         return _speed_arrays(self, hardware.model_dump_json())
@@ -207,8 +209,9 @@ def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=32)
-def _memory_arrays(table: CandidateTable, context: int, cache_type: str) -> dict[str, np.ndarray]:
-    return _columns(_memory_frame(table, context, cache_type))
+def _memory_arrays(table: CandidateTable, context: int, cache_type: str, runtime: Runtime
+                   ) -> dict[str, np.ndarray]:
+    return _columns(_memory_frame(table, context, cache_type, runtime))
 
 
 @lru_cache(maxsize=64)
@@ -226,13 +229,14 @@ def predictor_version(card: Any) -> str:
 
 
 @lru_cache(maxsize=32)
-def _memory_frame(table: CandidateTable, context: int, cache_type: str) -> pd.DataFrame:
+def _memory_frame(table: CandidateTable, context: int, cache_type: str, runtime: Runtime
+                  ) -> pd.DataFrame:
     rows = []
     for model, file_bytes in zip(table.frame["model"], table.frame["file_bytes"], strict=True):
         spec = table.specs[model]
         ctx = min(context, spec.max_context) if spec.max_context else context
         rows.append(estimate_memory(spec, weights_bytes=int(file_bytes), context=ctx,
-                                    cache_type=cache_type).as_dict())
+                                    cache_type=cache_type, runtime=runtime).as_dict())
     return pd.DataFrame.from_records(rows, index=table.frame.index)
 
 

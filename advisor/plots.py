@@ -53,7 +53,7 @@ def chart_points(advisor: Advisor, query: Query) -> pd.DataFrame:
     """
     frame = advisor.table.frame
     score, _, _, cap_total = advisor.weighted_quality(query)
-    memory = advisor.table.memory(query.context, query.cache_type)
+    memory = advisor.table.memory(query.context, query.cache_type, query.runtime)
     out = frame[["model", "family", "params_b", "quant", "bpw", "file_bytes"]].copy()
     out["total_bytes"] = memory["total_bytes"].to_numpy(dtype=np.int64)
     out["quality_score"] = score

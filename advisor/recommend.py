@@ -31,6 +31,7 @@ from advisor.dataset import Dataset, load_dataset
 from advisor.errors import InvalidInputError, NothingFitsError
 from advisor.explain import explain
 from advisor.hardware import load_hardware, resolve_hardware
+from advisor.memory import Runtime
 from advisor.results import (
     Candidate,
     Figure,
@@ -39,7 +40,7 @@ from advisor.results import (
     Recommendation,
     RequestEcho,
 )
-from advisor.schema import Hardware
+from advisor.schema import Hardware, HardwareKind
 from advisor.settings import Settings, get_settings
 from advisor.tasks import TaskCategory, parse_task_mix
 from advisor.units import format_bytes, parse_memory
@@ -67,6 +68,14 @@ class Query:
     family: str | None
     models: tuple[str, ...] | None
     n_alternatives: int
+
+    @property
+    def runtime(self) -> Runtime:
+        """Where the weights live, for the memory model: host RAM when the device is a CPU,
+        else a GPU runtime (Apple and APU devices too: llama.cpp's Metal and ROCm backends
+        allocate like one; the host-memory terms were measured on x86 CPUs only)."""
+        on_cpu = self.hardware is not None and self.hardware.kind is HardwareKind.CPU
+        return "cpu" if on_cpu else "gpu"
 
 
 class _TaskFigures(NamedTuple):
@@ -170,7 +179,7 @@ class Advisor:
     def rank(self, query: Query) -> Recommendation:
         cols = self.table.arrays
         models = cols["model"]
-        memory = self.table.memory_arrays(query.context, query.cache_type)
+        memory = self.table.memory_arrays(query.context, query.cache_type, query.runtime)
         score, low, high, cap_total = self.weighted_quality(query)
         eligible = np.isfinite(score)
         notes: list[str] = []

@@ -155,3 +155,21 @@ def test_published_figures_replace_predictions(fake_predictors):
     assert (tg.value, tg.provenance) == (120.0, "published") and tg.low is None
     other = next(c for c in [rec.pick, *rec.alternatives] if c.quant == "Q8_0")
     assert other.retention_by_task["reasoning"].provenance == "predicted"
+
+
+def test_cpu_hardware_uses_the_host_memory_model(fake_advisor):
+    """On a CPU the weights live in host RAM: no GPU runtime allowance (CUDA context, cuBLAS
+    workspace), so the same file needs less memory than on a GPU with the same specs."""
+    kw = {"vram": "64GB", "hardware": "My box", "bandwidth_gbs": 80, "hardware_memory_gb": 64}
+    cpu = fake_advisor.parse_query(hardware_kind="cpu", **kw)
+    gpu = fake_advisor.parse_query(hardware_kind="gpu", **kw)
+    assert (cpu.runtime, gpu.runtime) == ("cpu", "gpu")
+    assert fake_advisor.parse_query(vram="64GB").runtime == "gpu"
+    on_cpu = fake_advisor.table.memory(cpu.context, cpu.cache_type, cpu.runtime)
+    on_gpu = fake_advisor.table.memory(gpu.context, gpu.cache_type, gpu.runtime)
+    assert (on_cpu["overhead_bytes"] < on_gpu["overhead_bytes"]).all()
+    assert (on_cpu["total_bytes"] < on_gpu["total_bytes"]).all()
+    rec = fake_advisor.rank(cpu)
+    picked = on_cpu.loc[(fake_advisor.table.frame["model"] == rec.pick.model)
+                        & (fake_advisor.table.frame["quant"] == rec.pick.quant)]
+    assert rec.pick.memory.total_bytes == int(picked["total_bytes"].iloc[0])
