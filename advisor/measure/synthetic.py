@@ -76,20 +76,24 @@ def shape_for(spec: str) -> Shape:
     return SHAPES[key]
 
 
-def _vocab(n: int) -> tuple[list[str], list[float], list[int]]:
+def _vocab(n: int, pieces: tuple[str, ...] = ()) -> tuple[list[str], list[float], list[int]]:
     """A SentencePiece-style vocabulary of ``n`` tokens: controls, the 256 byte tokens (byte
-    fallback: any text tokenizes) and numbered filler pieces."""
+    fallback: any text tokenizes), ``pieces``, then numbered filler pieces."""
     import gguf
 
-    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
+    tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)] + list(pieces)
+    if len(tokens) > n:
+        raise ValueError(f"a vocabulary of {n} tokens cannot hold {len(tokens)}")
     tokens += [f"▁t{i}" for i in range(n - len(tokens))]
     types = ([gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
              + [gguf.TokenType.BYTE] * 256 + [gguf.TokenType.NORMAL] * (n - 259))
     return tokens, [0.0] * 259 + [-float(i) for i in range(n - 259)], [int(t) for t in types]
 
 
-def write_synthetic(shape: Shape, path: Path, *, seed: int = 0) -> Path:
-    """Write ``shape`` as an F16 llama GGUF with random weights (norms are ones) to ``path``.
+def write_synthetic(shape: Shape, path: Path, *, seed: int = 0, scale: float = 0.02,
+                    name: str | None = None, pieces: tuple[str, ...] = ()) -> Path:
+    """Write ``shape`` as an F16 llama GGUF with random weights (normal, standard deviation
+    ``scale``; norms are ones) to ``path``; ``pieces`` are word tokens added to the vocabulary.
 
     Every matrix is a view into one shared pool of random values, so writing an 8B model needs
     about as much memory as its largest tensor, not the whole model.
@@ -99,7 +103,7 @@ def write_synthetic(shape: Shape, path: Path, *, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     head_dim = shape.hidden // shape.heads
     w = gguf.GGUFWriter(path, "llama")
-    w.add_name(f"{shape.name} (random weights)")
+    w.add_name(name or f"{shape.name} (random weights)")
     w.add_bool(MARKER_KEY, True)
     w.add_context_length(shape.context)
     w.add_embedding_length(shape.hidden)
@@ -111,7 +115,7 @@ def write_synthetic(shape: Shape, path: Path, *, seed: int = 0) -> Path:
     w.add_layer_norm_rms_eps(1e-5)
     w.add_vocab_size(shape.vocab)
     w.add_file_type(1)  # MOSTLY_F16
-    tokens, scores, types = _vocab(shape.vocab)
+    tokens, scores, types = _vocab(shape.vocab, pieces)
     w.add_tokenizer_model("llama")
     w.add_token_list(tokens)
     w.add_token_scores(scores)
@@ -122,7 +126,7 @@ def write_synthetic(shape: Shape, path: Path, *, seed: int = 0) -> Path:
     w.add_add_bos_token(True)
     largest = max(shape.vocab, shape.ffn, shape.hidden) * max(shape.hidden, shape.ffn)
     pool = (np.random.default_rng(seed).standard_normal(largest, dtype=np.float32)
-            * 0.02).astype(np.float16)
+            * scale).astype(np.float16)
 
     def mat(rows: int, cols: int) -> np.ndarray:
         return pool[: rows * cols].reshape(rows, cols)
