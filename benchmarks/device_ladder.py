@@ -58,7 +58,7 @@ def prepare(kit: Path, python_version: str) -> None:
                 filter=lambda m: None if any(m.name == t or m.name.startswith(t + "/")
                                              for t in trimmed) else m)
     wheels = ["pydantic", "pydantic_core", "annotated-types", "typing-inspection",
-              "humanfriendly", "gguf"]
+              "humanfriendly", "gguf", "diskcache"]  # diskcache: llama_cpp imports it
     pins = [f"{w}=={version(w)}" for w in wheels]
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                     "--only-binary=:all:", "--python-version", python_version,
