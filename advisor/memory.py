@@ -44,8 +44,11 @@ contexts, micro-batches and flash-attention settings):
   hidden-state tensors) and the attention stage ``ub x kv tokens x (n_heads + 1) x 4`` (f32
   scores and f32 mask) without flash attention, ``ub x kv tokens x 2`` (f16 mask) with it, plus
   ``ub x (4 x hidden + (n_heads + 2 x n_kv_heads) x head_dim) x 4`` of live activations and
-  Q/K/V. This is the allocation; a run that asks for the last token's logits only touches
-  part of the output stage, so on the CPU the prediction errs high by up to the logits.
+  Q/K/V. That is the allocation. RSS counts only the pages written, and inference asks for one
+  logits row per sequence per decode (llama.cpp drops the other rows before the output norm),
+  so the output stage counts ``n_seq x (vocab + 2 x hidden) x 4``: an allocation of 512 rows x
+  262,144 vocabulary x 4 bytes (Gemma-3-270M, 512 MiB) stays mostly untouched. A run that asks
+  for every token's logits (perplexity) makes all of it resident.
 * **Output buffer**: ``n_seq x vocab x 4`` (one logits row per sequence, reserved at context
   creation; it grows when more logits are requested in one batch).
 * **Overhead**: :data:`CPU_RUNTIME_OVERHEAD_BYTES` (llama.cpp's libraries and context
@@ -235,14 +238,18 @@ def _gpu(spec: ModelSpec, weights: int, assumptions: list[str], *, context: int,
 
 
 def host_compute_buffer_bytes(spec: ModelSpec, *, context: int, batch: int = 512,
-                              flash_attn: bool = True) -> int:
+                              flash_attn: bool = True, logits_rows: int | None = None) -> int:
     """llama.cpp's CPU compute buffer for ``context`` tokens (already padded) and micro-batch
-    ``batch``: the larger of the output stage and the attention stage (module docstring)."""
+    ``batch``: the larger of the output stage and the attention stage (module docstring).
+
+    ``logits_rows``: rows of the output stage that are written (None: the whole micro-batch,
+    i.e. the allocation; 1 per sequence for inference, which is what becomes resident)."""
     hidden, vocab = int(_need(spec, "hidden_size")), int(_need(spec, "vocab_size"))
     n_heads, n_kv_heads = int(_need(spec, "n_heads")), int(_need(spec, "n_kv_heads"))
     head_dim = int(_need(spec, "head_dim"))
     ub = min(batch, context)
-    output_stage = ub * (vocab + 2 * hidden) * 4
+    rows = ub if logits_rows is None else min(logits_rows, ub)
+    output_stage = rows * (vocab + 2 * hidden) * 4
     live = ub * (4 * hidden + (n_heads + 2 * n_kv_heads) * head_dim) * 4
     per_kv = 2 if flash_attn else (n_heads + 1) * 4  # f16 mask | f32 scores + f32 mask
     return max(output_stage, live + ub * context * per_kv)
@@ -261,12 +268,13 @@ def _host(spec: ModelSpec, weights: int, repack: int, assumptions: list[str], *,
     _kv_assumptions(spec, assumptions, cache_type, n_seq, context)
     assumptions.append(f"KV: context padded to {padded} tokens (multiple of {LLAMA_CTX_PAD})")
     compute = host_compute_buffer_bytes(spec, context=padded, batch=batch,
-                                        flash_attn=flash_attn)
+                                        flash_attn=flash_attn, logits_rows=n_seq)
     compute += n_seq * vocab * 4  # output buffer: one logits row per sequence
     assumptions.append(
-        f"compute: llama.cpp's CPU allocation, larger of output and "
-        f"{'flash-' if flash_attn else ''}attention stage for micro-batch "
-        f"{min(batch, padded)}, + output buffer; all of it counted as resident")
+        f"compute: resident part of llama.cpp's CPU allocation, larger of the output stage "
+        f"({n_seq} logits row(s)) and the {'flash-' if flash_attn else ''}attention stage for "
+        f"micro-batch {min(batch, padded)}, + output buffer; a perplexity run (every token's "
+        f"logits) makes the whole output stage resident")
     overhead = CPU_RUNTIME_OVERHEAD_BYTES + VOCAB_HEAP_BYTES_PER_TOKEN * vocab
     assumptions.append(
         f"runtime overhead {CPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB (llama.cpp libraries) + "

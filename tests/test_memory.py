@@ -142,12 +142,30 @@ def test_cpu_compute_buffer_matches_llama_cpp_log(context: int, flash_attn: bool
     assert got / MIB == pytest.approx(logged_mib, rel=0.015)
 
 
+def test_resident_output_stage_is_the_logits_rows_asked_for() -> None:
+    """A big vocabulary's output stage is allocated for the whole micro-batch but written for
+    one row per sequence: Gemma-3-270M's 512 x 262,144 x 4 bytes stay mostly untouched."""
+    gemma = SMOL.model_copy(update={"hidden_size": 640, "n_heads": 4, "n_kv_heads": 1,
+                                    "head_dim": 256, "vocab_size": 262144})
+    allocated = host_compute_buffer_bytes(gemma, context=2304, batch=512, flash_attn=False)
+    resident = host_compute_buffer_bytes(gemma, context=2304, batch=512, flash_attn=False,
+                                         logits_rows=1)
+    assert allocated == 512 * (262144 + 2 * 640) * 4
+    assert resident < allocated / 10
+    everything = host_compute_buffer_bytes(gemma, context=2304, batch=512, flash_attn=False,
+                                           logits_rows=512)
+    assert everything == allocated
+
+
 def test_cpu_breakdown_hand_computed() -> None:
     m = estimate_memory(SMOL, weights_bytes=144_811_072, context=2176, flash_attn=False,
                         runtime="cpu", repack_bytes=1000)
     assert m.weights_bytes == 144_811_072 + 1000
     assert m.kv_cache_bytes == 2 * 30 * 3 * 64 * 2304 * 2  # context padded to 2304
-    assert m.compute_buffer_bytes == 512 * (49152 + 2 * 576) * 4 + 49152 * 4
+    # resident: the attention stage (live activations + f32 scores and mask over 2304 cells)
+    # outweighs one logits row; plus the output buffer's row
+    attention = 512 * (4 * 576 + (9 + 2 * 3) * 64) * 4 + 512 * 2304 * (9 + 1) * 4
+    assert m.compute_buffer_bytes == max(1 * (49152 + 2 * 576) * 4, attention) + 49152 * 4
     assert m.overhead_bytes == CPU_RUNTIME_OVERHEAD_BYTES + VOCAB_HEAP_BYTES_PER_TOKEN * 49152
     assert m.total_bytes == (m.weights_bytes + m.kv_cache_bytes + m.compute_buffer_bytes
                              + m.overhead_bytes)
