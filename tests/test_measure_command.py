@@ -46,6 +46,7 @@ def test_rows_are_written_per_quant_and_load(ladder):
     assert len({r.run_id for r in data.speed}) == 1
     speed = data.speed[0]
     assert speed.peak_rss_mib and speed.predicted_memory_mib and speed.load_time_s
+    assert speed.environment["copy_bandwidth_gbs_before_tests"] > 0  # per file, not per run
     assert speed.hardware == speed.environment["cpu_model"] and speed.backend == "cpu"
     assert speed.threads == 2 and speed.batch_size == 512 and speed.flash_attn is False
     kld = {r.quant: r.kld for r in data.quality if r.metric == "kl_divergence_mean"}

@@ -109,6 +109,7 @@ def speed_rows(ctx: RowContext, info: GGUFInfo, quant: str, result: FileResult,
             predicted_memory_mib=predicted_mib, excluded_reason=busy,
             environment={**env, "mean_tokens_per_s": statistics.fmean(raw),
                          "rss_before_load_mib": round(result.rss_before_load_mib, 1),
+                         "copy_bandwidth_gbs_before_tests": result.copy_bandwidth_gbs,
                          "load_avg_1m_before_after": list(result.load_avg_1m),
                          "cpu_share": round(result.cpu_share, 3)}))
     return rows
