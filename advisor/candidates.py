@@ -252,7 +252,8 @@ def _speed_frame(table: CandidateTable, hardware_json: str) -> pd.DataFrame:
             "quant": base["quant"], "n_prompt": n_prompt, "n_gen": n_gen, "depth": 0,
             "hardware_kind": hardware.kind.value, "backend": _default_backend(hardware),
             "bandwidth_gbs": hardware.bandwidth_gbs, "fp16_tflops": hardware.fp16_tflops,
-            "memory_gb": hardware.memory_gb, "hardware": hardware.name,
+            "fp16_basis": hardware.fp16_basis, "memory_gb": hardware.memory_gb,
+            "hardware": hardware.name,
         }, index=base.index)
         value, low, high, prov, src = _overlay(
             table.speed_predictor.predict(query), "tokens_per_s",

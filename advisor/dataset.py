@@ -54,7 +54,13 @@ class Dataset:
         return _frame(self.quality, usable_only)
 
     def speed_frame(self, *, usable_only: bool = True) -> pd.DataFrame:
-        return _frame(self.speed, usable_only)
+        """Speed rows as a frame, with each device's ``fp16_basis`` joined from the hardware
+        table (blank for devices it does not list)."""
+        frame = _frame(self.speed, usable_only)
+        if not frame.empty:
+            basis = {name: h.fp16_basis for name, h in self.hardware.items()}
+            frame["fp16_basis"] = frame["hardware"].map(basis).fillna("")
+        return frame
 
 
 def _frame(rows: Iterable[QualityRow | SpeedRow], usable_only: bool) -> pd.DataFrame:

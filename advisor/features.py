@@ -24,7 +24,8 @@ QUALITY_INPUTS: tuple[str, ...] = (
 #: Speed predictor inputs (see :func:`speed_features` for what may be missing).
 SPEED_INPUTS: tuple[str, ...] = (
     "model_bytes", "params_b", "active_params_b", "quant", "n_prompt", "n_gen", "depth",
-    "hardware_kind", "backend", "bandwidth_gbs", "fp16_tflops", "memory_gb", "hardware")
+    "hardware_kind", "backend", "bandwidth_gbs", "fp16_tflops", "memory_gb", "hardware",
+    "fp16_basis")
 
 HARDWARE_KINDS: tuple[str, ...] = ("gpu", "apple", "cpu", "apu")
 BACKENDS: tuple[str, ...] = ("cuda", "rocm", "vulkan", "metal", "sycl", "opencl", "cpu", "other")
@@ -114,6 +115,27 @@ def backend_family(backend: object) -> str:
     return "other"
 
 
+def flops_basis(text: object) -> str:
+    """What an FP16 TFLOPS figure measures, from hardware.csv's ``fp16_basis`` text.
+
+    ``'tensor'`` (tensor-core / matrix / WMMA peak), ``'fp32'`` (a FP32 figure standing in for
+    FP16), ``'vector'`` (non-tensor FP16) or ``'unknown'``.
+
+    >>> flops_basis("tensor-core FP16 dense"), flops_basis("GPU FP32 peak"), flops_basis(None)
+    ('tensor', 'fp32', 'unknown')
+    """
+    if not isinstance(text, str) or not text.strip():
+        return UNKNOWN
+    t = text.lower()
+    if "non-tensor" in t or "vector" in t:
+        return "vector"
+    if "tensor" in t or "wmma" in t or "matrix" in t or "xmx" in t:
+        return "tensor"
+    if "fp32" in t:
+        return "fp32"
+    return UNKNOWN
+
+
 def phase(n_prompt: pd.Series, n_gen: pd.Series) -> pd.Series:
     """``'pp'`` (prompt processing), ``'tg'`` (generation) or ``'mixed'`` per row."""
     out = pd.Series("mixed", index=n_prompt.index, dtype="object")
@@ -126,7 +148,9 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
     """Physical quantities and labels the speed model uses (same index as ``frame``).
 
     ``model_bytes`` falls back to ``params_b * 1e9 * typical_bpw / 8``; the bytes read per
-    generated token scale with ``active_params_b / params_b`` (MoE). ``ctx`` is the mean number
+    generated token scale with ``active_params_b / params_b`` (MoE). ``flops_basis`` is what the
+    device's ``fp16_tflops`` figure measures (:func:`flops_basis` of an optional ``fp16_basis``
+    column, hardware.csv's text; ``'unknown'`` when absent). ``ctx`` is the mean number
     of tokens already in the KV cache while the test runs (``depth`` plus half the test length).
     Missing specs stay NaN: callers decide whether a row can be predicted.
     """
@@ -162,6 +186,7 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
         "fork": fork.notna() & (fork.astype("object").astype(str).str.strip() != ""),
         "moe": share < 0.999,
     }, index=frame.index)
+    out["flops_basis"] = _column(frame, "fp16_basis", "").map(flops_basis).astype("object")
     out["log_bandwidth"] = np.log(out["bandwidth"])
     out["log_flops"] = np.log(out["flops"])
     out["log_active_bytes"] = np.log(out["active_bytes"])

@@ -146,6 +146,7 @@ def prepare(cases: pd.DataFrame, catalog: Catalog,
             "n_prompt": n_prompt, "n_gen": n_gen, "depth": depth, "hardware_kind": kind or None,
             "backend": case["backend"].strip().lower() or None,
             "hardware": case["hardware"].strip() or None, **spec,
+            "fp16_basis": device.fp16_basis if device is not None else "",
         })
         notes.append("; ".join(note))
     return pd.DataFrame.from_records(rows, index=cases.index), notes

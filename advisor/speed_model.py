@@ -13,11 +13,22 @@ The model is physical, with a handful of learned efficiencies:
    + a_k * ctx * kv / F + h_k * layers`` with ``F = flops^g * (50 * bandwidth)^(1 - g)``,
    ``0 <= g <= 1`` learned, because the FP16 figures mix vector and tensor-core peaks.
    ``eff = exp(e0 + X beta)`` where ``X`` one-hot encodes hardware kind, backend, quant class,
-   fork and host limit, and ``beta`` is ridge-shrunk towards 0 (an unseen group gets the
-   pooled efficiency). ``h_k`` and ``a_k`` are per hardware kind. ``layers`` and ``kv`` are
-   size proxies (``21 * params_b^0.31`` layers; ``sqrt(params_b / 8)`` KV bytes) scaled to 1
-   for an 8B model. Every term grows with model size and shrinks with bandwidth/FLOPS, so a
-   bigger model is never faster and more bandwidth never slower.
+   fork, host limit and FLOPS basis, and ``beta`` is ridge-shrunk towards 0 (an unseen group
+   gets the pooled efficiency). The FLOPS basis (``fp16_basis`` column: tensor-core, vector
+   FP16, FP32 stand-in or unknown) says what the device's FP16 figure measures: llama.cpp's
+   prompt kernels reach 1.4-2x a *vector* FP16 peak (they use the tensor cores the figure
+   leaves out) but 0.2-0.45x a *tensor-core* peak, so one efficiency cannot serve both. In
+   generation the label separates the cards whose spec sheets quote tensor figures (HBM
+   datacenter GPUs, WMMA APUs), which reach a lower share of their bandwidth at batch 1; this is
+   an empirical grouping, kept because it improves the held-out error of both phases. Rows
+   without the column share one ``'unknown'`` level (no effect).
+   ``h_k`` and ``a_k`` are per hardware kind. ``layers`` and ``kv`` are size proxies
+   (``21 * params_b^0.31 / 32`` layers, 1.3 for an 8B model; ``sqrt(params_b / 8)`` KV bytes,
+   1 for an 8B model). The catalog's real layer counts and KV bytes per token were tried in
+   their place and did not improve the held-out error: the learned per-layer overhead also
+   absorbs a size-dependent efficiency, and few rows have a deep context. Every term grows
+   with model size and shrinks with bandwidth/FLOPS, so a bigger model is never faster and
+   more bandwidth never slower.
 2. **Device offset**: a shrunken mean of residuals per known device name (zero for devices
    never seen).
 3. **90% interval** from out-of-fold residual quantiles (split conformal, folds grouped by
@@ -47,7 +58,7 @@ log = logging.getLogger(__name__)
 
 PHASES = ("pp", "tg")
 #: Label columns whose levels shift the efficiency (one-hot, ridge-shrunk).
-EFFICIENCY_GROUPS = ("kind", "backend", "quant_class", "fork", "host_limited")
+EFFICIENCY_GROUPS = ("kind", "backend", "quant_class", "fork", "host_limited", "flops_basis")
 PHYSICAL_INPUTS = ("active_bytes", "active_params", "model_bytes", "bandwidth", "flops_filled",
                    "ctx", "n_tokens", "layers", "kv")
 _ALPHA = 0.10         # 90% intervals
@@ -66,7 +77,7 @@ class _PhysicalFit:
 
     def _arrays(self, x: pd.DataFrame) -> dict[str, np.ndarray]:
         a = {c: x[c].to_numpy(dtype="float64") for c in PHYSICAL_INPUTS}
-        cols = [(x[g] == lvl).to_numpy(float) for g in EFFICIENCY_GROUPS
+        cols = [(x[g] == lvl).to_numpy(float) for g in self.levels_
                 for lvl in self.levels_[g]]
         a["X"] = np.column_stack(cols) if cols else np.zeros((len(x), 0))
         kind = x["kind"].to_numpy()
