@@ -31,6 +31,9 @@ from advisor.schema import Hardware, QualityRow, Row, Source, SpeedRow
 
 _ROW: TypeAdapter[Row] = TypeAdapter(Annotated[Row, Field(discriminator="kind")])
 HARDWARE_FILE = "hardware.csv"
+#: Devices this project measured on that the published table (imported, regenerated from
+#: ../shared/data) does not list; same columns, each line citing its datasheet.
+MEASURED_HARDWARE_FILE = "hardware_measured.csv"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -145,10 +148,11 @@ def load_dataset(folder: Path | None = None) -> Dataset:
                 data.quality.append(row)
             else:
                 data.speed.append(row)
-    hw_path = folder / HARDWARE_FILE
-    if hw_path.exists():
-        digest.update(hw_path.read_bytes())
-        data.hardware = {h.name: h for h in _read_csv_models(hw_path, Hardware)}
+    for hw_path in (folder / HARDWARE_FILE, folder / MEASURED_HARDWARE_FILE):
+        if hw_path.exists():
+            digest.update(hw_path.read_bytes())
+            for h in _read_csv_models(hw_path, Hardware):
+                data.hardware.setdefault(h.name, h)  # the published table wins
     for src_path in sorted(folder.glob("sources*.csv")):
         data.sources.update({s.source_id: s for s in _read_csv_models(src_path, Source)})
     data.content_hash = digest.hexdigest()[:16]

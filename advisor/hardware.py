@@ -13,7 +13,12 @@ import math
 import re
 from pathlib import Path
 
-from advisor.dataset import HARDWARE_FILE, _read_csv_models, default_measurements_dir
+from advisor.dataset import (
+    HARDWARE_FILE,
+    MEASURED_HARDWARE_FILE,
+    _read_csv_models,
+    default_measurements_dir,
+)
 from advisor.errors import InvalidInputError, UnknownNameError
 from advisor.schema import Hardware, HardwareKind
 
@@ -26,7 +31,8 @@ _KINDS = ", ".join(k.value for k in HardwareKind)
 
 
 def load_hardware(folder: Path | None = None) -> dict[str, Hardware]:
-    """Devices of ``folder/hardware.csv`` by name (``folder`` defaults to ``measurements/``).
+    """Devices of ``folder/hardware.csv`` (published) and ``folder/hardware_measured.csv``
+    (devices this project measured on) by name; ``folder`` defaults to ``measurements/``.
 
     A missing file gives an empty table; a malformed line raises DataFileError (file:line).
     """
@@ -35,7 +41,12 @@ def load_hardware(folder: Path | None = None) -> dict[str, Hardware]:
     if not path.is_file():
         log.warning("no hardware table at %s", path)
         return {}
-    return {h.name: h for h in _read_csv_models(path, Hardware)}
+    table = {h.name: h for h in _read_csv_models(path, Hardware)}
+    extra = folder / MEASURED_HARDWARE_FILE
+    if extra.is_file():
+        for h in _read_csv_models(extra, Hardware):
+            table.setdefault(h.name, h)  # the published table wins
+    return table
 
 
 def _key(text: str) -> str:

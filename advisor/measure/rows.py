@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from collections import defaultdict
@@ -51,8 +50,9 @@ def _common(ctx: RowContext, info: GGUFInfo, quant: str, notes: str) -> dict[str
 
 
 def gpu_specs(name: str) -> dict[str, float | None]:
-    """Memory, bandwidth and FP16 rate of GPU ``name``: ``measurements/hardware.csv`` first,
-    then the datasheet table ``data/gpu_specs.csv``; Nones when neither lists it."""
+    """Memory, bandwidth and FP16 rate of GPU ``name`` from the hardware tables
+    (``measurements/hardware.csv``, then ``hardware_measured.csv``); Nones when neither lists
+    it (the row is kept; training skips rows without bandwidth)."""
     from advisor.errors import InvalidInputError
     from advisor.hardware import find_device, load_hardware
 
@@ -60,14 +60,10 @@ def gpu_specs(name: str) -> dict[str, float | None]:
         hw = find_device(name, load_hardware())
     except InvalidInputError:  # ambiguous part match: only an exact line will do
         hw = None
-    if hw is not None:
-        return {"memory_gb": hw.memory_gb, "bandwidth_gbs": hw.bandwidth_gbs,
-                "fp16_tflops": hw.fp16_tflops}
-    with (Path(__file__).parent / "data" / "gpu_specs.csv").open(newline="") as fh:
-        for rec in csv.DictReader(fh):
-            if rec["name"].lower() == name.lower():
-                return {k: float(rec[k]) for k in ("memory_gb", "bandwidth_gbs", "fp16_tflops")}
-    return {"memory_gb": None, "bandwidth_gbs": None, "fp16_tflops": None}
+    if hw is None:
+        return {"memory_gb": None, "bandwidth_gbs": None, "fp16_tflops": None}
+    return {"memory_gb": hw.memory_gb, "bandwidth_gbs": hw.bandwidth_gbs,
+            "fp16_tflops": hw.fp16_tflops}
 
 
 def device_columns(ctx: RowContext) -> dict[str, Any]:
