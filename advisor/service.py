@@ -57,7 +57,9 @@ class Service:
     def _clean_staging(self) -> None:
         """Remove a crashed retrain's half-written version folder, but only while holding the
         retrain lease: otherwise the folder may be a retrain still running in another worker or
-        replica (a worker that uvicorn restarts must not delete it)."""
+        replica (a worker that uvicorn restarts must not delete it). Tried at start-up and
+        again on every poll of :meth:`_follow`, so a dead holder's folder goes once its lease
+        has run out."""
         holder = f"startup-{uuid.uuid4().hex[:8]}"
         if not self.store.acquire_lock(RETRAIN_LOCK, holder, self.settings.retrain_lease_s):
             log.info("a retrain is running elsewhere; its staging folder is left alone")
@@ -90,6 +92,8 @@ class Service:
         while not self._stop.wait(self.settings.version_poll_s):
             try:
                 self.follow_pointer()
+                if any(self.registry.versions.glob(".staging-*")):
+                    self._clean_staging()  # a crashed retrain's, once its lease runs out
                 last_error = ""
             except Exception as e:  # keep serving what we have; say so once per error
                 if str(e) != last_error:
