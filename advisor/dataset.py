@@ -151,12 +151,22 @@ def load_dataset(folder: Path | None = None) -> Dataset:
     for hw_path in (folder / HARDWARE_FILE, folder / MEASURED_HARDWARE_FILE):
         if hw_path.exists():
             digest.update(hw_path.read_bytes())
-            for h in _read_csv_models(hw_path, Hardware):
-                data.hardware.setdefault(h.name, h)  # the published table wins
+    data.hardware = read_hardware_tables(folder)
     for src_path in sorted(folder.glob("sources*.csv")):
         data.sources.update({s.source_id: s for s in _read_csv_models(src_path, Source)})
     data.content_hash = digest.hexdigest()[:16]
     return data
+
+
+def read_hardware_tables(folder: Path) -> dict[str, Hardware]:
+    """Devices of ``folder``'s published ``hardware.csv`` and of ``hardware_measured.csv`` by
+    name; a device in both keeps its published line. Missing files contribute nothing."""
+    table: dict[str, Hardware] = {}
+    for path in (folder / HARDWARE_FILE, folder / MEASURED_HARDWARE_FILE):
+        if path.is_file():
+            for h in _read_csv_models(path, Hardware):
+                table.setdefault(h.name, h)
+    return table
 
 
 def atomic_write(path: Path, write: Callable[[str], object]) -> None:

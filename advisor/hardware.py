@@ -13,12 +13,7 @@ import math
 import re
 from pathlib import Path
 
-from advisor.dataset import (
-    HARDWARE_FILE,
-    MEASURED_HARDWARE_FILE,
-    _read_csv_models,
-    default_measurements_dir,
-)
+from advisor.dataset import HARDWARE_FILE, default_measurements_dir, read_hardware_tables
 from advisor.errors import InvalidInputError, UnknownNameError
 from advisor.schema import Hardware, HardwareKind
 
@@ -41,12 +36,7 @@ def load_hardware(folder: Path | None = None) -> dict[str, Hardware]:
     if not path.is_file():
         log.warning("no hardware table at %s", path)
         return {}
-    table = {h.name: h for h in _read_csv_models(path, Hardware)}
-    extra = folder / MEASURED_HARDWARE_FILE
-    if extra.is_file():
-        for h in _read_csv_models(extra, Hardware):
-            table.setdefault(h.name, h)  # the published table wins
-    return table
+    return read_hardware_tables(folder)
 
 
 def _key(text: str) -> str:
