@@ -24,6 +24,7 @@ from advisor import __version__
 from advisor.answer_cache import AnswerCache, query_key
 from advisor.api_errors import ErrorBody, ErrorItem, install_error_handlers
 from advisor.api_service import ROW_DEFS, read_router, write_router
+from advisor.hardware import MAX_DEVICES, MAX_THREADS
 from advisor.observability import Metrics, install
 from advisor.quants import all_quants
 from advisor.recommend import CACHE_TYPES, Advisor
@@ -167,12 +168,21 @@ def _router() -> APIRouter:
         context: Annotated[int | None, Query(description="context length in tokens")] = None,
         cache_type: Annotated[str, Query(description=f"KV cache type: {', '.join(CACHE_TYPES)}"
                                          )] = "f16",
-        hardware: Annotated[str | None, Query(description="a name from /hardware")] = None,
+        hardware: Annotated[str | None, Query(
+            description="a name from /hardware; several identical GPUs with a count, "
+            "'RTX 3090 x2' or '2x RTX 3090' (or give devices)")] = None,
         hardware_kind: Annotated[str | None, Query(description="gpu, apple, cpu or apu "
                                                    "(for hardware given by specs)")] = None,
         bandwidth_gbs: Annotated[float | None, Query(description="memory bandwidth, GB/s")] = None,
         fp16_tflops: Annotated[float | None, Query(description="FP16 TFLOPS")] = None,
         hardware_memory_gb: Annotated[float | None, Query(description="device memory, GB")] = None,
+        threads: Annotated[int | None, Query(
+            ge=1, le=MAX_THREADS, description="CPU threads llama.cpp runs with (needs hardware; "
+            "overrides the device's; only changes the speed of CPU devices)")] = None,
+        devices: Annotated[int | None, Query(
+            ge=1, le=MAX_DEVICES, description="identical GPUs the model's layers are split "
+            "over (llama.cpp --split-mode layer; needs hardware; 1 = one device); vram is "
+            "the budget over all of them. Same as a ' x2' count on the hardware name")] = None,
         min_tokens_per_s: Annotated[float | None, Query(description="minimum generation "
                                                         "tokens/s (needs hardware)")] = None,
         family: Annotated[str | None, Query(description="restrict to a model family")] = None,
@@ -182,8 +192,8 @@ def _router() -> APIRouter:
         query = advisor.parse_query(
             vram=vram, task=task, context=context, cache_type=cache_type, hardware=hardware,
             hardware_kind=hardware_kind, bandwidth_gbs=bandwidth_gbs, fp16_tflops=fp16_tflops,
-            hardware_memory_gb=hardware_memory_gb, min_tokens_per_s=min_tokens_per_s,
-            family=family,
+            hardware_memory_gb=hardware_memory_gb, threads=threads, devices=devices,
+            min_tokens_per_s=min_tokens_per_s, family=family,
             models=[m for m in models.split(",") if m.strip()] if models else None,
             alternatives=alternatives)
         answers: AnswerCache = request.app.state.answers
@@ -218,6 +228,7 @@ def _router() -> APIRouter:
 
     @router.get("/hardware")
     def hardware_(advisor: AdvisorDep) -> list[dict[str, Any]]:
+        """The known single devices (ask for several GPUs with a count on the name, 'x2')."""
         return [h.model_dump(mode="json") for h in advisor.hardware_table.values()]
 
     return router

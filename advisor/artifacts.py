@@ -33,14 +33,20 @@ QUALITY_FILE = "quality.joblib"
 SPEED_FILE = "speed.joblib"
 CARD_FILE = "card.json"
 CARD_VERSION = "1"
+#: Meaning of the predictors' fitted state (e.g. the layout of the speed model's coefficients).
+#: Bump it whenever a change makes older saved predictors compute something else: they are
+#: then refused like files from other library versions instead of predicting nonsense.
+MODEL_FORMAT = "3"  # 2: CPU thread terms in the speed model; 3: multi-device terms
 _RETRAIN = "run `quant-advisor train` to rebuild the models"
 
 
 def library_versions() -> dict[str, str]:
-    """Versions that must match between the process that saved and the one that loads."""
+    """Versions that must match between the process that saved and the one that loads
+    (``quant_advisor_models`` is :data:`MODEL_FORMAT`)."""
     return {"sklearn": sklearn.__version__, "numpy": np.__version__,
             "pandas": pd.__version__, "joblib": joblib.__version__,
-            "python": ".".join(platform.python_version_tuple()[:2])}
+            "python": ".".join(platform.python_version_tuple()[:2]),
+            "quant_advisor_models": MODEL_FORMAT}
 
 
 def git_sha(repo: Path | None = None) -> str | None:

@@ -44,6 +44,10 @@ class PredictorSet(Protocol):
 
 #: llama-bench tests reported for every candidate when the hardware is known.
 SPEED_TESTS: dict[str, tuple[int, int]] = {"pp512": (512, 0), "tg128": (0, 128)}
+#: (hardware, model, quant, test, CPU threads or None, devices) of a published/measured speed
+#: figure; ``hardware`` is one device's name and ``devices`` how many its layers were split
+#: over (1 for a single device).
+SpeedKey = tuple[str, str, str, str, int | None, int]
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,14 @@ class CandidateTable:
     specs: dict[str, ModelSpec]
     speed_predictor: Predicts
     quality_lookup: dict[tuple[str, str, str], Lookup] = field(default_factory=dict)
-    speed_lookup: dict[tuple[str, str, str, str], Lookup] = field(default_factory=dict)
+    speed_lookup: dict[SpeedKey, Lookup] = field(default_factory=dict)
     predictor_version: str = ""
 
-    def memory(self, context: int, cache_type: str, runtime: Runtime = "gpu") -> pd.DataFrame:
-        """Memory breakdown per row; ``runtime`` as :func:`advisor.memory.estimate_memory`."""
-        return _memory_frame(self, context, cache_type, runtime)
+    def memory(self, context: int, cache_type: str, runtime: Runtime = "gpu",
+               n_devices: int = 1) -> pd.DataFrame:
+        """Memory breakdown per row; ``runtime`` and ``n_devices`` (GPUs the layers are split
+        over) as :func:`advisor.memory.estimate_memory`."""
+        return _memory_frame(self, context, cache_type, runtime, n_devices)
 
     def speed(self, hardware: Hardware) -> pd.DataFrame:
         return _speed_frame(self, hardware.model_dump_json())
@@ -78,9 +84,9 @@ class CandidateTable:
         """The frame's columns as numpy arrays (fast element access on the request path)."""
         return {str(c): self.frame[c].to_numpy() for c in self.frame.columns}
 
-    def memory_arrays(self, context: int, cache_type: str, runtime: Runtime = "gpu"
-                      ) -> dict[str, np.ndarray]:
-        return _memory_arrays(self, context, cache_type, runtime)
+    def memory_arrays(self, context: int, cache_type: str, runtime: Runtime = "gpu",
+                      n_devices: int = 1) -> dict[str, np.ndarray]:
+        return _memory_arrays(self, context, cache_type, runtime, n_devices)
 
     def speed_arrays(self, hardware: Hardware) -> dict[str, np.ndarray]:
         return _speed_arrays(self, hardware.model_dump_json())
@@ -114,14 +120,25 @@ def _quality_index(dataset: Dataset) -> dict[tuple[str, str, str], Lookup]:
     return _summarise(groups, np.mean)
 
 
-def _speed_index(dataset: Dataset) -> dict[tuple[str, str, str, str], Lookup]:
-    """(hardware, model, quant, test) -> median tokens/s of single-device upstream rows."""
-    groups: dict[tuple[str, str, str, str], list[tuple[float, str, str]]] = {}
+def _cpu_threads(kind: object, threads: int | None) -> int | None:
+    """The thread count a CPU figure depends on; None on other devices (or when unknown)."""
+    return threads if str(getattr(kind, "value", kind)) == "cpu" else None
+
+
+def _speed_index(dataset: Dataset) -> dict[SpeedKey, Lookup]:
+    """(hardware, model, quant, test, CPU threads, devices) -> median tokens/s.
+
+    A CPU's speed depends on the threads it ran with, so its figures are kept per thread count
+    and only answer a question about that count. Likewise a figure of layers split over
+    several GPUs answers only a question about that many of them, and a single device's
+    figure only a question about one."""
+    groups: dict[SpeedKey, list[tuple[float, str, str]]] = {}
     for row in dataset.speed:
-        if (not row.usable or row.quant is None or row.n_devices != 1 or row.fork
+        if (not row.usable or row.quant is None or row.fork
                 or row.test not in SPEED_TESTS or row.host_limit):
             continue
-        key = (row.hardware, row.model, row.quant, row.test)
+        key = (row.hardware, row.model, row.quant, row.test,
+               _cpu_threads(row.hardware_kind, row.threads), row.n_devices)
         groups.setdefault(key, []).append((row.tokens_per_s, row.provenance.value, row.source_id))
     return _summarise(groups, np.median)
 
@@ -209,9 +226,9 @@ def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 @lru_cache(maxsize=32)
-def _memory_arrays(table: CandidateTable, context: int, cache_type: str, runtime: Runtime
-                   ) -> dict[str, np.ndarray]:
-    return _columns(_memory_frame(table, context, cache_type, runtime))
+def _memory_arrays(table: CandidateTable, context: int, cache_type: str, runtime: Runtime,
+                   n_devices: int = 1) -> dict[str, np.ndarray]:
+    return _columns(_memory_frame(table, context, cache_type, runtime, n_devices))
 
 
 @lru_cache(maxsize=64)
@@ -229,14 +246,15 @@ def predictor_version(card: Any) -> str:
 
 
 @lru_cache(maxsize=32)
-def _memory_frame(table: CandidateTable, context: int, cache_type: str, runtime: Runtime
-                  ) -> pd.DataFrame:
+def _memory_frame(table: CandidateTable, context: int, cache_type: str, runtime: Runtime,
+                  n_devices: int = 1) -> pd.DataFrame:
     rows = []
     for model, file_bytes in zip(table.frame["model"], table.frame["file_bytes"], strict=True):
         spec = table.specs[model]
         ctx = min(context, spec.max_context) if spec.max_context else context
         rows.append(estimate_memory(spec, weights_bytes=int(file_bytes), context=ctx,
-                                    cache_type=cache_type, runtime=runtime).as_dict())
+                                    cache_type=cache_type, runtime=runtime,
+                                    n_devices=n_devices).as_dict())
     return pd.DataFrame.from_records(rows, index=table.frame.index)
 
 
@@ -245,6 +263,9 @@ def _speed_frame(table: CandidateTable, hardware_json: str) -> pd.DataFrame:
     hardware = Hardware.model_validate_json(hardware_json)
     base = table.frame
     out = pd.DataFrame(index=base.index)
+    threads = _cpu_threads(hardware.kind, hardware.threads)
+    n_devices = hardware.n_devices or 1
+    device = hardware.device_name  # one device's name: figures and device terms are keyed by it
     for test, (n_prompt, n_gen) in SPEED_TESTS.items():
         query = pd.DataFrame({
             "model_bytes": base["file_bytes"].astype(float),
@@ -253,12 +274,16 @@ def _speed_frame(table: CandidateTable, hardware_json: str) -> pd.DataFrame:
             "hardware_kind": hardware.kind.value, "backend": _default_backend(hardware),
             "bandwidth_gbs": hardware.bandwidth_gbs, "fp16_tflops": hardware.fp16_tflops,
             "fp16_basis": hardware.fp16_basis, "memory_gb": hardware.memory_gb,
-            "hardware": hardware.name,
+            "hardware": device,
+            # CPU threads llama.cpp runs with; NaN = unknown (the predictor assumes a default)
+            "threads": np.nan if hardware.threads is None else float(hardware.threads),
+            # identical GPUs the layers are split over (llama.cpp --split-mode layer)
+            "n_devices": float(n_devices),
         }, index=base.index)
         value, low, high, prov, src = _overlay(
             table.speed_predictor.predict(query), "tokens_per_s",
             f"speed predictor {table.predictor_version}",
-            [table.speed_lookup.get((hardware.name, m, q, test))
+            [table.speed_lookup.get((device, m, q, test, threads, n_devices))
              for m, q in zip(base["model"], base["quant"], strict=True)])
         out[f"tps:{test}"], out[f"tps_low:{test}"], out[f"tps_high:{test}"] = value, low, high
         out[f"tps_prov:{test}"], out[f"tps_src:{test}"] = prov, src

@@ -63,11 +63,19 @@ def cli(verbose: int) -> None:
               "instruction_following, language; e.g. reasoning:0.7,coding:0.3.")
 @click.option("--context", type=int, default=None, help="Context length in tokens [4096].")
 @click.option("--cache-type", default="f16", show_default=True, help="KV cache: f16, q8_0, q4_0.")
-@click.option("--hardware", default=None, help="A device name from `quant-advisor hardware`.")
+@click.option("--hardware", default=None,
+              help="A device name from `quant-advisor hardware`; several identical GPUs as "
+              "'RTX 3090 x2' or '2x RTX 3090' (or use --devices).")
 @click.option("--hardware-kind", default=None, help="gpu, apple, cpu or apu (with specs).")
 @click.option("--bandwidth-gbs", type=float, default=None, help="Memory bandwidth, GB/s.")
 @click.option("--fp16-tflops", type=float, default=None, help="FP16 TFLOPS.")
 @click.option("--hardware-memory-gb", type=float, default=None, help="Device memory, GB.")
+@click.option("--threads", type=int, default=None,
+              help="CPU threads llama.cpp runs with, 1-1024 (needs hardware; overrides the "
+              "device's; only changes the speed of CPU devices).")
+@click.option("--devices", type=int, default=None,
+              help="Identical GPUs the model's layers are split over, 1-16 (llama.cpp "
+              "--split-mode layer; needs hardware); --vram is then the budget over all of them.")
 @click.option("--min-tokens-per-s", type=float, default=None,
               help="Minimum generation speed (needs hardware).")
 @click.option("--family", default=None, help="Only models of this family.")
@@ -147,7 +155,7 @@ def info(as_json: bool) -> None:
 @cli.command()
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path),
               help="CSV of cases (model, params_b, quant, bpw, task_category, metric, hardware, "
-              "kind, backend, bandwidth_gbs, fp16_tflops, memory_gb, test).")
+              "kind, backend, bandwidth_gbs, fp16_tflops, memory_gb, threads, n_devices, test).")
 @click.option("--output", "output_path", required=True, type=click.Path(path_type=Path),
               help="Where to write the cases with prediction columns.")
 @_errors_to_exit

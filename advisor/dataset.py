@@ -31,9 +31,16 @@ from advisor.schema import Hardware, QualityRow, Row, Source, SpeedRow
 
 _ROW: TypeAdapter[Row] = TypeAdapter(Annotated[Row, Field(discriminator="kind")])
 HARDWARE_FILE = "hardware.csv"
-#: Devices this project measured on that the published table (imported, regenerated from
-#: ../shared/data) does not list; same columns, each line citing its datasheet.
-MEASURED_HARDWARE_FILE = "hardware_measured.csv"
+#: Hardware fields that get no CSV column while every device leaves them blank (the published
+#: table carries neither a thread count nor, being a table of single devices, a device count).
+HARDWARE_OMIT_BLANK = ("threads", "n_devices")
+#: What this project adds to the published table (imported, regenerated from ../shared/data):
+#: devices it measured on that the table lacks, and specs the table leaves blank; same
+#: columns, each line citing its datasheet.
+ADDED_HARDWARE_FILE = "hardware_added.csv"
+#: Spec columns the added table may fill where the published line is blank.
+_SPEC_FIELDS = ("memory_gb", "bandwidth_gbs", "fp16_tflops", "fp16_basis", "threads",
+                "cores_or_isa")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -57,12 +64,19 @@ class Dataset:
         return _frame(self.quality, usable_only)
 
     def speed_frame(self, *, usable_only: bool = True) -> pd.DataFrame:
-        """Speed rows as a frame, with each device's ``fp16_basis`` joined from the hardware
-        table (blank for devices it does not list)."""
+        """Speed rows as a frame. Each device's ``fp16_basis`` is joined from the hardware
+        table (blank for devices it does not list), and so are the specs a row lacks
+        (``memory_gb``, ``bandwidth_gbs``, ``fp16_tflops``): rows carry the specs known when
+        they were imported, and the table may have been completed since."""
         frame = _frame(self.speed, usable_only)
         if not frame.empty:
             basis = {name: h.fp16_basis for name, h in self.hardware.items()}
             frame["fp16_basis"] = frame["hardware"].map(basis).fillna("")
+            for column in ("memory_gb", "bandwidth_gbs", "fp16_tflops"):
+                known = {n: getattr(h, column) for n, h in self.hardware.items()
+                         if getattr(h, column) is not None}
+                joined = frame["hardware"].map(known)
+                frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(joined)
         return frame
 
 
@@ -148,7 +162,7 @@ def load_dataset(folder: Path | None = None) -> Dataset:
                 data.quality.append(row)
             else:
                 data.speed.append(row)
-    for hw_path in (folder / HARDWARE_FILE, folder / MEASURED_HARDWARE_FILE):
+    for hw_path in (folder / HARDWARE_FILE, folder / ADDED_HARDWARE_FILE):
         if hw_path.exists():
             digest.update(hw_path.read_bytes())
     data.hardware = read_hardware_tables(folder)
@@ -159,14 +173,33 @@ def load_dataset(folder: Path | None = None) -> Dataset:
 
 
 def read_hardware_tables(folder: Path) -> dict[str, Hardware]:
-    """Devices of ``folder``'s published ``hardware.csv`` and of ``hardware_measured.csv`` by
-    name; a device in both keeps its published line. Missing files contribute nothing."""
+    """Devices of ``folder``'s published ``hardware.csv`` completed by ``hardware_added.csv``.
+
+    A device only in the added table is taken as it is. A device in both keeps every spec its
+    published line gives; the added line fills only the blank ones, and its citation is
+    appended to ``source`` so each figure stays traceable. Missing files contribute nothing.
+    """
     table: dict[str, Hardware] = {}
-    for path in (folder / HARDWARE_FILE, folder / MEASURED_HARDWARE_FILE):
-        if path.is_file():
-            for h in _read_csv_models(path, Hardware):
-                table.setdefault(h.name, h)
+    path = folder / HARDWARE_FILE
+    if path.is_file():
+        for h in _read_csv_models(path, Hardware):
+            table.setdefault(h.name, h)
+    path = folder / ADDED_HARDWARE_FILE
+    if path.is_file():
+        for h in _read_csv_models(path, Hardware):
+            table[h.name] = _complete(table[h.name], h) if h.name in table else h
     return table
+
+
+def _complete(published: Hardware, added: Hardware) -> Hardware:
+    filled = {f: getattr(added, f) for f in _SPEC_FIELDS
+              if getattr(published, f) in (None, "") and getattr(added, f) not in (None, "")}
+    if not filled:
+        return published
+    source = "; ".join(t for t in (published.source, f"added {', '.join(filled)}: {added.source}")
+                       if t)
+    notes = "; ".join(t for t in (published.notes, added.notes) if t)
+    return published.model_copy(update={**filled, "source": source, "notes": notes})
 
 
 def atomic_write(path: Path, write: Callable[[str], object]) -> None:
@@ -199,11 +232,16 @@ def write_rows(path: Path, rows: Iterable[Row]) -> int:
     return len(lines)
 
 
-def write_csv_models(path: Path, items: Iterable[BaseModel]) -> None:
+def write_csv_models(path: Path, items: Iterable[BaseModel], *,
+                     omit_blank: tuple[str, ...] = ()) -> None:
+    """Atomically write ``items`` as CSV, one column per field; a field named in
+    ``omit_blank`` gets no column when every item leaves it blank (readers take a missing
+    column as blank, so files keep their columns when a schema grows an optional field)."""
     items = list(items)
     if not items:
         raise ValueError("nothing to write")
-    fields = list(type(items[0]).model_fields)
+    fields = [f for f in type(items[0]).model_fields
+              if f not in omit_blank or any(getattr(i, f) not in (None, "") for i in items)]
     import io
 
     buf = io.StringIO()
@@ -211,5 +249,5 @@ def write_csv_models(path: Path, items: Iterable[BaseModel]) -> None:
     writer.writeheader()
     for item in items:
         writer.writerow({k: ("" if v is None else v)
-                         for k, v in item.model_dump(mode="json").items()})
+                         for k, v in item.model_dump(mode="json", include=set(fields)).items()})
     atomic_write_text(path, buf.getvalue())

@@ -1,9 +1,10 @@
 """Held-out evaluation of the predictors, next to simple baselines on the same folds.
 
-* Speed: leave-one-hardware-out. Reported for generation and prompt processing, for GPU/Apple/APU
-  and CPU devices separately. Baselines: generation ``0.55 * bandwidth / active bytes``;
-  prompt ``0.30 * FP16 FLOPS / (2 * active params)`` (devices without a FLOPS figure use
-  50 FLOP per byte of bandwidth).
+* Speed: leave-one-hardware-out (a device's rows with layers split over several of it are held
+  out with it). Reported for generation and prompt processing, for single GPU/Apple/APU
+  devices, CPU devices and multi-device splits (``multi_device``) separately. Baselines:
+  generation ``0.55 * bandwidth / active bytes``; prompt ``0.30 * FP16 FLOPS / (2 * active
+  params)`` (devices without a FLOPS figure use 50 FLOP per byte of bandwidth).
 * Quality: leave-one-model-out and leave-one-source-out. Baseline: the mean retention / PPL
   ratio / KLD per quant in the training folds (the overall mean for a quant never seen).
 
@@ -61,7 +62,7 @@ def _speed_fold(frame: pd.DataFrame, device: str, test: pd.DataFrame,
     model = SpeedPredictor(**params).fit(frame[frame["hardware"] != device])
     pred = model.predict(test.assign(hardware=None))  # the held-out device is unknown
     pred.columns = ["pred", "pred_low", "pred_high"]
-    kept = test[["hardware", "hardware_kind", "n_prompt", "n_gen", "tokens_per_s"]]
+    kept = test[["hardware", "hardware_kind", "n_devices", "n_prompt", "n_gen", "tokens_per_s"]]
     return pd.concat([kept.rename(columns={"tokens_per_s": "actual"}), pred], axis=1)
 
 
@@ -81,7 +82,9 @@ def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
     out = pd.concat(parts)
     out["baseline"] = speed_baseline(test.loc[out.index])
     out["phase"] = np.where(out["n_gen"] > 0, "generation", "prompt")
-    out["device_class"] = np.where(out["hardware_kind"] == "cpu", "cpu", "gpu_apple")
+    # layers split over several devices are scored apart from single devices
+    out["device_class"] = np.where(out["n_devices"].fillna(1) > 1, "multi_device",
+                                   np.where(out["hardware_kind"] == "cpu", "cpu", "gpu_apple"))
     return out
 
 
@@ -206,7 +209,7 @@ def _plots(speed: pd.DataFrame, quality: dict[str, pd.DataFrame], out: Path) -> 
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     for ax, (ph, sub) in zip(axes, speed.groupby("phase"), strict=False):
-        for kind, k in sub.groupby("hardware_kind"):
+        for kind, k in sub.groupby("device_class"):
             ax.scatter(k["actual"], k["pred"], s=6, label=kind)
         lim = [sub[["actual", "pred"]].min().min(), sub[["actual", "pred"]].max().max()]
         ax.plot(lim, lim, "k--", lw=1)
@@ -216,7 +219,10 @@ def _plots(speed: pd.DataFrame, quality: dict[str, pd.DataFrame], out: Path) -> 
     save(fig, "speed_pred_vs_actual.png")
 
     ape = speed.assign(ape=(speed["pred"] / speed["actual"] - 1).abs() * 100)
-    per = ape.groupby(["hardware", "phase"])["ape"].median().unstack()
+    devices = ape["n_devices"] if "n_devices" in ape else pd.Series(1, index=ape.index)
+    n = devices.fillna(1).astype(int)
+    ape["setup"] = ape["hardware"].where(n <= 1, ape["hardware"] + " x" + n.astype(str))
+    per = ape.groupby(["setup", "phase"])["ape"].median().unstack()
     fig, ax = plt.subplots(figsize=(10, max(4, 0.22 * len(per))))
     per.sort_values(per.columns[0]).plot.barh(ax=ax)
     ax.set(xlabel="median APE, % (device held out)", ylabel="", xscale="symlog")
@@ -286,7 +292,9 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
         "ratio errors are in points (1 point = 0.01 of the ratio). Baselines are fitted on the "
         "same training folds: speed `0.55 x bandwidth / active bytes` (generation) and "
         "`0.30 x FP16 FLOPS / (2 x active params)` (prompt; 50 FLOP/byte x bandwidth where no "
-        "FLOPS figure exists); quality: mean retention / PPL ratio / KLD per quant.", "",
+        "FLOPS figure exists); quality: mean retention / PPL ratio / KLD per quant. "
+        "`multi_device` rows split a model's layers over 2-8 identical GPUs; they are held out "
+        "with their device.", "",
         "## Speed, leave one device out", "", _table(metrics["speed"]), "",
         "## Quality, leave one model out", "", _table(metrics["quality_by_model"]), "",
         "## Quality, leave one source out", "", _table(metrics["quality_by_source"]), "",

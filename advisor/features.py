@@ -25,7 +25,7 @@ QUALITY_INPUTS: tuple[str, ...] = (
 SPEED_INPUTS: tuple[str, ...] = (
     "model_bytes", "params_b", "active_params_b", "quant", "n_prompt", "n_gen", "depth",
     "hardware_kind", "backend", "bandwidth_gbs", "fp16_tflops", "memory_gb", "hardware",
-    "fp16_basis")
+    "fp16_basis", "threads", "n_devices")
 
 HARDWARE_KINDS: tuple[str, ...] = ("gpu", "apple", "cpu", "apu")
 BACKENDS: tuple[str, ...] = ("cuda", "rocm", "vulkan", "metal", "sycl", "opencl", "cpu", "other")
@@ -152,6 +152,8 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
     device's ``fp16_tflops`` figure measures (:func:`flops_basis` of an optional ``fp16_basis``
     column, hardware.csv's text; ``'unknown'`` when absent). ``ctx`` is the mean number
     of tokens already in the KV cache while the test runs (``depth`` plus half the test length).
+    ``threads`` is the CPU thread count the test ran with (NaN when not given); ``n_devices``
+    the number of identical devices the layers were split over (1 when not given).
     Missing specs stay NaN: callers decide whether a row can be predicted.
     """
     params = _numeric(frame, "params_b")
@@ -182,6 +184,8 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
         "bandwidth": _numeric(frame, "bandwidth_gbs") * 1e9,
         "flops": _numeric(frame, "fp16_tflops") * 1e12,
         "n_tokens": pd.Series(tokens, index=frame.index, dtype="float64"),
+        "threads": _numeric(frame, "threads").where(lambda t: t > 0),
+        "n_devices": _numeric(frame, "n_devices").where(lambda n: n >= 1).fillna(1.0),
         "ctx": depth + pd.Series(tokens, index=frame.index, dtype="float64") / 2.0,
         "fork": fork.notna() & (fork.astype("object").astype(str).str.strip() != ""),
         "moe": share < 0.999,

@@ -26,7 +26,13 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from advisor.dataset import HARDWARE_FILE, csv_number, write_csv_models, write_rows
+from advisor.dataset import (
+    HARDWARE_FILE,
+    HARDWARE_OMIT_BLANK,
+    csv_number,
+    write_csv_models,
+    write_rows,
+)
 from advisor.errors import DataFileError, InvalidInputError
 from advisor.quants import get_quant
 from advisor.schema import Hardware, HardwareKind, Provenance, Source, SpeedRow
@@ -375,7 +381,8 @@ def write_speed(shared_dir: Path, out_dir: Path) -> dict[str, object]:
     rows, devices, sources = import_speed(shared_dir)
     out_dir = Path(out_dir)
     write_rows(out_dir / SPEED_OUT, rows)
-    write_csv_models(out_dir / HARDWARE_FILE, devices)
+    # the published table gives no thread counts: keep the file's columns
+    write_csv_models(out_dir / HARDWARE_FILE, devices, omit_blank=HARDWARE_OMIT_BLANK)
     write_csv_models(out_dir / SOURCES_OUT, sources)
     return {
         "rows": len(rows),

@@ -20,6 +20,15 @@ run needs, mostly device memory, with a fixed allowance for the driver and the p
 * **Overhead**: :data:`GPU_RUNTIME_OVERHEAD_BYTES` (= :data:`RUNTIME_OVERHEAD_BYTES`), an assumed
   allowance for the CUDA context, cuBLAS workspace and the process.
 
+Several identical GPUs (``n_devices`` > 1, llama.cpp's default ``--split-mode layer``): the
+weights and the KV cache are split across the devices (each holds its layers), while every
+device has its own runtime allowance and compute buffer, so
+``total = weights + KV cache + n x compute buffer + n x overhead`` (the breakdown's compute and
+overhead terms are the sums over the devices). Each device then holds about ``total / n``
+(:func:`per_device_bytes`), i.e. ``(weights + KV) / n + compute buffer + overhead``: an even
+split, as llama.cpp apportions layers by free memory (the output layer and its logits buffer
+make the last device's share somewhat larger; not modelled).
+
 ``"cpu"`` or ``"unified"`` (weights in host memory: CPU backend, Apple unified memory, APUs):
 the prediction is **what llama.cpp adds to the resident memory (RSS) of the process that hosts
 it**: peak RSS minus the RSS before llama.cpp's libraries are loaded. It leaves out the host
@@ -66,7 +75,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from advisor.catalog import ModelSpec
 from advisor.errors import InvalidInputError, UnknownNameError
 from advisor.quants import get_quant
-from advisor.units import MIB
+from advisor.units import MIB, format_bytes
 
 #: Bytes per cached K/V element for llama.cpp's ``--cache-type-k/-v`` values
 #: (ggml block types: bytes per block / weights per block).
@@ -167,14 +176,15 @@ def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | N
                     weights_bytes: int | None = None, context: int = 4096,
                     cache_type: str = "f16", batch: int = 512, n_seq: int = 1,
                     flash_attn: bool = True, runtime: Runtime = "gpu",
-                    repack_bytes: int = 0) -> MemoryBreakdown:
+                    repack_bytes: int = 0, n_devices: int = 1) -> MemoryBreakdown:
     """Estimate the memory of running ``spec`` (see the module docstring for each term).
 
     Give one of ``weights_bytes`` (the file size, wins), ``bpw`` or ``quant``. ``runtime`` says
     where the weights live: ``"gpu"`` (discrete GPU, the default) or ``"cpu"`` / ``"unified"``
     (host memory; the total is then what llama.cpp adds to the host process's peak RSS, the
     process's own baseline excluded). ``repack_bytes`` (host memory only) are the CPU backend's
-    re-laid-out copies of weight matrices.
+    re-laid-out copies of weight matrices. ``n_devices`` (``"gpu"`` only) is the number of
+    identical GPUs the layers are split over: each adds its own overhead and compute buffer.
 
     >>> from advisor.catalog import ModelSpec
     >>> m = ModelSpec(name="toy", family="toy", params_b=1.0, n_layers=2, hidden_size=64,
@@ -185,8 +195,13 @@ def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | N
     _positive_int("context", context)
     _positive_int("batch", batch)
     _positive_int("n_seq", n_seq)
+    _positive_int("n_devices", n_devices)
     if runtime not in RUNTIMES:
         raise UnknownNameError("runtime", str(runtime), RUNTIMES, parameter="runtime")
+    if n_devices > 1 and runtime != "gpu":
+        raise InvalidInputError(
+            f"n_devices > 1 needs the gpu runtime (layers split over discrete GPUs), got "
+            f"runtime {runtime!r} with n_devices={n_devices}", parameter="n_devices")
     if isinstance(repack_bytes, bool) or not isinstance(repack_bytes, int) or repack_bytes < 0:
         raise InvalidInputError(f"repack_bytes must be a whole number >= 0, got {repack_bytes!r}",
                                 parameter="repack_bytes")
@@ -199,7 +214,8 @@ def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | N
     weights = _weights_bytes(spec, bpw, quant, weights_bytes, assumptions)
     if runtime == "gpu":
         return _gpu(spec, weights, assumptions, context=context, cache_type=cache_type,
-                    batch=batch, n_seq=n_seq, flash_attn=flash_attn, hidden=hidden, vocab=vocab)
+                    batch=batch, n_seq=n_seq, flash_attn=flash_attn, hidden=hidden, vocab=vocab,
+                    n_devices=n_devices)
     return _host(spec, weights, repack_bytes, assumptions, runtime=runtime, context=context,
                  cache_type=cache_type, batch=batch, n_seq=n_seq, flash_attn=flash_attn,
                  hidden=hidden, vocab=vocab)
@@ -217,7 +233,7 @@ def _kv_assumptions(spec: ModelSpec, assumptions: list[str], cache_type: str, n_
 
 def _gpu(spec: ModelSpec, weights: int, assumptions: list[str], *, context: int,
          cache_type: str, batch: int, n_seq: int, flash_attn: bool, hidden: int,
-         vocab: int) -> MemoryBreakdown:
+         vocab: int, n_devices: int = 1) -> MemoryBreakdown:
     kv = kv_cache_bytes(spec, context=context, cache_type=cache_type, n_seq=n_seq)
     _kv_assumptions(spec, assumptions, cache_type, n_seq, context)
     logits = batch * vocab * 4
@@ -228,13 +244,35 @@ def _gpu(spec: ModelSpec, weights: int, assumptions: list[str], *, context: int,
     if not flash_attn:
         compute += batch * int(_need(spec, "n_heads")) * context * n_seq * 4
         assumptions.append("no flash attention: + f32 attention scores of one layer")
-    assumptions.append(f"runtime overhead {GPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB (assumed, "
-                       "discrete GPU)")
-    total = weights + kv + compute + GPU_RUNTIME_OVERHEAD_BYTES
+    if n_devices == 1:
+        assumptions.append(f"runtime overhead {GPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB (assumed, "
+                           "discrete GPU)")
+    else:
+        assumptions.append(f"runtime overhead {GPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB per device "
+                           "(assumed, discrete GPU)")
+    compute *= n_devices
+    overhead = GPU_RUNTIME_OVERHEAD_BYTES * n_devices
+    total = weights + kv + compute + overhead
+    if n_devices > 1:
+        assumptions.append(
+            f"{n_devices} devices (llama.cpp layer split): weights and KV cache split across "
+            f"them, runtime overhead and compute buffer per device; each holds about "
+            f"{format_bytes(per_device_bytes(total, n_devices))}")
     return MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv,
-                           compute_buffer_bytes=compute,
-                           overhead_bytes=GPU_RUNTIME_OVERHEAD_BYTES, total_bytes=total,
-                           assumptions=assumptions)
+                           compute_buffer_bytes=compute, overhead_bytes=overhead,
+                           total_bytes=total, assumptions=assumptions)
+
+
+def per_device_bytes(total_bytes: Any, n_devices: int) -> Any:
+    """What each of ``n_devices`` GPUs holds of a layer-split run whose total (over all
+    devices, as :func:`estimate_memory` gives it) is ``total_bytes``: ``(weights + KV) / n``
+    plus one device's compute buffer and overhead, which is ``total / n`` rounded up.
+    Works on ints and on numpy integer arrays.
+
+    >>> per_device_bytes(10, 1), per_device_bytes(10, 4)
+    (10, 3)
+    """
+    return -(-total_bytes // n_devices)
 
 
 def host_compute_buffer_bytes(spec: ModelSpec, *, context: int, batch: int = 512,

@@ -120,6 +120,15 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
 # Families whose models are mixtures of experts (active parameters matter).
 _MOE_FAMILIES = frozenset({"Mixtral", "DeepSeek-V3", "DeepSeek-V2", "Qwen3-MoE"})
 
+# Active parameters (billions) of mixture-of-experts models outside the catalog whose names do
+# not state them ("-A3B"), from their model cards; without them their speed rows are unusable.
+MOE_ACTIVE_PARAMS: dict[str, float] = {
+    "gpt-oss-20b": 3.6,     # OpenAI gpt-oss model card (2025-08): 21B total, 3.6B active
+    "gpt-oss-120b": 5.1,    # OpenAI gpt-oss model card (2025-08): 117B total, 5.1B active
+    "minimax-m2.7": 10.0,   # MiniMax-M2 series model cards on Hugging Face: 230B total, 10B active
+    "glm-4.7-flash": 3.0,   # Z.ai GLM-4.7-Flash model card: a 30B-A3B mixture of experts
+}
+
 _INSTRUCT_RE = re.compile(r"-(instruct|it|chat)((?:-[\w.]+)*)$", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\s*\(([^)]*)\)\s*")
 _ACTIVE_RE = re.compile(r"-A(\d+(?:\.\d+)?)B\b", re.IGNORECASE)
@@ -233,6 +242,8 @@ def normalise_model(name: str, params_b: float | None = None) -> ModelName:
     stated = _ACTIVE_RE.search(base)
     if stated:
         moe, active = True, float(stated.group(1))
+    elif base.lower() in MOE_ACTIVE_PARAMS:
+        moe, active = True, MOE_ACTIVE_PARAMS[base.lower()]
     if active is not None and params_b is not None and active >= params_b:
         active = None  # the name's "A..B" is not an active-parameter count for this model
     return ModelName(canonical=canonical, family=family, as_published=published, base=base,

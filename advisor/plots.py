@@ -47,13 +47,15 @@ def chart_points(advisor: Advisor, query: Query) -> pd.DataFrame:
     ``quality_score`` is the task-weighted capability x retention (0-100) the ranking uses,
     ``retention`` the capability-weighted fraction kept, ``total_bytes`` the memory estimate
     at the query's context and cache type, ``tg128``/``pp512`` tokens/s on the query's
-    hardware (NaN without hardware); ``fits`` compares memory with the budget and
+    hardware (NaN without hardware); ``fits`` compares memory with the budget (and, on several
+    GPUs, each one's share with one GPU's memory: :meth:`~advisor.recommend.Query.fits`) and
     ``fast_enough`` speed with ``min_tokens_per_s``. Candidates outside the query's family or
     model filters, or without a capability score for a requested category, are left out.
     """
     frame = advisor.table.frame
     score, _, _, cap_total = advisor.weighted_quality(query)
-    memory = advisor.table.memory(query.context, query.cache_type, query.runtime)
+    memory = advisor.table.memory(query.context, query.cache_type, query.runtime,
+                                  query.n_devices)
     out = frame[["model", "family", "params_b", "quant", "bpw", "file_bytes"]].copy()
     out["total_bytes"] = memory["total_bytes"].to_numpy(dtype=np.int64)
     out["quality_score"] = score
@@ -65,7 +67,7 @@ def chart_points(advisor: Advisor, query: Query) -> pd.DataFrame:
         out["pp512"] = speed["tps:pp512"].to_numpy(dtype=float)
     else:
         out["tg128"] = out["pp512"] = np.nan
-    out["fits"] = out["total_bytes"] <= query.budget_bytes
+    out["fits"] = query.fits(out["total_bytes"].to_numpy())
     minimum = query.min_tokens_per_s
     out["fast_enough"] = True if minimum is None else out["tg128"] >= minimum
     keep = np.isfinite(score)

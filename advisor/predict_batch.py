@@ -1,15 +1,22 @@
 """Batch predictions: ``quant-advisor predict --input cases.csv --output preds.csv``.
 
 Input columns, any of which may be blank: ``model, params_b, quant, bpw, task_category, metric,
-hardware, kind, backend, bandwidth_gbs, fp16_tflops, memory_gb, test``. The output has the same
-rows and columns plus ``pred_tokens_per_s, pred_tokens_per_s_low, pred_tokens_per_s_high`` for
-rows with a test, and ``pred_retention, pred_retention_low, pred_retention_high,
-pred_ppl_ratio, pred_kld`` for rows with a quant (or bits per weight).
+hardware, kind, backend, bandwidth_gbs, fp16_tflops, memory_gb, threads, n_devices, test``.
+``threads`` is the CPU threads llama.cpp runs with (a whole number, 1-1024; blank = the
+device's, else unknown and the speed predictor assumes a default); it only matters for CPU
+devices. ``n_devices`` is the number of identical GPUs the layers are split over (a whole
+number, 1-16; blank = 1); a hardware name with a count, ``NVIDIA GeForce RTX 3090 x2``, says the
+same (the two must agree). Device specs are one device's.
+
+The output has the same rows and columns plus ``pred_tokens_per_s, pred_tokens_per_s_low,
+pred_tokens_per_s_high`` for rows with a test, and ``pred_retention, pred_retention_low,
+pred_retention_high, pred_ppl_ratio, pred_kld`` for rows with a quant (or bits per weight).
 
 Blanks are filled where the project knows the answer: ``params_b`` (and MoE active
-parameters) from the model catalog, device specs from the hardware table (given specs win),
-bits per weight from the quant catalog. A row that still lacks what a prediction needs gets
-blank predictions and a reason in ``pred_note``; it never stops the batch.
+parameters) from the model catalog, device specs and thread count from the hardware table
+(given ones win), bits per weight from the quant catalog. A row that still lacks what a
+prediction needs gets blank predictions and a reason in ``pred_note``; it never stops the
+batch.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import pandas as pd
 
 from advisor.catalog import Catalog, load_catalog
 from advisor.errors import AdvisorError, DataFileError, InvalidInputError
-from advisor.hardware import load_hardware
+from advisor.hardware import MAX_DEVICES, MAX_THREADS, load_hardware, split_count
 from advisor.naming import parse_quant_label
 from advisor.quants import QuantType, find_quant
 from advisor.schema import Hardware, parse_test
@@ -33,7 +40,8 @@ from advisor.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 INPUT_COLUMNS = ("model", "params_b", "quant", "bpw", "task_category", "metric", "hardware",
-                 "kind", "backend", "bandwidth_gbs", "fp16_tflops", "memory_gb", "test")
+                 "kind", "backend", "bandwidth_gbs", "fp16_tflops", "memory_gb", "threads",
+                 "n_devices", "test")
 SPEED_OUT = ("pred_tokens_per_s", "pred_tokens_per_s_low", "pred_tokens_per_s_high")
 QUALITY_OUT = ("pred_retention", "pred_retention_low", "pred_retention_high", "pred_ppl_ratio",
                "pred_kld")
@@ -72,6 +80,57 @@ def _num(text: str, column: str, line: int) -> float:
         raise InvalidInputError(f"line {line}: {column} must be a positive number, got {text!r}",
                                 parameter=column)
     return value
+
+
+def _threads(text: str, line: int) -> float:
+    """A thread count cell: NaN when blank, else a whole number from 1 to MAX_THREADS."""
+    text = text.strip()
+    if not text:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value.is_integer() and 1 <= value <= MAX_THREADS):
+        raise InvalidInputError(f"line {line}: threads must be a whole number from 1 to "
+                                f"{MAX_THREADS} (CPU threads), got {text!r}", parameter="threads")
+    return value
+
+
+def _devices(text: str, line: int) -> float:
+    """A device count cell: NaN when blank, else a whole number from 1 to MAX_DEVICES."""
+    text = text.strip()
+    if not text:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value.is_integer() and 1 <= value <= MAX_DEVICES):
+        raise InvalidInputError(f"line {line}: n_devices must be a whole number from 1 to "
+                                f"{MAX_DEVICES} (identical GPUs the layers are split over), "
+                                f"got {text!r}", parameter="n_devices")
+    return value
+
+
+def _device_and_count(text: str, given: float, by_lower: dict[str, Hardware],
+                      line: int) -> tuple[str, Hardware | None, float]:
+    """(one device's name, its table entry or None, device count) of a hardware cell, which
+    may carry a count (``NAME x2``, ``2x NAME``) that must agree with the n_devices cell."""
+    device = by_lower.get(text.lower())
+    count = None
+    if device is None and text:
+        try:
+            base, count = split_count(text)
+        except InvalidInputError as e:
+            raise InvalidInputError(f"line {line}: {e}", parameter="hardware") from e
+        if count is not None:
+            text, device = base, by_lower.get(base.lower())
+    if count is not None and not math.isnan(given) and given != count:
+        raise InvalidInputError(f"line {line}: n_devices {given:g} disagrees with the {count} "
+                                f"devices in the hardware name {text!r}", parameter="n_devices")
+    n = float(count) if count is not None else (1.0 if math.isnan(given) else given)
+    return text, device, n
 
 
 def _params_from_name(model: str, catalog: Catalog) -> tuple[float, float]:
@@ -123,15 +182,23 @@ def prepare(cases: pd.DataFrame, catalog: Catalog,
         if math.isnan(bpw) and quant_name:
             q = find_quant(quant_name)
             bpw = q.typical_bpw if q else math.nan
-        device = by_lower.get(case["hardware"].strip().lower())
+        name, device, n_devices = _device_and_count(
+            case["hardware"].strip(), _devices(case["n_devices"], line), by_lower, line)
         kind = case["kind"].strip().lower() or (device.kind.value if device else "")
         if kind and kind not in KINDS:
             raise InvalidInputError(f"line {line}: kind must be one of {', '.join(KINDS)}, "
                                     f"got {case['kind']!r}", parameter="kind")
+        if n_devices > 1 and kind and kind != "gpu":
+            raise InvalidInputError(f"line {line}: only discrete GPUs are split across devices "
+                                    f"by llama.cpp; got n_devices {n_devices:g} of kind {kind}",
+                                    parameter="n_devices")
         spec = {c: _num(case[c], c, line) for c in ("bandwidth_gbs", "fp16_tflops", "memory_gb")}
         for c, v in spec.items():
             if math.isnan(v) and device is not None and getattr(device, c) is not None:
                 spec[c] = float(getattr(device, c))
+        threads = _threads(case["threads"], line)
+        if math.isnan(threads) and device is not None and device.threads is not None:
+            threads = float(device.threads)
         n_prompt = n_gen = depth = 0
         if case["test"].strip():
             try:
@@ -145,7 +212,7 @@ def prepare(cases: pd.DataFrame, catalog: Catalog,
             "model_family": None, "model_bytes": params * 1e9 * bpw / 8,
             "n_prompt": n_prompt, "n_gen": n_gen, "depth": depth, "hardware_kind": kind or None,
             "backend": case["backend"].strip().lower() or None,
-            "hardware": case["hardware"].strip() or None, **spec,
+            "hardware": name or None, **spec, "threads": threads, "n_devices": n_devices,
             "fp16_basis": device.fp16_basis if device is not None else "",
         })
         notes.append("; ".join(note))

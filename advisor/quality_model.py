@@ -20,8 +20,11 @@ bits per weight, about -1.3 per bit, lower for larger models):
   model (log space for PPL/KLD; retention residuals divided by the predicted loss + 0.02, so
   intervals are narrow near 8 bits and wide near 2 bits).
 
-Rows flagged ``not_gguf`` (fake-quant papers with other rounding schemes), float baselines and
-rows without bpw are not used; ``exclusions_`` counts them.
+Rows flagged ``not_gguf`` (fake-quant papers with other rounding schemes), float baselines,
+rows without bpw, and accuracy rows whose retention has a standard error above 10 points
+(``stderr / baseline_value``: a task suite too small, or a model too close to chance, to resolve
+the few points a quant costs; rows without a standard error are kept) are not used;
+``exclusions_`` counts them.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ _CATEGORY_RIDGE = 0.017  # penalty weight on category offsets (in retention unit
 _ROBUST_SCALE = 0.02     # soft-L1 scale: residuals beyond ~2 points count linearly
 _REF_BPW, _REF_LOG_PARAMS = 4.0, float(np.log(8.0))
 _SCALE_FLOOR = 0.02
+_MAX_RETENTION_SE = 0.10  # retention rows noisier than this cannot inform a ~3-point model
 _NUMERIC = ["bpw", "log_params"]
 _CATEGORICAL = ["target", "model_family", "source_id"]
 OUTPUTS = ("retention", "retention_low", "retention_high", "ppl_ratio", "ppl_ratio_low",
@@ -93,6 +97,7 @@ class QualityPredictor:
             "not_gguf": flags.map(lambda f: "not_gguf" in _flag_set(f)),
             "float_baseline": x["quant_family"].eq("float") | (x["bpw"] >= 15.5),
             "no_bpw": x["bpw"].isna(),
+            "noisy_retention": _retention_se(frame) > _MAX_RETENTION_SE,
         }
         keep = pd.Series(True, index=frame.index)
         self.exclusions_: dict[str, int] = {}
@@ -269,3 +274,12 @@ def _interval(residuals: np.ndarray, fallback: float) -> tuple[float, float]:
         return -fallback, fallback
     lo, hi = np.quantile(residuals, [_ALPHA / 2, 1 - _ALPHA / 2])
     return min(float(lo), 0.0), max(float(hi), 0.0)
+
+
+def _retention_se(frame: pd.DataFrame) -> pd.Series:
+    """Standard error of each row's retention (``stderr / baseline_value``); NaN when unknown."""
+    if not {"stderr", "baseline_value", "retention"} <= set(frame.columns):
+        return pd.Series(np.nan, index=frame.index)
+    se = pd.to_numeric(frame["stderr"], errors="coerce")
+    base = pd.to_numeric(frame["baseline_value"], errors="coerce")
+    return (se / base.where(base > 0)).where(frame["retention"].notna())

@@ -10,7 +10,8 @@ Plain functions and one class, no web or CLI imports. Python API for deployment 
     print(rec.pick.model, rec.pick.quant, rec.pick.memory.total_bytes)
 
 Ranking: among candidates whose estimated memory (weights + KV cache + compute buffers +
-runtime overhead) fits the budget, the highest task-weighted quality wins, where a category's
+runtime overhead) fits the budget (and, on several GPUs, each GPU's share fits one GPU's
+memory: :meth:`Query.fits`), the highest task-weighted quality wins, where a category's
 quality is the model's full-precision capability (catalog) times the retention at that quant
 (published or measured where known, else predicted). Scores within ``TIE_POINTS`` (0.1 of
 100) of the best are a tie, which goes to the smaller footprint.
@@ -31,7 +32,7 @@ from advisor.dataset import Dataset, load_dataset
 from advisor.errors import InvalidInputError, NothingFitsError
 from advisor.explain import explain
 from advisor.hardware import load_hardware, resolve_hardware
-from advisor.memory import Runtime
+from advisor.memory import Runtime, per_device_bytes
 from advisor.results import (
     Candidate,
     Figure,
@@ -76,6 +77,31 @@ class Query:
         allocate like one; the host-memory terms were measured on x86 CPUs only)."""
         on_cpu = self.hardware is not None and self.hardware.kind is HardwareKind.CPU
         return "cpu" if on_cpu else "gpu"
+
+    @property
+    def n_devices(self) -> int:
+        """Identical GPUs the layers are split over (1: one device or no hardware given)."""
+        return (self.hardware.n_devices or 1) if self.hardware is not None else 1
+
+    def device_fits(self, total_bytes: np.ndarray) -> np.ndarray:
+        """Per-device check of a multi-GPU setup: with layers split evenly over ``n`` devices,
+        each holds ``total / n`` (:func:`advisor.memory.per_device_bytes`: its share of weights
+        and KV cache plus its own overhead and compute buffer), which must fit one device's
+        ``memory_gb`` (GB = 10^9 bytes). All true for one device, or when its memory is not
+        known: a single device is checked against the budget only, as the budget says what
+        the user has."""
+        n = self.n_devices
+        memory_gb = self.hardware.memory_gb if self.hardware is not None else None
+        if n == 1 or memory_gb is None:
+            return np.ones(np.shape(total_bytes), dtype=bool)
+        return np.asarray(per_device_bytes(np.asarray(total_bytes, dtype=np.int64), n)
+                          <= memory_gb * 1e9)
+
+    def fits(self, total_bytes: np.ndarray) -> np.ndarray:
+        """Whether each total (bytes, over all devices) fits: within the budget, and on
+        several GPUs also each device's share within one device (:meth:`device_fits`)."""
+        total = np.asarray(total_bytes)
+        return (total <= self.budget_bytes) & self.device_fits(total)
 
 
 class _TaskFigures(NamedTuple):
@@ -130,10 +156,23 @@ class Advisor:
                     context: int | None = None, cache_type: str = "f16",
                     hardware: str | None = None, hardware_kind: str | None = None,
                     bandwidth_gbs: float | None = None, fp16_tflops: float | None = None,
-                    hardware_memory_gb: float | None = None,
+                    hardware_memory_gb: float | None = None, threads: int | None = None,
+                    devices: int | None = None,
                     min_tokens_per_s: float | None = None, family: str | None = None,
                     models: list[str] | None = None,
                     alternatives: int | None = None) -> Query:
+        """Validate a request; errors are InvalidInputError or UnknownNameError naming the
+        parameter.
+
+        ``threads`` is the CPU threads llama.cpp runs with (1-1024; unknown when None, the
+        speed predictor then assumes a default). It needs the hardware (a name or specs),
+        overrides a named device's value, and only changes the speed of CPU devices.
+
+        ``devices`` is the number of identical GPUs the model's layers are split over (1-16;
+        None or 1 = one device), as is a count on the hardware name (``"RTX 3090 x2"``,
+        ``"2x RTX 3090"``); see :func:`advisor.hardware.resolve_hardware`. ``vram`` is then the
+        budget over all of them.
+        """
         budget = parse_memory(vram, parameter="vram")
         mix = parse_task_mix(task, parameter="task")
         context = self.settings.default_context if context is None else int(context)
@@ -148,6 +187,7 @@ class Advisor:
                 parameter="cache_type")
         device = resolve_hardware(hardware, kind=hardware_kind, bandwidth_gbs=bandwidth_gbs,
                                   fp16_tflops=fp16_tflops, memory_gb=hardware_memory_gb,
+                                  threads=threads, devices=devices,
                                   table=self.hardware_table)
         if min_tokens_per_s is not None:
             if not np.isfinite(min_tokens_per_s) or min_tokens_per_s <= 0:
@@ -179,7 +219,8 @@ class Advisor:
     def rank(self, query: Query) -> Recommendation:
         cols = self.table.arrays
         models = cols["model"]
-        memory = self.table.memory_arrays(query.context, query.cache_type, query.runtime)
+        memory = self.table.memory_arrays(query.context, query.cache_type, query.runtime,
+                                          query.n_devices)
         score, low, high, cap_total = self.weighted_quality(query)
         eligible = np.isfinite(score)
         notes: list[str] = []
@@ -206,11 +247,24 @@ class Advisor:
                     smallest_budget_bytes=None)
             eligible &= fast
         total = memory["total_bytes"]
-        fits = eligible & (total <= query.budget_bytes)
+        on_devices = query.device_fits(total)
+        fits = eligible & on_devices & (total <= query.budget_bytes)
         if not eligible.any():
             raise NothingFitsError("no catalog model matches the filters (family, models, "
                                    "task categories with scores)", smallest_budget_bytes=None)
+        if not (eligible & on_devices).any():
+            i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
+            # only reached on several GPUs of known memory (Query.device_fits)
+            n, hw = query.n_devices, query.hardware
+            name, gb = (hw.name, hw.memory_gb) if hw is not None else ("", None)
+            raise NothingFitsError(
+                f"nothing fits {n} devices of {gb:g} GB ({name}) at context "
+                f"{query.context}: with the layers split over them, the smallest candidate, "
+                f"{models[i]} at {cols['quant'][i]}, needs "
+                f"{format_bytes(per_device_bytes(int(total[i]), n))} on each",
+                smallest_budget_bytes=None)
         if not fits.any():
+            eligible = eligible & on_devices
             smallest = int(total[eligible].min())
             i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
             raise NothingFitsError(
@@ -347,6 +401,8 @@ class Advisor:
             task_mix={c.value: w for c, w in query.mix.items()}, context=query.context,
             cache_type=query.cache_type,
             hardware=query.hardware.name if query.hardware else None,
+            threads=query.hardware.threads if query.hardware else None,
+            n_devices=query.hardware.n_devices if query.hardware else None,
             min_tokens_per_s=query.min_tokens_per_s, family=query.family,
             models=list(query.models) if query.models else None)
 
@@ -390,9 +446,17 @@ def _pareto(indices: np.ndarray, score: np.ndarray, total: np.ndarray) -> list[i
     return [int(i) for i in order[s > best_before]]
 
 
-def recommend(vram: str | float, task: str = "reasoning", **kwargs: object) -> Recommendation:
-    """One-call convenience for scripts: loads the default :class:`Advisor` once."""
-    return _default_advisor().recommend(vram=vram, task=task, **kwargs)
+def recommend(vram: str | float, task: str = "reasoning", *, threads: int | None = None,
+              devices: int | None = None, **kwargs: object) -> Recommendation:
+    """One-call convenience for scripts: loads the default :class:`Advisor` once.
+
+    Takes the arguments of :meth:`Advisor.parse_query`; ``threads`` (CPU threads llama.cpp
+    runs with) needs ``hardware`` and only matters for CPU devices; ``devices`` (identical
+    GPUs the layers are split over, 1-16) needs ``hardware`` too, and ``vram`` is then the
+    budget over all of them.
+    """
+    return _default_advisor().recommend(vram=vram, task=task, threads=threads,
+                                        devices=devices, **kwargs)
 
 
 _DEFAULT: dict[Path, Advisor] = {}

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from advisor.memory import per_device_bytes
 from advisor.quants import QuantType
 from advisor.results import Candidate, Figure, Recommendation
 from advisor.schema import Hardware
@@ -39,6 +40,10 @@ def print_recommendation(rec: Recommendation, console: Console | None = None) ->
                   f"{format_bytes(m.kv_cache_bytes)} ({m.context} tokens, {m.cache_type}), "
                   f"compute {format_bytes(m.compute_buffer_bytes)}, overhead "
                   f"{format_bytes(m.overhead_bytes)}")
+    if rec.request.n_devices:
+        n = rec.request.n_devices
+        console.print(f"  split over {n} GPUs ({rec.request.hardware}): about "
+                      f"{format_bytes(per_device_bytes(m.total_bytes, n))} on each")
     for task, fig in pick.quality_by_task.items():
         ret = pick.retention_by_task[task]
         console.print(f"  {task}: {_fig(fig)} (retention {ret.value:.1%}, {ret.provenance}: "

@@ -80,6 +80,12 @@ class RequestEcho(BaseModel):
     context: int
     cache_type: str
     hardware: str | None
+    threads: int | None = Field(
+        None, description="CPU threads llama.cpp runs with that the speed figures assume "
+        "(given or the device's; None = the speed predictor's default)")
+    n_devices: int | None = Field(
+        None, description="identical GPUs the model's layers are split over (llama.cpp "
+        "--split-mode layer); None = one device. The budget is over all of them")
     min_tokens_per_s: float | None
     family: str | None
     models: list[str] | None

@@ -23,7 +23,14 @@ import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 
 class Provenance(StrEnum):
@@ -172,9 +179,26 @@ class Hardware(BaseModel):
     bandwidth_gbs: PositiveFloat | None = None
     fp16_tflops: PositiveFloat | None = None
     fp16_basis: str = ""
+    threads: PositiveInt | None = Field(
+        None, description="CPU threads llama.cpp runs with on this device (its physical cores "
+        "by default); used for CPU devices only, None = not known (the speed model assumes a "
+        "default)")
+    n_devices: Annotated[int, Field(ge=2, le=16)] | None = Field(
+        None, description="identical devices the model's layers are split over (llama.cpp "
+        "--split-mode layer); None = one device. The specs (memory_gb, bandwidth_gbs, ...) are "
+        "those of one device")
     cores_or_isa: str = ""
     source: str = ""
     notes: str = ""
+
+    @property
+    def device_name(self) -> str:
+        """The name of one of the devices: ``name`` without the ``" xN"`` of a multi-device
+        setup (what published figures and the speed predictor's device terms are keyed by)."""
+        suffix = f" x{self.n_devices}" if self.n_devices else ""
+        if suffix and self.name.endswith(suffix) and len(self.name) > len(suffix):
+            return self.name[:-len(suffix)]
+        return self.name
 
 
 class Source(BaseModel):

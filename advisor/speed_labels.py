@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from advisor.errors import UnknownNameError
+from advisor.naming import MOE_ACTIVE_PARAMS
 from advisor.quants import find_quant
 
 #: Backends a speed row may name (llama.cpp's ggml backends, lowercase).
@@ -265,6 +266,9 @@ def _resolve_moe(label: ModelLabel, params_b: float | None, notes: str,
     elif known and known[1] < known[0]:
         label.moe, label.active_params_b = True, known[1]
         label.remarks.append("active parameters from catalog/architectures.csv")
+    elif label.model.lower() in MOE_ACTIVE_PARAMS:
+        label.moe, label.active_params_b = True, MOE_ACTIVE_PARAMS[label.model.lower()]
+        label.remarks.append("active parameters from the model card (advisor.naming)")
     elif "moe" in notes.lower() or _MOE_NAMES.match(label.model):
         label.moe = True
     if label.moe:

@@ -22,6 +22,17 @@ The model is physical, with a handful of learned efficiencies:
    datacenter GPUs, WMMA APUs), which reach a lower share of their bandwidth at batch 1; this is
    an empirical grouping, kept because it improves the held-out error of both phases. Rows
    without the column share one ``'unknown'`` level (no effect).
+   On a CPU the threads bound both phases, since each core reaches only a share of the DRAM
+   bandwidth and no device-wide FLOPS figure applies: generation reads at
+   ``1 / (1 / bandwidth + 1 / (threads * b))`` and prompt processing computes at
+   ``F = threads * c``, with the per-thread rates ``b`` and ``c`` learned (CPU rows without a
+   thread count take the training CPU rows' median).
+   Layers split over ``n`` identical GPUs (llama.cpp's default split) are read one device
+   after the other, so generation reads the same bytes per token and pays a learned hand-over
+   time per extra device; a prompt's micro-batches pipeline through the devices, dividing its
+   time by ``min(n, micro-batches) ** s`` with ``0 < s < 1`` learned. These two terms are
+   fitted on the multi-device rows after everything else is fitted on single devices, so the
+   split rows cannot pull the single-device physics; their intervals are the single devices'.
    ``h_k`` and ``a_k`` are per hardware kind. ``layers`` and ``kv`` are size proxies
    (``21 * params_b^0.31 / 32`` layers, 1.3 for an 8B model; ``sqrt(params_b / 8)`` KV bytes,
    1 for an 8B model). The catalog's real layer counts and KV bytes per token were tried in
@@ -35,10 +46,10 @@ The model is physical, with a handful of learned efficiencies:
    device, so the width covers the device-to-device spread an unseen device has), per phase
    and hardware kind where a kind has enough rows.
 
-Training skips multi-device rows (``n_devices > 1``), rows without bandwidth (a device without
-specs cannot be predicted from specs), MoE rows without an active parameter count, rows whose
-weights stayed on the CPU of a GPU device, and combined ``pp+tg`` tests; ``exclusions_`` counts
-them. A combined test is predicted from its two phases.
+Training skips rows without bandwidth (a device without specs cannot be predicted from specs),
+MoE rows without an active parameter count, rows whose weights stayed on the CPU of a GPU
+device, and combined ``pp+tg`` tests; ``exclusions_`` counts them. A combined test is
+predicted from its two phases.
 """
 
 from __future__ import annotations
@@ -60,13 +71,18 @@ PHASES = ("pp", "tg")
 #: Label columns whose levels shift the efficiency (one-hot, ridge-shrunk).
 EFFICIENCY_GROUPS = ("kind", "backend", "quant_class", "fork", "host_limited", "flops_basis")
 PHYSICAL_INPUTS = ("active_bytes", "active_params", "model_bytes", "bandwidth", "flops_filled",
-                   "ctx", "n_tokens", "layers", "kv")
+                   "ctx", "n_tokens", "layers", "kv", "threads", "n_devices")
 _ALPHA = 0.10         # 90% intervals
 _SHRINK_ROWS = 10.0
 _MIN_CALIBRATION_ROWS = 30
 _RIDGE = 1.0          # penalty on the efficiency effects (log units)
 _F_SCALE = 0.3        # robust-loss scale (log units): rows off by more count less
 _BW_FLOPS = 50.0      # FLOP per byte standing in for bandwidth inside F
+#: Starting points of the learned per-thread rates of a CPU (one core's share of DRAM bandwidth
+#: at batch 1, and its matrix-multiply rate); the fit scales them by a learned factor.
+_THREAD_BANDWIDTH = 15e9
+_THREAD_FLOPS = 60e9
+_DEFAULT_THREADS = 8.0  # CPU rows without a thread count, when training has none to go by
 
 
 class _PhysicalFit:
@@ -82,6 +98,8 @@ class _PhysicalFit:
         a["X"] = np.column_stack(cols) if cols else np.zeros((len(x), 0))
         kind = x["kind"].to_numpy()
         a["K"] = np.column_stack([(kind == k).astype(float) for k in HARDWARE_KINDS])
+        a["cpu"] = kind == "cpu"
+        a["threads"] = np.where(a["cpu"], a["threads"], 1.0)
         return a
 
     def _seconds(self, a: dict[str, np.ndarray], th: np.ndarray) -> np.ndarray:
@@ -95,31 +113,60 @@ class _PhysicalFit:
 
         over = per_kind(th[p + 1:p + 1 + n_k]) * a["layers"]
         attn = per_kind(th[p + 1 + n_k:p + 1 + 2 * n_k]) * a["ctx"] * a["kv"]
+        per_thread = np.exp(th[-2])
+        extra = a["n_devices"] - 1.0
         if self.phase == "tg":
-            return a["active_bytes"] / (a["bandwidth"] * eff) + 1e-3 * over + 1e-7 * attn
-        g = 1.0 / (1.0 + np.exp(-th[-2]))
+            # A CPU's threads also have to compute every weight (dequantize, dot product),
+            # at a per-thread rate; on a GPU that hides under the weight reads.
+            compute = np.where(a["cpu"], 2.0 * a["active_params"]
+                               / (a["threads"] * _THREAD_FLOPS * per_thread), 0.0)
+            # Layers split over several devices are read one device after the other: the
+            # same bytes per token, plus a hand-over per extra device.
+            return (a["active_bytes"] / a["bandwidth"] + compute) / eff + 1e-3 * over \
+                + 1e-7 * attn + 1e-4 * np.exp(th[-1]) * extra
+        g = 1.0 / (1.0 + np.exp(-th[-4]))
         f = a["flops_filled"] ** g * (_BW_FLOPS * a["bandwidth"]) ** (1.0 - g)
+        # A CPU's matrix-multiply rate is its threads' (no device-wide FLOPS figure applies).
+        f = np.where(a["cpu"], a["threads"] * _THREAD_FLOPS * per_thread, f)
         batch = np.clip(a["n_tokens"], 1.0, UBATCH)
+        # Split layers pipeline a prompt's micro-batches through the devices: at most
+        # min(devices, micro-batches) work at once, with a learned share of that speed-up.
+        stages = np.minimum(a["n_devices"], np.ceil(np.maximum(a["n_tokens"], 1.0) / UBATCH))
+        speedup = stages ** (1.0 / (1.0 + np.exp(-th[-1])))
         return (2.0 * a["active_params"] / (f * eff)
-                + np.exp(th[-1]) * a["model_bytes"] / (a["bandwidth"] * batch)
-                + 1e6 * attn / f + 1e-6 * over)
+                + np.exp(th[-3]) * a["model_bytes"] / (a["bandwidth"] * batch)
+                + 1e6 * attn / f + 1e-6 * over) / speedup
 
     def fit(self, x: pd.DataFrame, y: np.ndarray, weight: np.ndarray) -> _PhysicalFit:
         self.levels_ = {g: sorted(set(x[g])) for g in EFFICIENCY_GROUPS}
         self.n_effects_ = sum(len(v) for v in self.levels_.values())
         p = self.n_effects_
-        theta = np.zeros(p + 1 + 2 * len(HARDWARE_KINDS) + (2 if self.phase == "pp" else 0))
+        # effects, e0, per-kind overheads and attention, (pp: g, w), per-thread rate, and the
+        # multi-device term (tg: hand-over time; pp: share of the pipeline speed-up)
+        theta = np.zeros(p + 1 + 2 * len(HARDWARE_KINDS) + (2 if self.phase == "pp" else 0) + 2)
         theta[p] = np.log(0.6)
-        a = self._arrays(x)
-        sw = np.sqrt(weight)
+        # Single devices fit everything; rows with layers split over several devices then fit
+        # only the multi-device term, so they cannot pull the single-device physics.
+        multi = (x["n_devices"] > 1).to_numpy()
+        a = self._arrays(x[~multi])
+        sw = np.sqrt(weight[~multi])
         shrink = np.sqrt(self.ridge)
 
         def residuals(th: np.ndarray) -> np.ndarray:
-            r = (-np.log(self._seconds(a, th)) - y) * sw
+            r = (-np.log(self._seconds(a, th)) - y[~multi]) * sw
             return np.r_[r, shrink * th[:p], 0.01 * th[p + 1:]]
 
         self.theta_ = least_squares(residuals, theta, loss="soft_l1", f_scale=_F_SCALE,
                                     max_nfev=400).x
+        if multi.any():
+            am, swm, fixed = self._arrays(x[multi]), np.sqrt(weight[multi]), self.theta_.copy()
+
+            def multi_residuals(last: np.ndarray) -> np.ndarray:
+                th = np.r_[fixed[:-1], last]
+                return np.r_[(-np.log(self._seconds(am, th)) - y[multi]) * swm, 0.01 * last]
+
+            self.theta_[-1] = least_squares(multi_residuals, fixed[-1:], loss="soft_l1",
+                                            f_scale=_F_SCALE, max_nfev=200).x[0]
         return self
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
@@ -155,6 +202,7 @@ class SpeedPredictor:
         params = np.maximum(params, x["active_params"] / 1e9)
         x["layers"] = 21.0 * params ** 0.31 / 32.0
         x["kv"] = np.sqrt(params / 8.0)
+        x["threads"] = x["threads"].fillna(self.default_threads_)
         x["quant_class"] = x["quant_family"]
         host = frame["host_limit"] if "host_limit" in frame else pd.Series(None, index=x.index)
         x["host_limited"] = host.notna() & (host.astype("object").astype(str).str.strip() != "")
@@ -168,10 +216,7 @@ class SpeedPredictor:
         frame = frame.assign(**{c: np.nan for c in ("active_params_b", "bandwidth_gbs",
                                                      "model_bytes", "params_b")
                                  if c not in frame})
-        devices = pd.to_numeric(frame.get("n_devices", 1), errors="coerce")
         rules = {
-            "multi_device (n_devices > 1; the model is single-device)":
-                pd.Series(devices, index=frame.index).fillna(1) > 1,
             "no_bandwidth (device without specs)": frame["bandwidth_gbs"].isna(),
             "no_model_size": frame["model_bytes"].isna() & frame["params_b"].isna(),
             "moe_active_unknown (MoE without active parameter count)":
@@ -197,16 +242,26 @@ class SpeedPredictor:
         rows = self._training_rows(frame)
         kinds = rows["hardware_kind"].astype("object").str.lower()
         self.kinds_ = tuple(k for k in HARDWARE_KINDS if (kinds == k).any())
-        ratio = (rows["fp16_tflops"] * 1e12 / (rows["bandwidth_gbs"] * 1e9))
+        # rows with layers split over several devices only calibrate the multi-device terms
+        # (see _PhysicalFit.fit); everything else is learned from single devices
+        single = (pd.to_numeric(rows.get("n_devices", 1), errors="coerce")
+                  .reindex(rows.index).fillna(1.0) <= 1).to_numpy() \
+            if "n_devices" in rows else np.ones(len(rows), dtype=bool)
+        ratio = (rows["fp16_tflops"] * 1e12 / (rows["bandwidth_gbs"] * 1e9)).where(single)
         overall = float(np.nanmedian(ratio)) if ratio.notna().any() else 50.0
         self.flops_per_byte_ = {k: float(np.nanmedian(ratio[kinds == k]))
                                 if ratio[kinds == k].notna().any() else overall
                                 for k in self.kinds_}
         self.flops_per_byte_["all"] = overall
+        threads = pd.to_numeric(rows["threads"], errors="coerce")[(kinds == "cpu").to_numpy()] \
+            if "threads" in rows else pd.Series(dtype="float64")
+        self.default_threads_ = float(threads.median()) if threads.notna().any() \
+            else _DEFAULT_THREADS
         x = self._features(rows)
         y = np.log(rows["tokens_per_s"].to_numpy(dtype="float64"))
         groups = rows["hardware"].astype(str).to_numpy()
-        per_device = pd.Series(groups).map(pd.Series(groups).value_counts()).to_numpy()
+        setup = pd.Series(groups) + np.where(single, "", " (split)")
+        per_device = setup.map(setup.value_counts()).to_numpy()
         weight = 1.0 / np.sqrt(per_device.astype("float64"))
         self.base_: dict[str, _PhysicalFit] = {}
         self.quantiles_: dict[str, tuple[float, float]] = {}
@@ -221,11 +276,12 @@ class SpeedPredictor:
                                         parameter="frame")
             self.base_[ph] = _PhysicalFit(ph, self.ridge).fit(x[m], y[m], weight[m])
             fitted[m] = self.base_[ph].predict(x[m])
-            oof[m] = self._out_of_fold(x[m], y[m], weight[m], groups[m], ph)
+            s = m & single  # intervals: calibrated on single devices, as the physics is
+            oof[s] = self._out_of_fold(x[s], y[s], weight[s], groups[s], ph)
         resid = pd.Series(y - oof, index=rows.index)
-        in_sample = pd.Series(y - fitted, index=rows.index)
+        in_sample = pd.Series(y - fitted, index=rows.index)[single]
         self.device_offset_ = {d: float(r.sum() / (len(r) + _SHRINK_ROWS))
-                               for d, r in in_sample.groupby(groups)}
+                               for d, r in in_sample.groupby(groups[single])}
         for ph in PHASES:
             in_phase = (x["phase"] == ph).to_numpy()
             self.quantiles_[ph] = _interval(resid[in_phase], weight[in_phase])

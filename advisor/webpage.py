@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from advisor.api_errors import ErrorBody
+from advisor.hardware import MAX_DEVICES, MAX_THREADS
 from advisor.plots import chart_points, points_records
 from advisor.recommend import Advisor
 
@@ -46,6 +47,9 @@ class CandidateSet(BaseModel):
     context: int
     cache_type: str
     hardware: str | None
+    threads: int | None = Field(None, description="CPU threads the speed figures assume")
+    n_devices: int | None = Field(None, description="identical GPUs the layers are split over; "
+                                  "None = one device")
     min_tokens_per_s: float | None
     points: list[CandidatePoint] = Field(description="sorted by total_bytes")
 
@@ -77,6 +81,8 @@ def _router() -> APIRouter:
         bandwidth_gbs: float | None = None,
         fp16_tflops: float | None = None,
         hardware_memory_gb: float | None = None,
+        threads: Annotated[int | None, Query(ge=1, le=MAX_THREADS)] = None,
+        devices: Annotated[int | None, Query(ge=1, le=MAX_DEVICES)] = None,
         min_tokens_per_s: float | None = None,
         family: str | None = None,
         models: str | None = None,
@@ -86,8 +92,8 @@ def _router() -> APIRouter:
         query = advisor.parse_query(
             vram=vram, task=task, context=context, cache_type=cache_type, hardware=hardware,
             hardware_kind=hardware_kind, bandwidth_gbs=bandwidth_gbs, fp16_tflops=fp16_tflops,
-            hardware_memory_gb=hardware_memory_gb, min_tokens_per_s=min_tokens_per_s,
-            family=family,
+            hardware_memory_gb=hardware_memory_gb, threads=threads, devices=devices,
+            min_tokens_per_s=min_tokens_per_s, family=family,
             models=[m for m in models.split(",") if m.strip()] if models else None)
         points: list[dict[str, Any]] = points_records(chart_points(advisor, query))
         return CandidateSet(
@@ -95,6 +101,8 @@ def _router() -> APIRouter:
             task_mix={c.value: w for c, w in query.mix.items()}, context=query.context,
             cache_type=query.cache_type,
             hardware=query.hardware.name if query.hardware else None,
+            threads=query.hardware.threads if query.hardware else None,
+            n_devices=query.hardware.n_devices if query.hardware else None,
             min_tokens_per_s=query.min_tokens_per_s,
             points=[CandidatePoint.model_validate(p) for p in points])
 

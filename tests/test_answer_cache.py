@@ -78,6 +78,33 @@ def test_keys_separate_queries_whose_answers_differ(fake_advisor):
                                                        hardware="NVIDIA GeForce RTX 3090")
     assert key(vram="8GB", hardware="rtx 3090") != key(vram="8GB")
     assert key(vram="8GB", alternatives=3) != key(vram="8GB")
+    cpu = {"vram": "64GB", "hardware_kind": "cpu", "bandwidth_gbs": 80}
+    assert key(**cpu, threads=2) != key(**cpu, threads=16) != key(**cpu)
+    assert key(**cpu, threads=2) == key(**cpu, threads=2.0)
+    assert key(vram="8GB", hardware="rtx 3090", threads=2) != key(vram="8GB",
+                                                                  hardware="rtx 3090")
+
+
+def test_answers_for_other_thread_counts_are_not_shared(tmp_path):
+    """Two requests that differ only in threads get their own answers: the cache key holds
+    the thread count, so the second is not the first's cached answer."""
+    from thread_fixtures import threaded_advisor
+
+    advisor, _ = threaded_advisor()
+    app = create_app(Settings(data_dir=tmp_path), advisor_factory=lambda _: advisor)
+    params = {"vram": "64GB", "task": "reasoning", "hardware": "My box",
+              "hardware_kind": "cpu", "bandwidth_gbs": "80", "hardware_memory_gb": "64"}
+    with TestClient(app) as c:
+        two = c.get("/recommend", params={**params, "threads": "2"})
+        sixteen = c.get("/recommend", params={**params, "threads": "16"})
+        again = c.get("/v1/recommend", params={**params, "threads": "2"})
+        answers = c.app.state.answers
+        assert (len(answers), answers.hits, answers.misses) == (2, 1, 2)
+    assert two.status_code == sixteen.status_code == 200
+    assert (two.json()["request"]["threads"], sixteen.json()["request"]["threads"]) == (2, 16)
+    tg2, tg16 = (r.json()["pick"]["speed"]["tg128"]["value"] for r in (two, sixteen))
+    assert tg16 == pytest.approx(8 * tg2)
+    assert again.content == two.content
 
 
 def test_the_cache_is_a_bounded_lru():
@@ -132,3 +159,29 @@ def test_promotion_or_rollback_invalidates_the_answers(tmp_path):
         after = c.get("/recommend", params=params)
         assert after.json()["predictor_version"] == "fake-1"
         assert after.content == _direct(built[-1], params)
+
+
+def test_keys_hold_the_device_count(fake_advisor):
+    def key(**kwargs):
+        return query_key(fake_advisor.parse_query(vram="48GB", **kwargs))
+
+    one, two, four = (key(hardware="rtx 3090"), key(hardware="rtx 3090 x2"),
+                      key(hardware="rtx 3090 x4"))
+    assert len({one, two, four}) == 3
+    # the same setup however it is spelt shares a key (and an answer)
+    assert two == key(hardware="2x RTX 3090") == key(hardware="rtx 3090", devices=2)
+    assert one == key(hardware="rtx 3090", devices=1)
+
+
+def test_answers_for_other_device_counts_are_not_shared(fake_advisor, tmp_path):
+    app = create_app(Settings(data_dir=tmp_path), advisor_factory=lambda _: fake_advisor)
+    params = {"vram": "48GB", "task": "reasoning", "hardware": "NVIDIA GeForce RTX 3090"}
+    with TestClient(app) as c:
+        one = c.get("/recommend", params=params)
+        two = c.get("/recommend", params={**params, "devices": "2"})
+        again = c.get("/v1/recommend", params={**params, "hardware": "RTX 3090 x2"})
+        answers = c.app.state.answers
+        assert (len(answers), answers.hits, answers.misses) == (2, 1, 2)
+    assert (one.json()["request"]["n_devices"], two.json()["request"]["n_devices"]) == (None, 2)
+    assert one.json()["pick"]["memory"] != two.json()["pick"]["memory"]
+    assert again.content == two.content

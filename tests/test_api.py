@@ -147,3 +147,82 @@ def test_json_log_lines_carry_the_request_id():
         request_id.reset(token)
     assert line["message"] == "hello you" and line["request_id"] == "rid-1"
     assert line["status"] == 200 and line["level"] == "INFO"
+
+
+CPU_SPECS = "hardware=My%20box&hardware_kind=cpu&bandwidth_gbs=80&hardware_memory_gb=64"
+
+
+@pytest.mark.parametrize("threads", ["0", "-1", "1.5", "abc", "true", "1025"])
+def test_bad_threads_are_422_naming_threads(client, threads):
+    r = client.get(f"/recommend?vram=64GB&{CPU_SPECS}&threads={threads}")
+    assert r.status_code == 422, r.text
+    item = r.json()["detail"][0]
+    assert (item["parameter"], item["given"]) == ("threads", threads)
+
+
+def test_threads_need_the_hardware_422(client):
+    r = client.get("/recommend?vram=24GB&threads=8")
+    assert r.status_code == 422
+    body = r.json()
+    assert body["detail"][0]["parameter"] == "threads" and body["detail"][0]["given"] == "8"
+    assert "threads needs the hardware" in body["message"]
+
+
+@pytest.mark.parametrize("prefix", ["", "/v1"])
+def test_threads_are_echoed(client, prefix):
+    body = client.get(f"{prefix}/recommend?vram=64GB&{CPU_SPECS}&threads=12").json()
+    assert (body["request"]["hardware"], body["request"]["threads"]) == ("My box", 12)
+    assert client.get(f"{prefix}/recommend?vram=64GB&{CPU_SPECS}").json()["request"][
+        "threads"] is None
+    points = client.get(f"/v1/candidates?vram=64GB&{CPU_SPECS}&threads=12").json()
+    assert points["threads"] == 12
+    spec = client.get("/openapi.json").json()["paths"]["/recommend"]["get"]["parameters"]
+    threads = next(p for p in spec if p["name"] == "threads")
+    assert "CPU threads" in threads["description"]
+
+
+# -- several identical GPUs ------------------------------------------------------------------
+
+@pytest.mark.parametrize("prefix", ["", "/v1"])
+@pytest.mark.parametrize("params", [{"hardware": "RTX 3090 x2"}, {"hardware": "2x RTX 3090"},
+                                    {"hardware": "NVIDIA GeForce RTX 3090", "devices": "2"}])
+def test_several_gpus_by_name_or_devices(client, prefix, params):
+    r = client.get(f"{prefix}/recommend", params={"vram": "48GB", **params})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["request"]["hardware"], body["request"]["n_devices"]) == (
+        "NVIDIA GeForce RTX 3090 x2", 2)
+    assert body["pick"]["speed"]["tg128"]["source"].endswith("on NVIDIA GeForce RTX 3090 x2")
+    assert any("2 devices" in a for a in body["pick"]["memory"]["assumptions"])
+    points = client.get("/v1/candidates", params={"vram": "48GB", **params}).json()
+    assert (points["hardware"], points["n_devices"]) == ("NVIDIA GeForce RTX 3090 x2", 2)
+    one = client.get(f"{prefix}/recommend", params={"vram": "48GB", "hardware": "RTX 3090",
+                                                     "devices": "1"}).json()
+    assert (one["request"]["hardware"], one["request"]["n_devices"]) == (
+        "NVIDIA GeForce RTX 3090", None)
+
+
+@pytest.mark.parametrize(("query", "parameter", "fragment"), [
+    ("hardware=RTX%203090&devices=0", "devices", "greater than or equal to 1"),
+    ("hardware=RTX%203090&devices=17", "devices", "less than or equal to 16"),
+    ("hardware=RTX%203090&devices=two", "devices", "valid integer"),
+    ("hardware=RTX%203090%20x17", "hardware", "asks for 17 devices"),
+    ("hardware=RTX%203090%20x2&devices=4", "devices", "disagrees"),
+    ("hardware=Apple%20M2%20Pro%20x2", "hardware", "only discrete GPUs"),
+    ("devices=2", "devices", "devices needs the hardware"),
+])
+@pytest.mark.parametrize("path", ["/recommend", "/v1/candidates"])
+def test_bad_device_counts_are_422(client, path, query, parameter, fragment):
+    r = client.get(f"{path}?vram=48GB&{query}")
+    assert r.status_code == 422, r.text
+    item = r.json()["detail"][0]
+    assert item["parameter"] == parameter and fragment in item["message"]
+
+
+def test_hardware_lists_single_devices_and_devices_is_documented(client):
+    assert all(not h["n_devices"] for h in client.get("/hardware").json())
+    spec = client.get("/openapi.json").json()["paths"]["/recommend"]["get"]["parameters"]
+    devices = next(p for p in spec if p["name"] == "devices")
+    assert "identical GPUs" in devices["description"]
+    hardware = next(p for p in spec if p["name"] == "hardware")
+    assert "RTX 3090 x2" in hardware["description"]

@@ -37,12 +37,13 @@ def test_round_trip_predicts_the_same(saved: Path, predictors: tuple) -> None:
     card = loaded.card
     assert card.data_hash == "abc123" and card.metrics == {"x": 1.0}
     assert card.extra == {"note": "n"}
-    assert set(card.libraries) == {"sklearn", "numpy", "pandas", "joblib", "python"}
+    assert set(card.libraries) == {"sklearn", "numpy", "pandas", "joblib", "python",
+                                   "quant_advisor_models"}
     assert card.rows["speed_excluded"] and card.features["quality"]
     assert not [p for p in saved.iterdir() if p.name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("library", ["sklearn", "numpy", "python"])
+@pytest.mark.parametrize("library", ["sklearn", "numpy", "python", "quant_advisor_models"])
 def test_other_library_version_is_refused(saved: Path, library: str) -> None:
     card = json.loads((saved / CARD_FILE).read_text())
     card["libraries"][library] = "0.0.1"

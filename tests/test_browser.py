@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -99,6 +100,11 @@ def test_form_gives_the_api_pick_and_draws_the_charts(page_at, live_server):
     ({"#hardware": "__specs__"}, "bandwidth_gbs", "needs kind"),
     ({"#hardware": RTX, "#min_tokens_per_s": "100000"}, "min_tokens_per_s",
      "no candidate reaches"),
+    ({"#threads": "2"}, "threads", "threads needs the hardware"),
+    ({"#hardware": RTX, "#threads": "0"}, "threads", "greater than or equal to 1"),
+    ({"#hardware": RTX, "#devices": "17"}, "devices", "less than or equal to 16"),
+    ({"#hardware": RTX, "#devices": "0"}, "devices", "greater than or equal to 1"),
+    ({"#devices": "2"}, "devices", "devices needs the hardware"),
 ])
 def test_bad_input_shows_the_error_next_to_the_field(page_at, live_server, fill, field,
                                                      fragment):
@@ -146,3 +152,107 @@ def test_phone_width_prefilled_from_the_url_has_no_sideways_scroll(page_at, live
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"page is {width}px wide at a 390px viewport"
     save_screenshot(page, SCREENSHOTS / "web-phone.png")
+
+
+def _api_queries(page, live_server) -> dict[str, dict[str, list[str]]]:
+    """The query of the last /v1/recommend and /v1/candidates call the page made."""
+    found = {}
+    for url in page.requested:
+        parts = urlsplit(url)
+        if parts.path in ("/v1/recommend", "/v1/candidates"):
+            found[parts.path] = parse_qs(parts.query)
+    assert set(found) == {"/v1/recommend", "/v1/candidates"}, page.requested
+    return found
+
+
+def _ask_for_a_cpu(page, live_server, threads: str) -> None:
+    page.goto(f"{live_server}/")
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.input_value("#threads") == ""
+    page.select_option("#hardware", "__specs__")
+    page.select_option("#hardware_kind", "cpu")
+    page.fill("#bandwidth_gbs", "83.2")
+    if threads:
+        page.fill("#threads", threads)
+    page.click("#submit")
+    page.wait_for_selector("#answer:not([hidden])")
+
+
+def test_cpu_threads_are_sent_shown_and_kept_in_the_url(page_at, live_server):
+    page = page_at()
+    _ask_for_a_cpu(page, live_server, "2")
+    for query in _api_queries(page, live_server).values():
+        assert query["threads"] == ["2"] and query["hardware_kind"] == ["cpu"]
+    expected = _expected(live_server, vram="24GB", task="reasoning", hardware_kind="cpu",
+                         bandwidth_gbs=83.2, threads=2)
+    assert expected["request"]["threads"] == 2
+    assert page.text_content("#pick-title") == (
+        f"Pick: {expected['pick']['model']} at {expected['pick']['quant']}")
+    assert "2 threads" in page.text_content("#speed-device")
+    assert "(cpu), 2 threads" in page.text_content("#chart-speed h3")
+    url = page.url
+    assert parse_qs(urlsplit(url).query)["threads"] == ["2"]
+
+    phone = page_at(390, 844)  # the URL alone gives the same answer, at phone width
+    phone.goto(url)
+    phone.wait_for_selector("#answer:not([hidden])")
+    assert phone.input_value("#threads") == "2"
+    assert phone.input_value("#hardware") == "__specs__"
+    assert "2 threads" in phone.text_content("#speed-device")
+    assert _api_queries(phone, live_server)["/v1/recommend"]["threads"] == ["2"]
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page is {width}px wide at a 390px viewport"
+
+
+def test_empty_threads_field_sends_no_threads(page_at, live_server):
+    page = page_at()
+    _ask_for_a_cpu(page, live_server, "")
+    for query in _api_queries(page, live_server).values():
+        assert "threads" not in query and query["hardware_kind"] == ["cpu"]
+    assert "threads" not in parse_qs(urlsplit(page.url).query)
+    assert "thread" not in page.text_content("#speed-device")
+    assert "thread" not in page.text_content("#chart-speed h3")
+
+
+def _ask_for_gpus(page, live_server, devices: str) -> None:
+    page.goto(f"{live_server}/")
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.input_value("#devices") == ""
+    page.fill("#vram", "48GB")
+    page.select_option("#hardware", RTX)
+    if devices:
+        page.fill("#devices", devices)
+    page.click("#submit")
+    page.wait_for_selector("#answer:not([hidden])")
+
+
+def test_gpu_count_is_sent_shown_and_kept_in_the_url(page_at, live_server):
+    page = page_at()
+    _ask_for_gpus(page, live_server, "2")
+    for query in _api_queries(page, live_server).values():
+        assert query["devices"] == ["2"] and query["hardware"] == [RTX]
+    expected = _expected(live_server, vram="48GB", task="reasoning", hardware=RTX, devices=2)
+    assert expected["request"]["n_devices"] == 2
+    assert page.text_content("#pick-title") == (
+        f"Pick: {expected['pick']['model']} at {expected['pick']['quant']}")
+    assert page.text_content("#speed-device") == f"On 2 x {RTX}:"
+    assert f"on 2 x {RTX}" in page.text_content("#chart-speed h3")
+    url = page.url
+    assert parse_qs(urlsplit(url).query)["devices"] == ["2"]
+
+    again = page_at()  # the URL alone gives the same answer
+    again.goto(url)
+    again.wait_for_selector("#answer:not([hidden])")
+    assert again.input_value("#devices") == "2" and again.input_value("#hardware") == RTX
+    assert again.text_content("#speed-device") == f"On 2 x {RTX}:"
+    assert _api_queries(again, live_server)["/v1/recommend"]["devices"] == ["2"]
+
+
+@pytest.mark.parametrize("devices", ["", "1"])
+def test_one_gpu_sends_no_devices(page_at, live_server, devices):
+    page = page_at()
+    _ask_for_gpus(page, live_server, devices)
+    for query in _api_queries(page, live_server).values():
+        assert "devices" not in query
+    assert "devices" not in parse_qs(urlsplit(page.url).query)
+    assert page.text_content("#speed-device") == f"On {RTX}:"

@@ -82,3 +82,59 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         write_rows(path, rows()[:1])
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.jsonl"]
+
+
+def _hardware_tables(tmp_path):
+    (tmp_path / "hardware.csv").write_text(
+        "name,kind,memory_gb,bandwidth_gbs,fp16_tflops,source,notes\n"
+        "Card,gpu,32,,,thread title,specs not verified\n"
+        "Full,gpu,24,900,35,wiki,\n")
+    (tmp_path / "hardware_added.csv").write_text(
+        "name,kind,memory_gb,bandwidth_gbs,fp16_tflops,fp16_basis,source,notes\n"
+        "Card,gpu,16,640,95.7,vector FP16,datasheet A,\n"
+        "Full,gpu,24,1,1,tensor,datasheet B,\n"
+        "Ours,gpu,80,3350,989,tensor,datasheet C,measured here\n")
+    write_rows(tmp_path / "speed.jsonl", [
+        SpeedRow(**BASE, hardware="Card", backend="rocm", test="tg128", tokens_per_s=50.0),
+        SpeedRow(**BASE, hardware="Full", backend="cuda", test="tg128", tokens_per_s=90.0,
+                 bandwidth_gbs=936.0)])
+
+
+def test_added_hardware_fills_only_blank_specs_and_cites_them(tmp_path):
+    _hardware_tables(tmp_path)
+    table = load_dataset(tmp_path).hardware
+    card, full, ours = table["Card"], table["Full"], table["Ours"]
+    # the published line's memory size stays; its blanks come from the added line, cited
+    assert (card.memory_gb, card.bandwidth_gbs, card.fp16_tflops) == (32.0, 640.0, 95.7)
+    assert card.fp16_basis == "vector FP16"
+    assert "thread title" in card.source and "datasheet A" in card.source
+    assert "bandwidth_gbs" in card.source
+    # the published figures win; only the blank basis is filled
+    assert (full.memory_gb, full.bandwidth_gbs, full.fp16_tflops) == (24.0, 900.0, 35.0)
+    assert full.fp16_basis == "tensor" and full.source == "wiki; added fp16_basis: datasheet B"
+    assert ours.bandwidth_gbs == 3350.0 and ours.source == "datasheet C"
+
+
+def test_speed_frame_joins_specs_a_row_lacks(tmp_path):
+    _hardware_tables(tmp_path)
+    frame = load_dataset(tmp_path).speed_frame().set_index("hardware")
+    assert frame.loc["Card", "bandwidth_gbs"] == 640.0
+    assert frame.loc["Card", "fp16_tflops"] == 95.7
+    assert frame.loc["Full", "bandwidth_gbs"] == 936.0  # the row's own figure wins
+
+
+def test_csv_omits_a_blank_optional_column_until_a_row_fills_it(tmp_path):
+    from advisor.dataset import HARDWARE_OMIT_BLANK, read_hardware_tables
+
+    devices = [Hardware(name="A", kind="cpu", bandwidth_gbs=60.0),
+               Hardware(name="B", kind="gpu", bandwidth_gbs=900.0, memory_gb=24.0)]
+    path = tmp_path / "hardware.csv"
+    write_csv_models(path, devices, omit_blank=HARDWARE_OMIT_BLANK)
+    header = path.read_text(encoding="utf-8").splitlines()[0]
+    assert header == "name,kind,memory_gb,bandwidth_gbs,fp16_tflops,fp16_basis,cores_or_isa," \
+        "source,notes"
+    assert read_hardware_tables(tmp_path) == {d.name: d for d in devices}
+    devices[0] = devices[0].model_copy(update={"threads": 8})
+    write_csv_models(path, devices, omit_blank=HARDWARE_OMIT_BLANK)
+    assert "threads" in path.read_text(encoding="utf-8").splitlines()[0]
+    assert read_hardware_tables(tmp_path) == {d.name: d for d in devices}

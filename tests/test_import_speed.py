@@ -120,10 +120,13 @@ def test_parse_model_names(published: str, params: float, source: str, notes: st
     ("Qwen3-Coder-30B-A3B-Instruct-BF16-00001-of-00002", 30.53, "", 3.0, ["moe"]),
     ("NVIDIA-Nemotron-3-Super-120B-A12B-UD-Q4_K_XL-00001-of-00003", 120.67, "", 12.0, ["moe"]),
     ("gemma-4-26B-A4B-it-UD-Q8_K_XL", 25.23, "", 4.0, ["moe"]),
-    ("gpt-oss-20b-mxfp4", 20.91, "MoE (params_b = total params)", None,
+    # active parameters from the model cards (advisor.naming.MOE_ACTIVE_PARAMS)
+    ("gpt-oss-20b-mxfp4", 20.91, "MoE (params_b = total params)", 3.6, ["moe"]),
+    ("GLM-4.7-Flash-BF16-00001-of-00002", 29.94, "", 3.0, ["moe"]),
+    ("MiniMax-M2.7-UD-Q3_K_S-00001-of-00003", 228.69, "", 10.0, ["moe"]),
+    # a mixture of experts nobody gave the active count of
+    ("Some-Experts-Model-Q4_0", 40.0, "MoE (params_b = total params)", None,
      ["moe", "moe_active_unknown"]),
-    ("GLM-4.7-Flash-BF16-00001-of-00002", 29.94, "", None, ["moe", "moe_active_unknown"]),
-    ("MiniMax-M2.7-UD-Q3_K_S-00001-of-00003", 228.69, "", None, ["moe", "moe_active_unknown"]),
 ])
 def test_parse_model_moe(published: str, params: float, notes: str, active: float | None,
                          flags: list[str]) -> None:
@@ -264,8 +267,8 @@ def test_import_small_folder(shared: Path) -> None:
     multi = by_model["gpt-oss-20b-mxfp4"]
     assert (multi.hardware, multi.n_devices, multi.quant) == ("NVIDIA GeForce RTX 3090", 2,
                                                                "MXFP4")
-    assert {"multi_gpu", "moe", "moe_active_unknown"} <= set(multi.flags)
-    assert multi.active_params_b is None and multi.bandwidth_gbs == 935.8
+    assert {"multi_gpu", "moe"} <= set(multi.flags)
+    assert multi.active_params_b == 3.6 and multi.bandwidth_gbs == 935.8
 
     ik = by_model["LLaMA-2-7B"]
     assert (ik.fork, ik.backend, ik.hardware_kind, ik.bpw, ik.bpw_basis) == (
@@ -393,4 +396,3 @@ def test_real_shared_data_every_row_once_and_every_device_joins() -> None:
     assert all(r.hardware in names and r.hardware_kind is not None for r in rows)
     assert all(r.usable for r in rows)
     assert {s.source_id for s in sources} == {r.source_id for r in rows}
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,9 +19,10 @@ from advisor.memory import (
     estimate_memory,
     host_compute_buffer_bytes,
     kv_cache_bytes,
+    per_device_bytes,
 )
 from advisor.quants import get_quant
-from advisor.units import GIB, MIB
+from advisor.units import GIB, MIB, format_bytes
 
 # Numbers as in the catalog (architectures.csv: LLAMA_SKU / GEMMA_JAX configs).
 LLAMA_8B = ModelSpec(name="Llama-3.1-8B", family="Llama 3.1", params_b=8.0, n_layers=32,
@@ -197,3 +199,46 @@ def test_cpu_monotone_in_context(c1: int, c2: int, fa: bool) -> None:
 def test_runtime_errors(kwargs: dict, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         estimate_memory(SMOL, bpw=4, **kwargs)
+
+
+# -- several GPUs: layers split, each device with its own overhead and compute buffer ---------
+
+@pytest.mark.parametrize("n", [2, 3, 8])
+def test_several_gpus_add_an_overhead_and_a_compute_buffer_per_device(n: int) -> None:
+    one = estimate_memory(LLAMA_8B, bpw=4.0, context=8192)
+    many = estimate_memory(LLAMA_8B, bpw=4.0, context=8192, n_devices=n)
+    assert (many.weights_bytes, many.kv_cache_bytes) == (one.weights_bytes, one.kv_cache_bytes)
+    assert many.overhead_bytes == n * RUNTIME_OVERHEAD_BYTES == n * one.overhead_bytes
+    assert many.compute_buffer_bytes == n * one.compute_buffer_bytes
+    assert many.total_bytes == (one.weights_bytes + one.kv_cache_bytes
+                                + n * (one.compute_buffer_bytes + RUNTIME_OVERHEAD_BYTES))
+    assert any(a.startswith(f"{n} devices (llama.cpp layer split): weights and KV cache split "
+                            "across them, runtime overhead and compute buffer per device")
+               for a in many.assumptions)
+    assert "runtime overhead 400 MiB per device (assumed, discrete GPU)" in many.assumptions
+    # one device: exactly as before, no word of devices
+    assert estimate_memory(LLAMA_8B, bpw=4.0, context=8192, n_devices=1) == one
+    assert not any("devices" in a for a in one.assumptions)
+
+
+def test_each_device_holds_its_share_plus_its_own_overhead_and_compute() -> None:
+    m = estimate_memory(LLAMA_8B, bpw=4.0, context=8192, n_devices=2)
+    share = (m.weights_bytes + m.kv_cache_bytes) / 2 + (m.compute_buffer_bytes
+                                                        + m.overhead_bytes) / 2
+    assert per_device_bytes(m.total_bytes, 2) == pytest.approx(share, abs=1)
+    assert per_device_bytes(7, 1) == 7 and per_device_bytes(7, 2) == 4  # rounded up
+    np.testing.assert_array_equal(per_device_bytes(np.array([10, 11], dtype=np.int64), 2),
+                                  [5, 6])
+    assert f"each holds about {format_bytes(per_device_bytes(m.total_bytes, 2))}" in \
+        m.assumptions[-1]
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"n_devices": 0}, "n_devices must be a whole number > 0"),
+    ({"n_devices": 2, "runtime": "cpu"}, "n_devices > 1 needs the gpu runtime"),
+    ({"n_devices": 2, "runtime": "unified"}, "n_devices > 1 needs the gpu runtime"),
+])
+def test_device_count_errors(kwargs: dict, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match) as err:
+        estimate_memory(LLAMA_8B, bpw=4, **kwargs)
+    assert err.value.parameter == "n_devices"

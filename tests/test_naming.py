@@ -50,6 +50,7 @@ def test_normalise_model(published: str, canonical: str, family: str | None,
         ("Qwen2-57B-A14B-Instruct", 57.0, True, 14.0),      # stated in the name
         ("Mixtral-8x7B-Instruct-v0.1", 46.7, True, None),   # MoE, active not stated
         ("DeepSeek-R1", 671.0, True, None),
+        ("gpt-oss-120b", 116.8, True, 5.1),                 # model card (MOE_ACTIVE_PARAMS)
         ("Llama-3.1-8B", 8.0, False, None),
     ],
 )

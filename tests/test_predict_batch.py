@@ -1,12 +1,15 @@
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
-from conftest import HARDWARE
+from conftest import HARDWARE, FakeCard, FakePredictors, FakeQuality
+from thread_fixtures import ThreadedSpeed
 
 from advisor.catalog import load_catalog
 from advisor.errors import DataFileError, InvalidInputError
 from advisor.predict_batch import QUALITY_OUT, SPEED_OUT, predict_cases, read_cases
+from advisor.schema import Hardware, HardwareKind
 
 CSV = """model,params_b,quant,bpw,task_category,metric,hardware,kind,backend,bandwidth_gbs,fp16_tflops,memory_gb,test
 Llama-3.1-8B,,Q4_K_M,,reasoning,,NVIDIA GeForce RTX 3090,,cuda,,,,tg128
@@ -61,6 +64,11 @@ def test_moe_active_parameters_from_the_catalog(cases, fake_predictors):
     ("bandwidth_gbs", "-5", "positive"),
     ("kind", "toaster", "kind must be one of"),
     ("test", "bench", "pp512"),
+    ("threads", "0", "threads must be a whole number from 1 to 1024"),
+    ("threads", "-4", "threads must be a whole number"),
+    ("threads", "1.5", "threads must be a whole number"),
+    ("threads", "abc", "threads must be a whole number"),
+    ("threads", "2000", "threads must be a whole number"),
 ])
 def test_bad_values_name_line_and_column(cases, fake_predictors, column, value, fragment):
     cases.loc[1, column] = value
@@ -80,3 +88,78 @@ def test_unreadable_inputs(tmp_path, text):
 def test_missing_file(tmp_path):
     with pytest.raises(DataFileError, match="does not exist"):
         read_cases(tmp_path / "nope.csv")
+
+
+def test_threads_column_reaches_the_speed_predictor(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text("model,quant,hardware,kind,bandwidth_gbs,threads,test\n"
+                    "Llama-3.1-8B,Q4_K_M,My CPU,cpu,80,2,tg128\n"
+                    "Llama-3.1-8B,Q4_K_M,My CPU,cpu,80,16,tg128\n"
+                    "Llama-3.1-8B,Q4_K_M,My CPU,cpu,80,,tg128\n"
+                    "Llama-3.1-8B,Q4_K_M,Box CPU,,,,tg128\n"
+                    "Llama-3.1-8B,Q4_K_M,Box CPU,,,4.0,tg128\n")
+    cases = read_cases(path)
+    hardware = {**HARDWARE, "Box CPU": Hardware(name="Box CPU", kind=HardwareKind.CPU,
+                                                bandwidth_gbs=80, threads=12)}
+    speed = ThreadedSpeed()
+    out = predict_cases(cases, FakePredictors(FakeQuality(), speed, FakeCard()), load_catalog(),
+                        hardware)
+    (frame,) = speed.frames
+    np.testing.assert_array_equal(frame["threads"].to_numpy(dtype=float),
+                                  [2.0, 16.0, np.nan, 12.0, 4.0])  # blank: the device's, else NaN
+    tps = out["pred_tokens_per_s"].to_numpy(dtype=float)
+    assert tps[1] == pytest.approx(8 * tps[0]) and tps[2] == pytest.approx(4 * tps[0])
+    assert list(out["threads"]) == ["2", "16", "", "", "4.0"]  # the input comes back as given
+
+
+def test_n_devices_column_reaches_the_speed_predictor(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text("model,quant,hardware,n_devices,test\n"
+                    "Llama-3.1-8B,Q4_K_M,NVIDIA GeForce RTX 3090,,tg128\n"
+                    "Llama-3.1-8B,Q4_K_M,NVIDIA GeForce RTX 3090,2,tg128\n"
+                    "Llama-3.1-8B,Q4_K_M,NVIDIA GeForce RTX 3090 x4,,tg128\n"
+                    "Llama-3.1-8B,Q4_K_M,2x NVIDIA GeForce RTX 3090,2.0,tg128\n"
+                    "Llama-3.1-8B,Q4_K_M,NVIDIA GeForce RTX 3090,1,pp512\n")
+    cases = read_cases(path)
+    speed = ThreadedSpeed()
+    out = predict_cases(cases, FakePredictors(FakeQuality(), speed, FakeCard()), load_catalog(),
+                        dict(HARDWARE))
+    (frame,) = speed.frames
+    np.testing.assert_array_equal(frame["n_devices"].to_numpy(dtype=float),
+                                  [1.0, 2.0, 4.0, 2.0, 1.0])  # blank: one device
+    # one device's name and specs (the count is apart), so the table's specs are found
+    assert set(frame["hardware"]) == {"NVIDIA GeForce RTX 3090"}
+    assert set(frame["bandwidth_gbs"]) == {935.8} and set(frame["hardware_kind"]) == {"gpu"}
+    assert out["pred_tokens_per_s"].notna().all()
+    assert list(out["n_devices"]) == ["", "2", "", "2.0", "1"]  # the input comes back as given
+
+
+@pytest.mark.parametrize("column, value, fragment", [
+    ("n_devices", "0", "n_devices must be a whole number from 1 to 16"),
+    ("n_devices", "17", "n_devices must be a whole number from 1 to 16"),
+    ("n_devices", "1.5", "n_devices must be a whole number"),
+    ("n_devices", "two", "n_devices must be a whole number"),
+    ("hardware", "Unknown GPU x17", "asks for 17 devices"),
+])
+def test_bad_device_counts_name_line_and_column(cases, fake_predictors, column, value, fragment):
+    cases.loc[1, column] = value
+    with pytest.raises(InvalidInputError, match=fragment) as err:
+        predict_cases(cases, fake_predictors, load_catalog(), dict(HARDWARE))
+    assert "line 3" in str(err.value) and err.value.parameter == column
+
+
+@pytest.mark.parametrize("row, fragment", [
+    ("Llama-3.1-8B,Q4_K_M,NVIDIA GeForce RTX 3090 x2,,4,tg128", "n_devices 4 disagrees with "
+     "the 2 devices in the hardware name"),
+    ("Llama-3.1-8B,Q4_K_M,Apple M2 Pro (19-core GPU; 32GB),,2,tg128", "only discrete GPUs"),
+    ("Llama-3.1-8B,Q4_K_M,My CPU,cpu,2,tg128", "only discrete GPUs are split across devices "
+     "by llama.cpp; got n_devices 2 of kind cpu"),
+])
+def test_device_counts_that_cannot_be(tmp_path, fake_predictors, row, fragment):
+    path = tmp_path / "cases.csv"
+    path.write_text(f"model,quant,hardware,kind,n_devices,test\n{row}\n")
+    hardware = {**HARDWARE, "Apple M2 Pro (19-core GPU; 32GB)": Hardware(
+        name="Apple M2 Pro (19-core GPU; 32GB)", kind=HardwareKind.APPLE, bandwidth_gbs=200)}
+    with pytest.raises(InvalidInputError, match=fragment) as err:
+        predict_cases(read_cases(path), fake_predictors, load_catalog(), hardware)
+    assert "line 2" in str(err.value) and err.value.parameter == "n_devices"

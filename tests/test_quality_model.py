@@ -120,3 +120,25 @@ def test_intervals_contain_point(fitted: QualityPredictor, params: float, bpw: f
                                        "task_category": [cat]})).iloc[0]
     for t in ("retention", "ppl_ratio", "kld"):
         assert out[f"{t}_low"] <= out[t] <= out[f"{t}_high"]
+
+
+def test_noisy_retention_rows_are_left_out_of_the_fit() -> None:
+    """A tiny suite near chance (standard error 0.2 of the baseline) that says a tiny model
+    loses 40 points at every quant must not bend the curve; rows without a stderr stay in."""
+    frame = synthetic_quality()
+    noise = frame[frame["retention"].notna() & (frame["model"] == "m0")].assign(
+        model="tiny", params_b=0.1, retention=0.6, stderr=0.05, baseline_value=0.25)
+    clean = QualityPredictor(calibration_folds=3).fit(frame)
+    with_noise = QualityPredictor(calibration_folds=3).fit(pd.concat([frame, noise],
+                                                                     ignore_index=True))
+    assert with_noise.exclusions_["noisy_retention"] == len(noise)
+    assert clean.exclusions_["noisy_retention"] == 0
+    q = pd.DataFrame({"params_b": [0.5, 8.0], "quant": ["Q4_K_M", "Q4_K_M"],
+                      "task_category": ["math", "math"]})
+    pd.testing.assert_frame_equal(clean.predict(q), with_noise.predict(q))
+    # a precise row (standard error 2% of the baseline) is used
+    precise = noise.assign(stderr=0.005)
+    used = QualityPredictor(calibration_folds=3).fit(pd.concat([frame, precise],
+                                                               ignore_index=True))
+    assert used.exclusions_["noisy_retention"] == 0
+    assert used.predict(q)["retention"].iloc[0] < clean.predict(q)["retention"].iloc[0]

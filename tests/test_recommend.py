@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -173,3 +174,265 @@ def test_cpu_hardware_uses_the_host_memory_model(fake_advisor):
     picked = on_cpu.loc[(fake_advisor.table.frame["model"] == rec.pick.model)
                         & (fake_advisor.table.frame["quant"] == rec.pick.quant)]
     assert rec.pick.memory.total_bytes == int(picked["total_bytes"].iloc[0])
+
+
+# -- threads: the CPU threads llama.cpp runs with -------------------------------------------
+
+CPU_BOX = {"hardware": "My box", "hardware_kind": "cpu", "bandwidth_gbs": 80,
+           "hardware_memory_gb": 64}
+
+
+def test_threads_reach_the_query_and_the_echo(fake_advisor):
+    query = fake_advisor.parse_query(vram="64GB", threads=12, **CPU_BOX)
+    assert query.hardware is not None and query.hardware.threads == 12
+    rec = fake_advisor.rank(query)
+    assert (rec.request.hardware, rec.request.threads) == ("My box", 12)
+    named = fake_advisor.recommend(vram="24GB", hardware="rtx 3090", threads=4)
+    assert named.request.threads == 4  # kept for a GPU too; only a CPU's speed uses it
+    assert fake_advisor.recommend(vram="24GB", hardware="rtx 3090").request.threads is None
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, "abc", True, 1025])
+def test_bad_threads(fake_advisor, threads):
+    with pytest.raises(InvalidInputError, match="threads must be a whole number from 1 to "
+                       "1024") as err:
+        fake_advisor.parse_query(vram="64GB", threads=threads, **CPU_BOX)
+    assert err.value.parameter == "threads"
+
+
+def test_threads_need_the_hardware(fake_advisor):
+    with pytest.raises(InvalidInputError, match="threads needs the hardware") as err:
+        fake_advisor.parse_query(vram="24GB", threads=8)
+    assert err.value.parameter == "threads"
+
+
+def test_the_speed_predictor_gets_the_threads_column():
+    from thread_fixtures import DEFAULT_THREADS, threaded_advisor
+
+    advisor, speed = threaded_advisor()
+    answers = {}
+    for threads in (2, 16, None):
+        speed.frames.clear()
+        kwargs = {} if threads is None else {"threads": threads}
+        answers[threads] = advisor.recommend(vram="64GB", models=["Llama-3.1-8B"],
+                                             **CPU_BOX, **kwargs)
+        assert len(speed.frames) == 2  # pp512 and tg128
+        for frame in speed.frames:
+            assert frame["threads"].dtype == float
+            expected = np.nan if threads is None else float(threads)
+            np.testing.assert_array_equal(frame["threads"].to_numpy(),
+                                          np.full(len(frame), expected))
+    tg = {t: a.pick.speed["tg128"].value for t, a in answers.items()}
+    assert tg[16] == pytest.approx(8 * tg[2])
+    assert tg[None] == pytest.approx(tg[2] * DEFAULT_THREADS / 2)
+    # each thread count has its own speed cache entry; asking again predicts nothing
+    speed.frames.clear()
+    again = advisor.recommend(vram="64GB", models=["Llama-3.1-8B"], threads=2, **CPU_BOX)
+    assert speed.frames == [] and again.pick.speed["tg128"].value == tg[2]
+
+
+def test_threads_of_a_gpu_reach_the_predictor_which_decides():
+    """Passed on for any device; the (fake) predictor scales CPU rows only."""
+    from thread_fixtures import threaded_advisor
+
+    advisor, speed = threaded_advisor()
+    a = advisor.recommend(vram="24GB", hardware="rtx 3090", threads=2)
+    b = advisor.recommend(vram="24GB", hardware="rtx 3090", threads=16)
+    assert a.pick.speed["tg128"].value == b.pick.speed["tg128"].value
+    assert [f["threads"].iloc[0] for f in speed.frames] == [2.0, 2.0, 16.0, 16.0]
+
+
+def test_module_level_recommend_takes_threads(fake_advisor, monkeypatch):
+    from advisor import recommend as recommend_module
+
+    monkeypatch.setattr(recommend_module, "_default_advisor", lambda: fake_advisor)
+    rec = recommend_module.recommend("64GB", "reasoning", threads=6, **CPU_BOX)
+    assert rec.request.threads == 6
+    with pytest.raises(InvalidInputError, match="threads needs the hardware"):
+        recommend_module.recommend("64GB", threads=6)
+
+
+def test_a_cpu_figure_answers_only_its_own_thread_count(fake_predictors):
+    """Published CPU speeds were timed at some thread count: they answer a question about that
+    count (given, or the device's default) and the predictor answers the others."""
+    from conftest import HARDWARE
+
+    from advisor.catalog import load_catalog
+    from advisor.dataset import Dataset
+    from advisor.recommend import Advisor
+    from advisor.schema import Hardware, HardwareKind, SpeedRow
+
+    cpu = Hardware(name="Zen box", kind=HardwareKind.CPU, bandwidth_gbs=83.2, threads=16)
+    base = {"model": "Llama-3.1-8B", "model_as_published": "Llama-3.1-8B", "quant": "Q4_K_M",
+            "quant_as_published": "Q4_K_M", "source_id": "bench_cpu", "hardware": cpu.name,
+            "hardware_kind": "cpu", "backend": "cpu", "test": "tg128"}
+    data = Dataset(speed=[SpeedRow(**base, threads=2, tokens_per_s=6.0),
+                          SpeedRow(**base, threads=16, tokens_per_s=11.0)])
+    advisor = Advisor(load_catalog(), fake_predictors, data, {**HARDWARE, cpu.name: cpu})
+
+    def tg(**kw):
+        rec = advisor.recommend(vram="64GB", models=["Llama-3.1-8B"], hardware="Zen box",
+                                alternatives=30, **kw)
+        return next(c for c in [rec.pick, *rec.alternatives] if c.quant == "Q4_K_M").speed[
+            "tg128"]
+
+    assert (tg(threads=2).value, tg(threads=2).provenance) == (6.0, "published")
+    assert (tg().value, tg().provenance) == (11.0, "published")  # the device's 16 threads
+    assert tg(threads=8).provenance == "predicted"
+
+
+# -- several identical GPUs (llama.cpp --split-mode layer) ----------------------------------
+
+def _by_quant(rec):
+    return {c.quant: c for c in [rec.pick, *rec.alternatives]}
+
+
+@pytest.mark.parametrize("kwargs", [{"hardware": "RTX 3090 x2"}, {"hardware": "2x rtx 3090"},
+                                    {"hardware": "rtx 3090", "devices": 2},
+                                    {"hardware": "RTX 3090 x2", "devices": 2}])
+def test_several_gpus_reach_the_query_and_the_echo(fake_advisor, kwargs):
+    query = fake_advisor.parse_query(vram="48GB", **kwargs)
+    assert query.n_devices == 2 and query.hardware.n_devices == 2
+    rec = fake_advisor.rank(query)
+    assert (rec.request.hardware, rec.request.n_devices) == ("NVIDIA GeForce RTX 3090 x2", 2)
+    assert rec.pick.speed["tg128"].source.endswith(" on NVIDIA GeForce RTX 3090 x2")
+    one = fake_advisor.recommend(vram="48GB", hardware="rtx 3090")
+    assert one.request.n_devices is None and fake_advisor.parse_query(
+        vram="48GB", hardware="rtx 3090", devices=1).n_devices == 1
+    assert fake_advisor.recommend(vram="48GB").request.n_devices is None
+
+
+def test_several_gpus_memory_has_an_overhead_and_compute_buffer_per_device(fake_advisor):
+    kw = {"vram": "100GB", "models": ["Llama-3.1-8B"], "alternatives": 30}
+    one = _by_quant(fake_advisor.recommend(hardware="rtx 3090", **kw))
+    for n in (2, 4):
+        many = _by_quant(fake_advisor.recommend(hardware=f"rtx 3090 x{n}", **kw))
+        for quant, c in many.items():
+            m, s = c.memory, one[quant].memory
+            assert (m.weights_bytes, m.kv_cache_bytes) == (s.weights_bytes, s.kv_cache_bytes)
+            assert m.overhead_bytes == n * s.overhead_bytes
+            assert m.compute_buffer_bytes == n * s.compute_buffer_bytes
+            assert m.total_bytes == s.total_bytes + (n - 1) * (s.overhead_bytes
+                                                               + s.compute_buffer_bytes)
+            assert any(a.startswith(f"{n} devices (llama.cpp layer split)")
+                       for a in m.assumptions)
+
+
+def test_each_gpus_share_must_fit_one_gpu(fake_advisor):
+    """Two 24 GB cards and a 60 GB budget: Llama-3.1-70B at Q5_K_M (52.5 GB in all) is within
+    the budget, but each card would hold 26 GB, so it does not fit; Q4_K_M (46 GB, 23 GB each)
+    does. One card is checked against the budget only, as before."""
+    from advisor.memory import per_device_bytes
+    from advisor.plots import chart_points
+
+    advisor = fake_advisor
+    kw = {"vram": "60GB", "models": ["Llama-3.1-70B"], "alternatives": 30}
+    query = advisor.parse_query(hardware="RTX 3090 x2", **kw)
+    rec = advisor.rank(query)
+    fitting = [c for c in [rec.pick, *rec.alternatives] if c.fits]
+    assert fitting and rec.pick.fits
+    assert all(per_device_bytes(c.memory.total_bytes, 2) <= 24e9 for c in fitting)
+    points = chart_points(advisor, query).set_index("quant")
+    q5 = points.loc["Q5_K_M"]
+    assert 48e9 < q5["total_bytes"] <= 60e9 and not q5["fits"]      # budget yes, each card no
+    assert points.loc["Q4_K_M", "fits"] and points.loc["Q4_K_M", "total_bytes"] <= 48e9
+    assert rec.pick.quant not in {q for q, ok in points["fits"].items() if not ok}
+    assert points["fits"].sum() == rec.candidates_fitting
+    # one card: the budget alone decides (unchanged)
+    single = chart_points(advisor, advisor.parse_query(hardware="RTX 3090", **kw))
+    assert single.set_index("quant").loc["Q5_K_M", "fits"]
+    # the same with a device memory given: two 20 GB cards under a 48 GB budget
+    small = chart_points(advisor, advisor.parse_query(
+        hardware="RTX 3090 x2", hardware_memory_gb=20, **{**kw, "vram": "48GB"}))
+    assert (small["fits"] == ((small["total_bytes"] <= 48e9)
+                              & (-(-small["total_bytes"] // 2) <= 20e9))).all()
+    assert (~small["fits"] & (small["total_bytes"] <= 48e9)).any()
+
+
+def test_nothing_fits_on_the_gpus_says_so(fake_advisor):
+    with pytest.raises(NothingFitsError, match=r"nothing fits 2 devices of 0\.5 GB \(NVIDIA "
+                       r"GeForce RTX 3090 x2\) at context 4096: with the layers split over "
+                       r"them, the smallest candidate, .* needs .* on each") as err:
+        fake_advisor.recommend(vram="500GB", hardware="rtx 3090 x2", hardware_memory_gb=0.5)
+    assert err.value.smallest_budget_bytes is None  # a larger budget would not help
+    with pytest.raises(NothingFitsError, match="give vram of at least") as err:
+        fake_advisor.recommend(vram="0.1GB", hardware="rtx 3090 x2")
+    assert err.value.smallest_budget_bytes is not None
+
+
+@pytest.mark.parametrize(("kwargs", "parameter", "match"), [
+    ({"hardware": "Apple M2 Pro x2"}, "hardware", "only discrete GPUs"),
+    ({"hardware": "RTX 3090 x17"}, "hardware", "asks for 17 devices"),
+    ({"hardware": "rtx 3090", "devices": 17}, "devices", "devices must be a whole number"),
+    ({"hardware": "rtx 3090", "devices": 0}, "devices", "devices must be a whole number"),
+    ({"hardware": "rtx 3090 x2", "devices": 3}, "devices", "disagrees"),
+    ({"devices": 2}, "devices", "devices needs the hardware"),
+    ({**CPU_BOX, "devices": 2}, "devices", "only discrete GPUs"),
+])
+def test_bad_device_counts(fake_advisor, kwargs, parameter, match):
+    with pytest.raises(InvalidInputError, match=match) as err:
+        fake_advisor.parse_query(vram="48GB", **kwargs)
+    assert err.value.parameter == parameter
+
+
+def test_the_speed_predictor_gets_the_device_count():
+    from thread_fixtures import threaded_advisor
+
+    advisor, speed = threaded_advisor()
+    for hardware, n in (("rtx 3090", 1.0), ("rtx 3090 x2", 2.0), ("4x rtx 3090", 4.0)):
+        speed.frames.clear()
+        advisor.recommend(vram="96GB", hardware=hardware, models=["Llama-3.1-8B"])
+        assert len(speed.frames) == 2  # pp512 and tg128: each count has its own cache entry
+        for frame in speed.frames:
+            assert frame["n_devices"].dtype == float
+            np.testing.assert_array_equal(frame["n_devices"].to_numpy(), np.full(len(frame), n))
+            # one device's name and specs: what the predictor's device terms are keyed by
+            assert set(frame["hardware"]) == {"NVIDIA GeForce RTX 3090"}
+            assert set(frame["memory_gb"]) == {24}
+    speed.frames.clear()
+    advisor.recommend(vram="96GB", hardware="rtx 3090", devices=2, models=["Llama-3.1-8B"])
+    assert speed.frames == []  # the same question as "rtx 3090 x2": cached
+
+
+def test_a_multi_gpu_figure_answers_only_its_own_device_count(fake_predictors):
+    """Published speeds of layers split over 2 GPUs answer a question about 2 of them; a single
+    card's figure answers only a question about one, and other counts are predicted."""
+    from conftest import HARDWARE
+
+    from advisor.catalog import load_catalog
+    from advisor.dataset import Dataset
+    from advisor.recommend import Advisor
+    from advisor.schema import SpeedRow
+
+    base = {"model": "Llama-3.1-8B", "model_as_published": "Llama-3.1-8B", "quant": "Q4_K_M",
+            "quant_as_published": "Q4_K_M", "source_id": "bench_gpu",
+            "hardware": "NVIDIA GeForce RTX 3090", "hardware_kind": "gpu", "backend": "cuda",
+            "test": "tg128"}
+    data = Dataset(speed=[SpeedRow(**base, tokens_per_s=120.0),
+                          SpeedRow(**base, n_devices=2, tokens_per_s=101.0),
+                          SpeedRow(**base, n_devices=2, tokens_per_s=99.0),
+                          SpeedRow(**base, n_devices=4, tokens_per_s=80.0)])
+    advisor = Advisor(load_catalog(), fake_predictors, data, dict(HARDWARE))
+
+    def tg(hardware, **kw):
+        rec = advisor.recommend(vram="96GB", models=["Llama-3.1-8B"], hardware=hardware,
+                                alternatives=30, **kw)
+        return _by_quant(rec)["Q4_K_M"].speed["tg128"]
+
+    assert (tg("rtx 3090").value, tg("rtx 3090").provenance) == (120.0, "published")
+    assert (tg("rtx 3090 x2").value, tg("rtx 3090 x2").provenance) == (100.0, "published")
+    assert (tg("rtx 3090", devices=2).value, tg("2x rtx 3090").source) == (
+        100.0, "bench_gpu on NVIDIA GeForce RTX 3090 x2")
+    assert (tg("rtx 3090 x4").value, tg("rtx 3090 x4").provenance) == (80.0, "published")
+    assert tg("rtx 3090 x3").provenance == "predicted"
+    assert tg("rtx 3090 x8").provenance == "predicted"
+
+
+def test_module_level_recommend_takes_devices(fake_advisor, monkeypatch):
+    from advisor import recommend as recommend_module
+
+    monkeypatch.setattr(recommend_module, "_default_advisor", lambda: fake_advisor)
+    rec = recommend_module.recommend("48GB", "reasoning", hardware="rtx 3090", devices=2)
+    assert (rec.request.hardware, rec.request.n_devices) == ("NVIDIA GeForce RTX 3090 x2", 2)
+    with pytest.raises(InvalidInputError, match="devices needs the hardware"):
+        recommend_module.recommend("48GB", devices=2)

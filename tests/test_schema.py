@@ -57,3 +57,31 @@ def test_round_trip_through_json(row):
 
 def test_content_hash_changes_with_content():
     assert speed().content_hash() != speed(tokens_per_s=11.0).content_hash()
+
+
+def test_hardware_threads_are_optional_and_at_least_one():
+    from advisor.schema import Hardware
+
+    assert Hardware(name="h", kind="cpu").threads is None
+    assert Hardware(name="h", kind="cpu", threads="8").threads == 8  # as a CSV cell
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValidationError):
+            Hardware(name="h", kind="cpu", threads=bad)
+    fields = list(Hardware.model_fields)
+    assert fields.index("threads") == fields.index("fp16_basis") + 1
+
+
+def test_hardware_device_count_is_optional_and_2_to_16():
+    from advisor.schema import Hardware
+
+    one = Hardware(name="h", kind="gpu")
+    assert one.n_devices is None and one.device_name == "h"
+    two = Hardware(name="h x2", kind="gpu", n_devices=2)
+    assert (two.n_devices, two.device_name) == (2, "h")
+    assert Hardware(name="h", kind="gpu", n_devices=16).device_name == "h"  # no suffix to drop
+    for bad in (0, 1, 17, 1.5):
+        with pytest.raises(ValidationError):
+            Hardware(name="h", kind="gpu", n_devices=bad)
+    fields = list(Hardware.model_fields)
+    assert fields.index("n_devices") == fields.index("threads") + 1
+    assert "split over" in Hardware.model_fields["n_devices"].description

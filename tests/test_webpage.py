@@ -15,7 +15,8 @@ from advisor.webpage import WEB_DIR
 
 RTX = "NVIDIA GeForce RTX 3090"
 FIELDS = ("vram", "context", "cache_type", "hardware", "hardware_kind", "bandwidth_gbs",
-          "fp16_tflops", "min_tokens_per_s")
+          "fp16_tflops", "threads", "devices", "min_tokens_per_s")
+CPU_SPECS = {"hardware_kind": "cpu", "bandwidth_gbs": 83.2}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +103,29 @@ def test_candidates_match_the_recommendation(client):
     assert front <= {(p["model"], p["quant"]) for p in points}
 
 
+def test_threads_input_is_a_whole_number_with_a_cpu_hint(client):
+    elements = _elements(client.get("/").text)
+    ids = {a.get("id"): (t, a) for t, a in elements if a.get("id")}
+    tag, attrs = ids["threads"]
+    assert tag == "input" and attrs.get("name") == "threads"
+    assert (attrs.get("type"), attrs.get("min"), attrs.get("max"), attrs.get("step")) == (
+        "number", "1", "1024", "1")
+    assert not attrs.get("value")
+    assert "threads-help" in (attrs.get("aria-describedby") or "")
+    help_text = client.get("/").text.split('id="threads-help">', 1)[1].split("</small>", 1)[0]
+    assert "CPU" in help_text and "device's" in help_text
+
+
+def test_candidates_echo_the_threads_like_the_recommendation(client):
+    params = {"vram": "24GB", "task": "reasoning", **CPU_SPECS, "threads": 2}
+    rec = client.get("/v1/recommend", params=params).json()
+    data = client.get("/v1/candidates", params=params).json()
+    assert rec["request"]["threads"] == data["threads"] == 2
+    unset = {k: v for k, v in params.items() if k != "threads"}
+    assert client.get("/v1/candidates", params=unset).json()["threads"] is None
+    assert client.get("/v1/recommend", params=unset).json()["request"]["threads"] is None
+
+
 def test_candidates_without_hardware_have_no_speed(client):
     points = client.get("/v1/candidates", params={"vram": "8GB", "task": "math"}).json()["points"]
     assert points and all(p["tg128"] is None and p["pp512"] is None for p in points)
@@ -115,6 +139,15 @@ def test_candidates_without_hardware_have_no_speed(client):
     ("vram=24GB&context=abc", "context", "abc"),
     ("vram=24GB&hardware=toaster", "hardware", "toaster"),
     ("vram=24GB&min_tokens_per_s=10", "min_tokens_per_s", "10"),
+    ("vram=24GB&threads=2", "threads", "2"),
+    (f"vram=24GB&hardware={RTX}&threads=0", "threads", "0"),
+    (f"vram=24GB&hardware={RTX}&threads=1025", "threads", "1025"),
+    (f"vram=24GB&hardware={RTX}&devices=17", "devices", "17"),
+    (f"vram=24GB&hardware={RTX}&devices=0", "devices", "0"),
+    (f"vram=24GB&hardware={RTX}%20x2&devices=3", "devices", "3"),
+    ("vram=24GB&devices=2", "devices", "2"),
+    ("vram=24GB&hardware=Apple%20M2%20Pro%20x2", "hardware", "Apple M2 Pro x2"),
+    ("vram=24GB&hardware_kind=cpu&bandwidth_gbs=83.2&threads=2.5", "threads", "2.5"),
     ("task=reasoning", "vram", None),
 ])
 def test_candidates_errors_match_the_api(client, query, parameter, given):
@@ -125,3 +158,43 @@ def test_candidates_errors_match_the_api(client, query, parameter, given):
     assert body["detail"][0]["parameter"] == parameter
     assert body["detail"][0]["given"] == given
     assert client.get(f"/v1/recommend?{query}").json()["detail"] == body["detail"]
+
+
+def test_gpu_count_input_sits_by_the_threads_and_is_1_to_16(client):
+    html = client.get("/").text
+    elements = _elements(html)
+    ids = {a.get("id"): (t, a) for t, a in elements if a.get("id")}
+    tag, attrs = ids["devices"]
+    assert tag == "input" and attrs.get("name") == "devices"
+    assert (attrs.get("type"), attrs.get("min"), attrs.get("max"), attrs.get("step")) == (
+        "number", "1", "16", "1")
+    assert not attrs.get("value")  # empty: one device
+    assert "devices-help" in (attrs.get("aria-describedby") or "")
+    assert 'for="devices">Number of GPUs</label>' in html
+    order = [a.get("id") for _, a in elements if a.get("id") in ("threads", "devices",
+                                                                  "min_tokens_per_s")]
+    assert order == ["threads", "devices", "min_tokens_per_s"]
+    assert html.index('id="devices"') > html.index("<legend>Hardware")
+
+
+def test_app_js_sends_devices_only_beyond_one_and_keeps_it_in_the_url():
+    js = (WEB_DIR / "app.js").read_text()
+    assert 'p.set("devices", devices)' in js and 'Number(devices) !== 1' in js
+    fill = js.split("function fillFromUrl()", 1)[1].split("\n}\n", 1)[0]
+    assert '"devices"' in fill
+    assert "rec.request.n_devices" in js and "cands.n_devices" in js
+
+
+def test_candidates_echo_the_device_count_like_the_recommendation(client):
+    params = {"vram": "48GB", "task": "reasoning", "hardware": RTX, "devices": 2}
+    rec = client.get("/v1/recommend", params=params).json()
+    data = client.get("/v1/candidates", params=params).json()
+    assert rec["request"]["n_devices"] == data["n_devices"] == 2
+    assert rec["request"]["hardware"] == data["hardware"] == f"{RTX} x2"
+    points = {(p["model"], p["quant"]): p for p in data["points"]}
+    pick = points[(rec["pick"]["model"], rec["pick"]["quant"])]
+    assert pick["total_bytes"] == rec["pick"]["memory"]["total_bytes"] and pick["fits"]
+    assert pick["tg128"] == pytest.approx(rec["pick"]["speed"]["tg128"]["value"])
+    assert data["points"] and sum(p["fits"] for p in data["points"]) == rec["candidates_fitting"]
+    one = {k: v for k, v in params.items() if k != "devices"}
+    assert client.get("/v1/candidates", params=one).json()["n_devices"] is None

@@ -51,7 +51,7 @@ def _common(ctx: RowContext, info: GGUFInfo, quant: str, notes: str) -> dict[str
 
 def gpu_specs(name: str) -> dict[str, float | None]:
     """Memory, bandwidth and FP16 rate of GPU ``name`` from the hardware tables
-    (``measurements/hardware.csv``, then ``hardware_measured.csv``); Nones when neither lists
+    (``measurements/hardware.csv`` completed by ``hardware_added.csv``); Nones when neither lists
     it (the row is kept; training skips rows without bandwidth)."""
     from advisor.errors import InvalidInputError
     from advisor.hardware import find_device, load_hardware

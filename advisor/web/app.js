@@ -13,8 +13,10 @@ const ERROR_TARGET = {
   vram: "vram", task: "task", context: "context", cache_type: "cache_type",
   hardware: "hardware", hardware_kind: "hardware_kind", kind: "hardware_kind",
   bandwidth_gbs: "bandwidth_gbs", fp16_tflops: "fp16_tflops", hardware_memory_gb: "hardware",
-  memory_gb: "hardware", min_tokens_per_s: "min_tokens_per_s",
+  memory_gb: "hardware", threads: "threads", devices: "devices", n_devices: "devices",
+  min_tokens_per_s: "min_tokens_per_s",
 };
+const deviceThreads = new Map();  // device name -> its thread count (from /hardware), if known
 const $ = (id) => document.getElementById(id);
 
 // ---- small DOM helpers ---------------------------------------------------------------------
@@ -33,6 +35,19 @@ function svgEl(tag, attrs = {}, text) {
 const fmtGB = (b) => `${(b / GB).toFixed(b < 10 * GB ? 2 : 1)} GB`;
 const fmt = (x, d = 1) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
 const sizeClass = (p) => SIZE_CLASSES.findIndex(([, top]) => p < top);
+const threadsText = (n) => `${n} thread${n === 1 ? "" : "s"}`;
+
+// The device an answer assumed, e.g. "AMD Ryzen 9 7950X (CPU), 16 threads" (threads only when
+// the answer gives them) or "2 x NVIDIA GeForce RTX 3090" (several GPUs: the answer's name
+// ends in " x2"); a device given by its specs is named by its kind.
+function deviceText(name, threads, kind, devices) {
+  if (!name) return null;
+  const many = devices && devices > 1;
+  const one = many && name.endsWith(` x${devices}`) ? name.slice(0, -` x${devices}`.length) : name;
+  let device = one === "custom" ? `the device given by its specs${kind ? ` (${kind})` : ""}` : one;
+  if (many) device = `${devices} x ${device}`;
+  return threads === null || threads === undefined ? device : `${device}, ${threadsText(threads)}`;
+}
 
 function provBadge(figure) {
   const span = el("span", { class: `prov prov-${figure.provenance}`, title: figure.source },
@@ -79,10 +94,12 @@ function formParams() {
   const p = new URLSearchParams();
   p.set("vram", $("vram").value.trim());
   p.set("task", taskParam());
-  for (const name of ["context", "cache_type", "min_tokens_per_s"]) {
+  for (const name of ["context", "cache_type", "threads", "min_tokens_per_s"]) {
     const v = $(name).value.trim();
     if (v !== "") p.set(name, v);
   }
+  const devices = $("devices").value.trim();
+  if (devices !== "" && Number(devices) !== 1) p.set("devices", devices);  // empty or 1: one device
   const hw = $("hardware").value;
   if (hw === SPECS) {
     p.set("hardware_kind", $("hardware_kind").value);
@@ -99,13 +116,21 @@ function formParams() {
 function fillFromUrl() {
   const q = new URLSearchParams(location.search);
   if (!q.has("vram")) return false;
-  for (const name of ["vram", "context", "cache_type", "min_tokens_per_s", "hardware_kind",
-    "bandwidth_gbs", "fp16_tflops"]) if (q.has(name)) $(name).value = q.get(name);
+  for (const name of ["vram", "context", "cache_type", "threads", "devices", "min_tokens_per_s",
+    "hardware_kind", "bandwidth_gbs", "fp16_tflops"]) if (q.has(name)) $(name).value = q.get(name);
   if (q.has("task")) setTask(q.get("task"));
   if (q.has("hardware")) $("hardware").value = q.get("hardware");
   else if (q.has("bandwidth_gbs")) $("hardware").value = SPECS;
-  $("specs").hidden = $("hardware").value !== SPECS;
+  hardwareChanged();
   return true;
+}
+
+// Specs inputs only for "other: give its specs"; the threads hint names the device's own count.
+function hardwareChanged() {
+  const hw = $("hardware").value;
+  $("specs").hidden = hw !== SPECS;
+  const own = deviceThreads.get(hw);
+  $("threads").placeholder = own ? `${own} (the device's)` : "";
 }
 
 async function loadHardware() {
@@ -115,7 +140,9 @@ async function loadHardware() {
     const select = $("hardware");
     const devices = (await r.json()).sort((a, b) => a.name.localeCompare(b.name));
     for (const h of devices) {
-      const bits = [h.kind, h.memory_gb && `${h.memory_gb} GB`, h.bandwidth_gbs && `${h.bandwidth_gbs} GB/s`];
+      const bits = [h.kind, h.memory_gb && `${h.memory_gb} GB`, h.bandwidth_gbs && `${h.bandwidth_gbs} GB/s`,
+        h.threads && threadsText(h.threads)];
+      if (h.threads) deviceThreads.set(h.name, h.threads);
       select.insertBefore(el("option", { value: h.name },
         `${h.name} (${bits.filter(Boolean).join(", ")})`), select.lastElementChild);
     }
@@ -149,7 +176,7 @@ function showError(body, params) {
 }
 
 // ---- answer --------------------------------------------------------------------------------
-function renderPick(rec) {
+function renderPick(rec, kind) {
   const p = rec.pick;
   $("pick-title").textContent = `Pick: ${p.model} at ${p.quant}`;
   $("pick-summary").textContent = `${p.params_b}B parameters (${p.family}), ${fmt(p.bpw.value, 2)} bits/weight, ` +
@@ -169,11 +196,13 @@ function renderPick(rec) {
   }
   $("quality-table").replaceChildren(el("caption", {}, "Quality = full-precision score x retention at this quant"), ...rows);
   const speed = Object.entries(p.speed);
-  $("speed").replaceChildren(speed.length
-    ? el("ul", { class: "speed" }, ...speed.map(([test, f]) => el("li", {},
-      el("strong", {}, test === "tg128" ? "generation (tg128)" : "prompt (pp512)"),
-      `: ${figureText(f)} tokens/s `, provBadge(f))))
-    : el("p", {}, "Pick a device or give its specs to see speed estimates."));
+  const device = deviceText(rec.request.hardware, rec.request.threads, kind, rec.request.n_devices);
+  $("speed").replaceChildren(...(speed.length
+    ? [el("p", { id: "speed-device", class: "device" }, `On ${device}:`),
+      el("ul", { class: "speed" }, ...speed.map(([test, f]) => el("li", {},
+        el("strong", {}, test === "tg128" ? "generation (tg128)" : "prompt (pp512)"),
+        `: ${figureText(f)} tokens/s `, provBadge(f))))]
+    : [el("p", {}, "Pick a device or give its specs to see speed estimates.")]));
   $("explanation").textContent = rec.explanation;
   $("notes").replaceChildren(...rec.notes.map((n) => el("li", {}, n)));
 }
@@ -206,9 +235,10 @@ async function submit(event) {
     renderAlternatives(rec);
     const cands = cr.ok ? await cr.json() : null;
     $("answer").hidden = false;
-    renderPick(rec);
-    drawCharts(rec, cands);
-    last = [rec, cands];
+    const kind = params.get("hardware_kind");
+    renderPick(rec, kind);
+    drawCharts(rec, cands, kind);
+    last = [rec, cands, kind];
     $("status").textContent = `Recommended ${rec.pick.model} at ${rec.pick.quant} for ${rec.request.budget}.`;
   } catch (e) {
     $("form-error").textContent = `The service did not answer: ${e.message}`;
@@ -408,7 +438,7 @@ function speedChart(rec, points, hardware, minTps) {
 
 let last = null;  // the answer on show, redrawn when the width changes
 
-function drawCharts(rec, cands) {
+function drawCharts(rec, cands, kind) {
   if (!cands || !cands.points.length) {
     $("chart-front").replaceChildren(el("figcaption", {}, "Chart data unavailable."));
     $("chart-bpw").replaceChildren();
@@ -417,12 +447,13 @@ function drawCharts(rec, cands) {
   }
   $("chart-front").replaceChildren(...frontChart(rec, cands.points));
   $("chart-bpw").replaceChildren(...bpwChart(rec, cands.points));
-  $("chart-speed").replaceChildren(...speedChart(rec, cands.points, cands.hardware, cands.min_tokens_per_s));
+  $("chart-speed").replaceChildren(...speedChart(rec, cands.points,
+    deviceText(cands.hardware, cands.threads, kind, cands.n_devices), cands.min_tokens_per_s));
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
   buildSliders();
-  $("hardware").addEventListener("change", () => { $("specs").hidden = $("hardware").value !== SPECS; });
+  $("hardware").addEventListener("change", hardwareChanged);
   $("query").addEventListener("submit", submit);
   let timer = 0, drawnWidth = window.innerWidth;
   window.addEventListener("resize", () => {
@@ -430,7 +461,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     timer = setTimeout(() => {
       if (!last || window.innerWidth === drawnWidth) return;
       drawnWidth = window.innerWidth;
-      renderPick(last[0]);
+      renderPick(last[0], last[2]);
       drawCharts(...last);
     }, 150);
   });
