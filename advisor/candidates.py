@@ -20,7 +20,7 @@ from advisor.catalog import Catalog, ModelSpec
 from advisor.dataset import Dataset
 from advisor.memory import Runtime, estimate_memory
 from advisor.quants import RECOMMENDABLE, get_quant
-from advisor.schema import Hardware, MetricKind, Provenance
+from advisor.schema import QUANTIZED_REFERENCE, Hardware, MetricKind, Provenance
 from advisor.tasks import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ def _quality_index(dataset: Dataset) -> dict[tuple[str, str, str], Lookup]:
     for row in dataset.quality:
         if (not row.usable or row.retention is None or row.quant is None
                 or row.metric_kind is not MetricKind.ACCURACY
-                or row.task_category not in CATEGORIES or "not_gguf" in row.flags):
+                or row.task_category not in CATEGORIES or "not_gguf" in row.flags
+                or QUANTIZED_REFERENCE in row.flags):
             continue
         key = (row.model, row.quant, row.task_category)
         groups.setdefault(key, []).append((row.retention, row.provenance.value, row.source_id))

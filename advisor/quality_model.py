@@ -16,15 +16,21 @@ bits per weight, about -1.3 per bit, lower for larger models):
   are ridge-shrunk toward 0 (unknown categories get 0). Fitted with a robust (soft-L1) loss,
   since single benchmarks are noisy. Quant family is not used: in this data it is confounded
   with the source (i-quants come from two sources only) and hurt held-out error.
-* **Intervals** (90%): split-conformal quantiles of out-of-fold residuals, folds grouped by
-  model (log space for PPL/KLD; retention residuals divided by the predicted loss + 0.02, so
-  intervals are narrow near 8 bits and wide near 2 bits).
+* **Intervals** (90%): split-conformal quantiles of out-of-fold residuals, pooled over folds
+  grouped by model and folds grouped by source (a user's figures come from their own text and
+  harness, a shift no source term can know); log space for PPL/KLD; retention residuals
+  divided by the predicted loss + 0.02, so intervals are narrow near 8 bits and wide near 2.
+  A target measured on fewer than 5 models (KLD today: 3) takes the quantiles of both targets'
+  residuals, as its own few models cannot show how much models differ.
 
 Rows flagged ``not_gguf`` (fake-quant papers with other rounding schemes), float baselines,
 rows without bpw, and accuracy rows whose retention has a standard error above 10 points
 (``stderr / baseline_value``: a task suite too small, or a model too close to chance, to resolve
-the few points a quant costs; rows without a standard error are kept) are not used;
-``exclusions_`` counts them.
+the few points a quant costs; rows without a standard error are kept) and rows measured
+against a reference dequantized from a quantized file (``quantized_reference``: the packaged
+demo models, whose KLD and PPL ratio measure re-quantization, e.g. Gemma-3-270M's Q4_K_M
+matches its Q4_K_M-derived reference better than Q6_K does) are not used; ``exclusions_``
+counts them.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from advisor.errors import InvalidInputError
 from advisor.features import UNKNOWN, quality_features
+from advisor.schema import QUANTIZED_REFERENCE
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,8 @@ _REF_BPW, _REF_LOG_PARAMS = 4.0, float(np.log(8.0))
 _SCALE_FLOOR = 0.02
 _MAX_RETENTION_SE = 0.10  # retention rows noisier than this cannot inform a ~3-point model
 _NUMERIC = ["bpw", "log_params"]
+_CALIBRATION_GROUPS = ("model", "source_id")  # interval residuals: held out by each, pooled
+_MIN_INTERVAL_MODELS = 5  # models a target's own residuals must come from to set its interval
 _CATEGORICAL = ["target", "model_family", "source_id"]
 OUTPUTS = ("retention", "retention_low", "retention_high", "ppl_ratio", "ppl_ratio_low",
            "ppl_ratio_high", "kld", "kld_low", "kld_high")
@@ -98,6 +107,7 @@ class QualityPredictor:
             "float_baseline": x["quant_family"].eq("float") | (x["bpw"] >= 15.5),
             "no_bpw": x["bpw"].isna(),
             "noisy_retention": _retention_se(frame) > _MAX_RETENTION_SE,
+            "quantized_reference": flags.map(lambda f: QUANTIZED_REFERENCE in _flag_set(f)),
         }
         keep = pd.Series(True, index=frame.index)
         self.exclusions_: dict[str, int] = {}
@@ -155,43 +165,62 @@ class QualityPredictor:
         return model
 
     def _calibrate(self, err: pd.DataFrame, acc: pd.DataFrame) -> None:
-        """Out-of-fold residual quantiles (grouped by model) for the 90% intervals."""
-        err_res = pd.Series(np.nan, index=range(len(err)))
-        acc_res = np.full(len(acc), np.nan)
-        groups = err["model"].astype(str).to_numpy()
-        acc_groups = acc["model"].astype(str).to_numpy() if len(acc) else np.array([])
-        all_models = np.unique(np.concatenate([groups, acc_groups]))
-        n_splits = min(self.calibration_folds, len(all_models))
-        if n_splits >= 2:
-            fold_of = {m: i % n_splits for i, m in enumerate(
-                np.random.default_rng(0).permutation(all_models))}
-            for fold in range(n_splits):
-                te = np.array([fold_of[g] == fold for g in groups])
-                te_acc = np.array([fold_of[g] == fold for g in acc_groups], dtype=bool)
-                if te.all() or not te.any():
-                    continue
-                sub = QualityPredictor(alpha=self.alpha)
-                try:
-                    model = sub._fit_error(err[~te])
-                except InvalidInputError:
-                    continue
-                err_res.iloc[np.where(te)[0]] = err["y"].to_numpy()[te] - model.predict(
-                    err[te][_NUMERIC + _CATEGORICAL].assign(source_id=UNKNOWN))
-                if te_acc.any():
-                    curve = RetentionCurve().fit(acc[~te_acc])
-                    acc_res[te_acc] = curve.scaled_residual(acc[te_acc])
-        self.oof_error_residual_ = err_res.to_numpy()
-        self.oof_retention_residual_ = acc_res
+        """90% intervals from out-of-fold residuals under two groupings, pooled: folds by
+        model (a model nobody measured) and folds by source (a new evaluation text and harness:
+        a user's own KLD or PPL is measured on their text, whose shift no source term knows)."""
+        err_parts, acc_parts = [], []
+        for key in _CALIBRATION_GROUPS:
+            err_res, acc_res = self._oof_residuals(err, acc, key)
+            err_parts.append(err_res)
+            acc_parts.append(acc_res)
+        err_res = np.concatenate(err_parts)
+        acc_res = np.concatenate(acc_parts)
+        n_keys = len(_CALIBRATION_GROUPS)
+        targets = np.concatenate([err["target"].to_numpy()] * n_keys)
+        models = np.concatenate([err["model"].astype(str).to_numpy()] * n_keys)
         self.quantiles_ = {}
-        targets = err["target"].to_numpy()
         for t in ("ppl", "kld"):
-            r = err_res.to_numpy()[targets == t]
-            r = r[np.isfinite(r)]
-            if len(r) < 5:
-                r = err_res.dropna().to_numpy()
-            self.quantiles_[t] = _interval(r, 1.0)
+            mine = (targets == t) & np.isfinite(err_res)
+            # a target measured on few models cannot show the model-to-model spread: it borrows
+            # the residuals of both targets (one log-error model serves both)
+            if len(np.unique(models[mine])) < _MIN_INTERVAL_MODELS:
+                mine = np.isfinite(err_res)
+            self.quantiles_[t] = _interval(err_res[mine], 1.0)
         r = acc_res[np.isfinite(acc_res)]
         self.quantiles_["retention"] = _interval(r, 0.05) if len(r) >= 5 else (-0.5, 0.5)
+
+    def _oof_residuals(self, err: pd.DataFrame, acc: pd.DataFrame, key: str
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals of error rows (log space) and accuracy rows (scaled) predicted by models
+        fitted without their ``key`` group (``calibration_folds`` folds; NaN where a row could
+        not be held out, e.g. fewer than two groups)."""
+        err_res = np.full(len(err), np.nan)
+        acc_res = np.full(len(acc), np.nan)
+        if key not in err:
+            return err_res, acc_res
+        groups = err[key].astype(str).to_numpy()
+        acc_groups = acc[key].astype(str).to_numpy() if len(acc) else np.array([], dtype=str)
+        all_groups = np.unique(np.concatenate([groups, acc_groups]))
+        n_splits = min(self.calibration_folds, len(all_groups))
+        if n_splits < 2:
+            return err_res, acc_res
+        fold_of = {g: i % n_splits
+                   for i, g in enumerate(np.random.default_rng(0).permutation(all_groups))}
+        for fold in range(n_splits):
+            te = np.array([fold_of[g] == fold for g in groups], dtype=bool)
+            te_acc = np.array([fold_of[g] == fold for g in acc_groups], dtype=bool)
+            if te.any() and not te.all():
+                try:
+                    model = QualityPredictor(alpha=self.alpha)._fit_error(err[~te])
+                except InvalidInputError:
+                    model = None
+                if model is not None:
+                    err_res[te] = err["y"].to_numpy()[te] - model.predict(
+                        err[te][_NUMERIC + _CATEGORICAL].assign(source_id=UNKNOWN))
+            if te_acc.any() and not te_acc.all():
+                curve = RetentionCurve().fit(acc[~te_acc])
+                acc_res[te_acc] = curve.scaled_residual(acc[te_acc])
+        return err_res, acc_res
 
     # -- prediction -------------------------------------------------------------------------
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -32,6 +32,11 @@ from pydantic import (
     model_validator,
 )
 
+#: Flag of rows whose quality was measured against a reference dequantized from a quantized
+#: file (the packaged demo models): their KLD and PPL ratios measure re-quantization of already
+#: quantized weights, not the cost of a quant against full precision.
+QUANTIZED_REFERENCE = "quantized_reference"
+
 
 class Provenance(StrEnum):
     MEASURED = "measured"    # measured by this project's pipeline (``run_id`` says which run)
@@ -79,7 +84,8 @@ class _Row(BaseModel):
     bpw: PositiveFloat | None = Field(None, description="effective bits per weight of the file")
     bpw_basis: Literal["stated", "file_size", "catalog"] | None = None
     file_bytes: Annotated[int, Field(gt=0)] | None = None
-    flags: list[str] = Field(default_factory=list, description="e.g. 'not_gguf', 'fork'")
+    flags: list[str] = Field(default_factory=list,
+                             description="e.g. 'not_gguf', 'fork', 'quantized_reference'")
     excluded_reason: str | None = Field(
         None, description="why training skips this row (the row is still kept)")
     notes: str = ""

@@ -21,6 +21,8 @@ def test_smollm2_ladder_quality_falls_with_bits(tmp_path):
     assert result.exit_code == 0, result.output
     assert "F16 dequantized from the shipped SmolLM2-135M-Instruct.Q4_1.gguf" in result.stdout
     data = load_dataset(tmp_path / "out")
+    # the reference is itself dequantized from Q4_1: quality training must know (and skip it)
+    assert all("quantized_reference" in r.flags for r in [*data.quality, *data.speed])
     kld = {r.quant: r.value for r in data.quality if r.metric == "kl_divergence_mean"}
     ppl = {r.quant: r.ppl_ratio for r in data.quality if r.metric == "perplexity"}
     assert 0 < kld["Q8_0"] < kld["Q2_K"]

@@ -142,3 +142,35 @@ def test_noisy_retention_rows_are_left_out_of_the_fit() -> None:
                                                                ignore_index=True))
     assert used.exclusions_["noisy_retention"] == 0
     assert used.predict(q)["retention"].iloc[0] < clean.predict(q)["retention"].iloc[0]
+
+
+def test_rows_against_a_quantized_reference_are_left_out() -> None:
+    """Re-quantizing an already quantized model (the demo models' reference) measures how far
+    each quant is from that file, not from full precision: such rows must not bend the fit."""
+    frame = synthetic_quality()
+    requant = frame[frame["model"] == "m0"].assign(model="demo", params_b=0.27)
+    requant["flags"] = [["quantized_reference"]] * len(requant)
+    requant["ppl_ratio"] = requant["ppl_ratio"].where(requant["ppl_ratio"].isna(), 3.0)
+    clean = QualityPredictor(calibration_folds=3).fit(frame)
+    with_requant = QualityPredictor(calibration_folds=3).fit(
+        pd.concat([frame, requant], ignore_index=True))
+    assert with_requant.exclusions_["quantized_reference"] == len(requant)
+    assert clean.exclusions_["quantized_reference"] == 0
+    q = pd.DataFrame({"params_b": [0.27, 8.0], "quant": ["Q8_0", "Q4_K_M"],
+                      "task_category": ["math", "math"]})
+    pd.testing.assert_frame_equal(clean.predict(q), with_requant.predict(q))
+
+
+def test_a_target_measured_on_few_models_borrows_the_pooled_interval() -> None:
+    """KLD published for two models only cannot show how much models differ: its 90% interval
+    must not be the tight spread of those two, but that of every log-error residual."""
+    frame = synthetic_quality()
+    is_kld = frame["kld"].notna()
+    few = frame[~is_kld | frame["model"].isin(["m2", "m3"])].copy()
+    exact = 0.8 * np.exp(2 - 1.3 * few["bpw"] - 0.3 * np.log(few["params_b"]))
+    few["kld"] = few["kld"].where(few["kld"].isna(), exact)  # two models, no noise at all
+    fitted = QualityPredictor(calibration_folds=3).fit(few)
+    lo, hi = fitted.quantiles_["kld"]
+    own = QualityPredictor(calibration_folds=3).fit(frame)  # KLD on all 7 models
+    assert hi - lo >= 0.8 * (own.quantiles_["ppl"][1] - own.quantiles_["ppl"][0])
+    assert fitted.quantiles_["kld"] != fitted.quantiles_["ppl"]  # own ppl residuals (7 models)

@@ -30,7 +30,7 @@ from advisor.measure.synthetic import FLAG as RANDOM_WEIGHTS
 from advisor.measure.synthetic import is_synthetic, shape_for, write_synthetic
 from advisor.measure.task_suites import build_suites
 from advisor.measure.worker import FileJob, FileResult, run_in_subprocess
-from advisor.schema import Row
+from advisor.schema import QUANTIZED_REFERENCE, Row
 from advisor.units import MIB
 
 log = logging.getLogger(__name__)
@@ -173,10 +173,11 @@ def run_ladder(opts: MeasureOptions,
     work = opts.work_dir / model
     out = opts.out_dir / model
     ref, ref_quant, ref_note = _reference(source, is_demo, work)
-    flags: tuple[str, ...] = ()
+    # a reference dequantized from a quantized file: quality rows measure re-quantization
+    flags: tuple[str, ...] = () if source.is_float else (QUANTIZED_REFERENCE,)
     speed_only = opts.speed_only
     if is_synthetic(opts.model):
-        flags, speed_only = (RANDOM_WEIGHTS,), True
+        flags, speed_only = (*flags, RANDOM_WEIGHTS), True
         ref_note = (f"{ref_note}; random weights with {given_name}'s published shapes: speed "
                     f"and memory only, no quality")
     say(ref_note)
