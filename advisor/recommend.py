@@ -10,10 +10,11 @@ Plain functions and one class, no web or CLI imports. Python API for deployment 
     print(rec.pick.model, rec.pick.quant, rec.pick.memory.total_bytes)
 
 Ranking: among candidates whose estimated memory (weights + KV cache + compute buffers +
-runtime overhead) fits the budget (and, on several GPUs, each GPU's share fits one GPU's
-memory: :meth:`Query.fits`), the highest task-weighted quality wins, where a category's
-quality is the model's full-precision capability (catalog) times the retention at that quant
-(published or measured where known, else predicted). Scores within ``TIE_POINTS`` (0.1 of
+runtime overhead) fits the budget (and the device's memory when the hardware is known; on
+several GPUs each GPU's share must fit one GPU: :meth:`Query.fits`), the highest
+task-weighted quality wins, where a category's quality is the model's full-precision
+capability (catalog) times the retention at that quant (published or measured where known,
+else predicted). Scores within ``TIE_POINTS`` (0.1 of
 100) of the best are a tie, which goes to the smaller footprint.
 """
 
@@ -84,22 +85,21 @@ class Query:
         return (self.hardware.n_devices or 1) if self.hardware is not None else 1
 
     def device_fits(self, total_bytes: np.ndarray) -> np.ndarray:
-        """Per-device check of a multi-GPU setup: with layers split evenly over ``n`` devices,
-        each holds ``total / n`` (:func:`advisor.memory.per_device_bytes`: its share of weights
-        and KV cache plus its own overhead and compute buffer), which must fit one device's
-        ``memory_gb`` (GB = 10^9 bytes). All true for one device, or when its memory is not
-        known: a single device is checked against the budget only, as the budget says what
-        the user has."""
+        """Whether each total fits the device's own memory (``memory_gb``, GB = 10^9 bytes):
+        one device holds the total; with layers split evenly over ``n`` devices each holds
+        ``total / n`` (:func:`advisor.memory.per_device_bytes`: its share of weights and KV
+        cache plus its own overhead and compute buffer). All true when no hardware or no
+        memory size is known: the budget alone then says what the user has."""
         n = self.n_devices
         memory_gb = self.hardware.memory_gb if self.hardware is not None else None
-        if n == 1 or memory_gb is None:
+        if memory_gb is None:
             return np.ones(np.shape(total_bytes), dtype=bool)
         return np.asarray(per_device_bytes(np.asarray(total_bytes, dtype=np.int64), n)
                           <= memory_gb * 1e9)
 
     def fits(self, total_bytes: np.ndarray) -> np.ndarray:
-        """Whether each total (bytes, over all devices) fits: within the budget, and on
-        several GPUs also each device's share within one device (:meth:`device_fits`)."""
+        """Whether each total (bytes, over all devices) fits: within the budget, and each
+        device's share within that device's memory when known (:meth:`device_fits`)."""
         total = np.asarray(total_bytes)
         return (total <= self.budget_bytes) & self.device_fits(total)
 
@@ -254,15 +254,24 @@ class Advisor:
                                    "task categories with scores)", smallest_budget_bytes=None)
         if not (eligible & on_devices).any():
             i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
-            # only reached on several GPUs of known memory (Query.device_fits)
+            # only reached on hardware of known memory (Query.device_fits)
             n, hw = query.n_devices, query.hardware
             name, gb = (hw.name, hw.memory_gb) if hw is not None else ("", None)
+            need = format_bytes(per_device_bytes(int(total[i]), n))
+            what = f"the smallest candidate, {models[i]} at {cols['quant'][i]}, needs {need}"
             raise NothingFitsError(
-                f"nothing fits {n} devices of {gb:g} GB ({name}) at context "
-                f"{query.context}: with the layers split over them, the smallest candidate, "
-                f"{models[i]} at {cols['quant'][i]}, needs "
-                f"{format_bytes(per_device_bytes(int(total[i]), n))} on each",
+                f"nothing fits {n} devices of {gb:g} GB ({name}) at context {query.context}: "
+                f"with the layers split over them, {what} on each" if n > 1 else
+                f"nothing fits the {gb:g} GB of {name} at context {query.context}: {what}",
                 smallest_budget_bytes=None)
+        device_gb = query.hardware.memory_gb if query.hardware is not None else None
+        if device_gb is not None and query.budget_bytes > query.n_devices * device_gb * 1e9:
+            count = f"{query.n_devices} x " if query.n_devices > 1 else ""
+            notes.append(
+                f"vram {query.budget_text} is more than the {count}{device_gb:g} GB of "
+                f"{query.hardware.name}: candidates were also held to "  # type: ignore[union-attr]
+                f"{device_gb:g} GB per device (weights on the device; offloading layers to "
+                "the CPU is not modelled)")
         if not fits.any():
             eligible = eligible & on_devices
             smallest = int(total[eligible].min())

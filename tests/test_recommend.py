@@ -321,7 +321,8 @@ def test_several_gpus_memory_has_an_overhead_and_compute_buffer_per_device(fake_
 def test_each_gpus_share_must_fit_one_gpu(fake_advisor):
     """Two 24 GB cards and a 60 GB budget: Llama-3.1-70B at Q5_K_M (52.5 GB in all) is within
     the budget, but each card would hold 26 GB, so it does not fit; Q4_K_M (46 GB, 23 GB each)
-    does. One card is checked against the budget only, as before."""
+    does. One card holds the whole total: nothing above its 24 GB fits, whatever the budget,
+    and the answer says the budget was more than the card has."""
     from advisor.memory import per_device_bytes
     from advisor.plots import chart_points
 
@@ -338,9 +339,16 @@ def test_each_gpus_share_must_fit_one_gpu(fake_advisor):
     assert points.loc["Q4_K_M", "fits"] and points.loc["Q4_K_M", "total_bytes"] <= 48e9
     assert rec.pick.quant not in {q for q, ok in points["fits"].items() if not ok}
     assert points["fits"].sum() == rec.candidates_fitting
-    # one card: the budget alone decides (unchanged)
+    # one card holds it all: 24 GB, not the 60 GB budget
     single = chart_points(advisor, advisor.parse_query(hardware="RTX 3090", **kw))
-    assert single.set_index("quant").loc["Q5_K_M", "fits"]
+    assert (single["fits"] == (single["total_bytes"] <= 24e9)).all()
+    assert not single.set_index("quant").loc["Q5_K_M", "fits"]  # within 60 GB, not 24 GB
+    one = advisor.parse_query(hardware="RTX 3090", **{**kw, "models": None, "alternatives": 5})
+    every = chart_points(advisor, one)
+    assert every["fits"].any() and (every["fits"] == (every["total_bytes"] <= 24e9)).all()
+    answer = advisor.rank(one)
+    assert answer.pick.memory.total_bytes <= 24e9
+    assert any("vram 60GB is more than the 24 GB of" in n for n in answer.notes)
     # the same with a device memory given: two 20 GB cards under a 48 GB budget
     small = chart_points(advisor, advisor.parse_query(
         hardware="RTX 3090 x2", hardware_memory_gb=20, **{**kw, "vram": "48GB"}))
@@ -355,6 +363,10 @@ def test_nothing_fits_on_the_gpus_says_so(fake_advisor):
                        r"them, the smallest candidate, .* needs .* on each") as err:
         fake_advisor.recommend(vram="500GB", hardware="rtx 3090 x2", hardware_memory_gb=0.5)
     assert err.value.smallest_budget_bytes is None  # a larger budget would not help
+    with pytest.raises(NothingFitsError, match=r"nothing fits the 0\.5 GB of NVIDIA GeForce "
+                       r"RTX 3090 at context 4096: the smallest candidate, .* needs") as err:
+        fake_advisor.recommend(vram="500GB", hardware="rtx 3090", hardware_memory_gb=0.5)
+    assert err.value.smallest_budget_bytes is None
     with pytest.raises(NothingFitsError, match="give vram of at least") as err:
         fake_advisor.recommend(vram="0.1GB", hardware="rtx 3090 x2")
     assert err.value.smallest_budget_bytes is not None
