@@ -47,6 +47,10 @@ def test_rows_are_written_per_quant_and_load(ladder):
     speed = data.speed[0]
     assert speed.peak_rss_mib and speed.predicted_memory_mib and speed.load_time_s
     assert speed.environment["copy_bandwidth_gbs_before_tests"] > 0  # per file, not per run
+    # what llama.cpp added to the worker: a tiny model's few MiB, not the copy benchmark's
+    # 512 MiB of buffers (measured outside the worker so that they never count)
+    added = speed.peak_rss_mib - speed.environment["rss_before_load_mib"]
+    assert 0 < added < speed.predicted_memory_mib + 100
     assert speed.hardware == speed.environment["cpu_model"] and speed.backend == "cpu"
     assert speed.threads == 2 and speed.batch_size == 512 and speed.flash_attn is False
     kld = {r.quant: r.kld for r in data.quality if r.metric == "kl_divergence_mean"}

@@ -21,6 +21,7 @@ from pathlib import Path
 from advisor.errors import InvalidInputError, UnknownNameError
 from advisor.measure import MeasurementError
 from advisor.measure import rows as R
+from advisor.measure.environment import copy_bandwidth_gbs
 from advisor.measure.gguf_files import GGUFInfo, read_gguf, write_f16_reference
 from advisor.measure.llama_backend import RunConfig
 from advisor.measure.memory_check import check_free_ram, predicted_memory_mib
@@ -206,7 +207,13 @@ def run_ladder(opts: MeasureOptions,
                                          gpu_layers=opts.gpu_layers)
         check_free_ram(info.path, predicted or info.file_bytes / MIB + 512)
         say(f"{quant}: measuring {info.path.name}")
+        # Host bandwidth drifts on a shared machine and CPU generation speed follows it:
+        # measured per file, just before its worker starts, so a run-to-run difference can be
+        # told apart. Here, not in the worker: its 512 MiB of copy buffers would otherwise
+        # count in the worker's peak RSS, which checks the memory model.
+        bandwidth = copy_bandwidth_gbs()
         result: FileResult = run_in_subprocess(job(info.path, is_ref))
+        result.copy_bandwidth_gbs = bandwidth
         rows: list[Row] = [*R.speed_rows(ctx, info, quant, result, predicted, notes)]
         if not speed_only:
             state = ref_state or {"ppl": result.perplexity["ppl"], "picks": result.task_picks}

@@ -51,7 +51,7 @@ class FileResult:
     gpu_mib: float | None = None  # GPU memory in use after the speed tests minus before load
     speed: dict[str, list[float]] = field(default_factory=dict)
     load_avg_1m: tuple[float, float] = (0.0, 0.0)  # system load before and after speed tests
-    copy_bandwidth_gbs: float | None = None  # host memory bandwidth just before the speed tests
+    copy_bandwidth_gbs: float | None = None  # host copy bandwidth before the worker (the ladder's)
     cpu_share: float = 1.0  # CPU time / (wall time x threads) over the speed tests
     skipped_tests: dict[str, str] = field(default_factory=dict)
     perplexity: dict[str, float] = field(default_factory=dict)
@@ -82,7 +82,7 @@ def measure_file(job: FileJob) -> FileResult:
     import psutil
 
     from advisor.measure import quality
-    from advisor.measure.environment import copy_bandwidth_gbs, gpu_memory_used_mib
+    from advisor.measure.environment import gpu_memory_used_mib
     from advisor.measure.llama_backend import LlamaSession
     from advisor.measure.speed import context_for, run_test
     from advisor.measure.task_suites import build_suites
@@ -97,9 +97,6 @@ def measure_file(job: FileJob) -> FileResult:
                 result.skipped_tests[test] = (f"needs {context_for([test])} tokens of context, "
                                               f"the model was trained for {session.n_ctx_train}")
         result.load_time_s = session.load_time_s
-        # on a shared host the bandwidth left to us drifts between runs, and CPU generation
-        # speed follows it: measured per file, so a run-to-run difference can be told apart
-        result.copy_bandwidth_gbs = copy_bandwidth_gbs()
         load_before = os.getloadavg()[0]
         me = psutil.Process()
         cpu0, wall0 = sum(me.cpu_times()[:2]), time.perf_counter()
