@@ -58,7 +58,9 @@ MIN_CONTEXT, MAX_CONTEXT = 128, 1_048_576
 
 @dataclass(frozen=True)
 class Query:
-    """A validated request."""
+    """A validated request. ``budget_bytes`` is the memory the answer is held to: ``vram``, or
+    the hardware's own memory (all its devices) when that is known and smaller, in which case
+    ``requested_bytes`` keeps the ``vram`` asked for."""
 
     budget_bytes: int
     budget_text: str
@@ -70,6 +72,7 @@ class Query:
     family: str | None
     models: tuple[str, ...] | None
     n_alternatives: int
+    requested_bytes: int | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -208,8 +211,13 @@ class Advisor:
         if not 0 <= n_alt <= 100:
             raise InvalidInputError(f"alternatives must be 0-100, got {n_alt}",
                                     parameter="alternatives")
+        requested = None
+        if device is not None and device.memory_gb is not None:
+            on_device = int(device.memory_gb * 1e9) * (device.n_devices or 1)
+            if budget > on_device:  # more than the hardware has: its memory is the limit
+                requested, budget = budget, on_device
         return Query(budget, str(vram), mix, context, cache, device, min_tokens_per_s, family,
-                     names, n_alt)
+                     names, n_alt, requested)
 
     # -- ranking ---------------------------------------------------------------------------
     def recommend(self, **kwargs: object) -> Recommendation:
@@ -264,14 +272,13 @@ class Advisor:
                 f"with the layers split over them, {what} on each" if n > 1 else
                 f"nothing fits the {gb:g} GB of {name} at context {query.context}: {what}",
                 smallest_budget_bytes=None)
-        device_gb = query.hardware.memory_gb if query.hardware is not None else None
-        if device_gb is not None and query.budget_bytes > query.n_devices * device_gb * 1e9:
+        if query.requested_bytes is not None and query.hardware is not None:
             count = f"{query.n_devices} x " if query.n_devices > 1 else ""
             notes.append(
-                f"vram {query.budget_text} is more than the {count}{device_gb:g} GB of "
-                f"{query.hardware.name}: candidates were also held to "  # type: ignore[union-attr]
-                f"{device_gb:g} GB per device (weights on the device; offloading layers to "
-                "the CPU is not modelled)")
+                f"vram {query.budget_text} is more than the {count}"
+                f"{query.hardware.memory_gb:g} GB of {query.hardware.name}: the answer is held "
+                f"to {format_bytes(query.budget_bytes)} (weights on the device; offloading "
+                "layers to the CPU is not modelled)")
         if not fits.any():
             eligible = eligible & on_devices
             smallest = int(total[eligible].min())

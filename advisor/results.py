@@ -74,7 +74,8 @@ class FrontPoint(BaseModel):
 
 
 class RequestEcho(BaseModel):
-    budget_bytes: int
+    budget_bytes: int = Field(description="memory the answer is held to: vram, or the "
+                              "hardware's own memory when that is known and smaller")
     budget: str
     task_mix: dict[str, float]
     context: int

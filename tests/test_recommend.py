@@ -348,6 +348,7 @@ def test_each_gpus_share_must_fit_one_gpu(fake_advisor):
     assert every["fits"].any() and (every["fits"] == (every["total_bytes"] <= 24e9)).all()
     answer = advisor.rank(one)
     assert answer.pick.memory.total_bytes <= 24e9
+    assert answer.request.budget_bytes == 24 * 10**9 and answer.request.budget == "60GB"
     assert any("vram 60GB is more than the 24 GB of" in n for n in answer.notes)
     # the same with a device memory given: two 20 GB cards under a 48 GB budget
     small = chart_points(advisor, advisor.parse_query(
