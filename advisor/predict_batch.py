@@ -82,8 +82,8 @@ def _num(text: str, column: str, line: int) -> float:
     return value
 
 
-def _threads(text: str, line: int) -> float:
-    """A thread count cell: NaN when blank, else a whole number from 1 to MAX_THREADS."""
+def _count(text: str, line: int, column: str, top: int, meaning: str) -> float:
+    """A count cell: NaN when blank, else a whole number from 1 to ``top``."""
     text = text.strip()
     if not text:
         return math.nan
@@ -91,26 +91,19 @@ def _threads(text: str, line: int) -> float:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value.is_integer() and 1 <= value <= MAX_THREADS):
-        raise InvalidInputError(f"line {line}: threads must be a whole number from 1 to "
-                                f"{MAX_THREADS} (CPU threads), got {text!r}", parameter="threads")
+    if not (math.isfinite(value) and value.is_integer() and 1 <= value <= top):
+        raise InvalidInputError(f"line {line}: {column} must be a whole number from 1 to {top} "
+                                f"({meaning}), got {text!r}", parameter=column)
     return value
+
+
+def _threads(text: str, line: int) -> float:
+    return _count(text, line, "threads", MAX_THREADS, "CPU threads")
 
 
 def _devices(text: str, line: int) -> float:
-    """A device count cell: NaN when blank, else a whole number from 1 to MAX_DEVICES."""
-    text = text.strip()
-    if not text:
-        return math.nan
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value.is_integer() and 1 <= value <= MAX_DEVICES):
-        raise InvalidInputError(f"line {line}: n_devices must be a whole number from 1 to "
-                                f"{MAX_DEVICES} (identical GPUs the layers are split over), "
-                                f"got {text!r}", parameter="n_devices")
-    return value
+    return _count(text, line, "n_devices", MAX_DEVICES,
+                  "identical GPUs the layers are split over")
 
 
 def _device_and_count(text: str, given: float, by_lower: dict[str, Hardware],
