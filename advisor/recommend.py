@@ -14,8 +14,8 @@ runtime overhead) fits the budget (and the device's memory when the hardware is 
 several GPUs each GPU's share must fit one GPU: :meth:`Query.fits`), the highest
 task-weighted quality wins, where a category's quality is the model's full-precision
 capability (catalog) times the retention at that quant (published or measured where known,
-else predicted). Scores within ``TIE_POINTS`` (0.1 of
-100) of the best are a tie, which goes to the smaller footprint.
+else predicted). Scores within ``TIE_POINTS`` (0.1 of 100) of the best are a tie, which goes
+to the smaller footprint.
 """
 
 from __future__ import annotations
