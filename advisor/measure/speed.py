@@ -5,8 +5,10 @@ only) and tg<N> (N single-token decodes), optionally at a depth (KV cache alread
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,8 +71,8 @@ def _time_once(session: LlamaSession, n_prompt: int, n_gen: int, depth: int, see
     return (n_prompt + n_gen) / (time.perf_counter() - t0)
 
 
-def run_test(session: LlamaSession, test: str, repeats: int) -> SpeedResult:
-    """Time ``test`` (``pp512``, ``tg128``, ``tg128@d2048``) after one warm-up run.
+def timed_runs(session: LlamaSession, test: str) -> Iterator[float]:
+    """Tokens/s of one run of ``test`` after another, without end, after one warm-up run.
 
     The depth prefix is decoded once, untimed; each run then drops positions past it.
     """
@@ -80,6 +82,11 @@ def run_test(session: LlamaSession, test: str, repeats: int) -> SpeedResult:
                          f"the session has {session.n_ctx}")
     _fill(session, depth)
     _time_once(session, n_prompt, n_gen, depth, seed=0)  # warm-up
-    raw = tuple(_time_once(session, n_prompt, n_gen, depth, seed=r + 1)
-                for r in range(repeats))
-    return SpeedResult(test, raw)
+    for seed in itertools.count(1):
+        yield _time_once(session, n_prompt, n_gen, depth, seed=seed)
+
+
+def run_test(session: LlamaSession, test: str, repeats: int) -> SpeedResult:
+    """Time ``test`` (``pp512``, ``tg128``, ``tg128@d2048``) ``repeats`` times after one warm-up
+    run (see :func:`timed_runs`)."""
+    return SpeedResult(test, tuple(itertools.islice(timed_runs(session, test), repeats)))
