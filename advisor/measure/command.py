@@ -44,8 +44,8 @@ def _table(lines: list[dict]) -> str:
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="CPU threads [default: all cores].")
 @click.option("--gpu-layers", type=click.IntRange(0), default=0, show_default=True)
-@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
-              help="Timed runs per speed test (after one warm-up).")
+@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True,
+              help="Timed runs per speed test (after one warm-up), as llama-bench's -r.")
 @click.option("--tests", default="pp512,tg128,tg128@d2048", show_default=True,
               help="llama-bench tests; a @dN test is skipped when the model's context is "
                    "shorter.")

@@ -53,7 +53,7 @@ class MeasureOptions:
     work_dir: Path
     threads: int
     gpu_layers: int = 0
-    repeats: int = 3
+    repeats: int = 5  # llama-bench's default (-r 5)
     force: bool = False
     tests: tuple[str, ...] = ("pp512", "tg128", "tg128@d2048")
     batch_size: int = 512
