@@ -2,7 +2,9 @@
 
 * Speed: leave-one-hardware-out (a device's rows with layers split over several of it are held
   out with it). Reported for generation and prompt processing, for single GPU/Apple/APU
-  devices, CPU devices and multi-device splits (``multi_device``) separately. Baselines:
+  devices, CPU devices, multi-device splits (``multi_device``) and devices measured behind a
+  host that held them back (``host_limited``: a GPU on a Raspberry Pi's PCIe x1 link, which the
+  service never answers for) separately. Baselines:
   generation ``0.55 * bandwidth / active bytes``; prompt ``0.30 * FP16 FLOPS / (2 * active
   params)`` (devices without a FLOPS figure use 50 FLOP per byte of bandwidth).
 * Quality: leave-one-model-out and leave-one-source-out. Baseline: the mean retention / PPL
@@ -63,6 +65,9 @@ def _speed_fold(frame: pd.DataFrame, device: str, test: pd.DataFrame,
     pred = model.predict(test.assign(hardware=None))  # the held-out device is unknown
     pred.columns = ["pred", "pred_low", "pred_high"]
     kept = test[["hardware", "hardware_kind", "n_devices", "n_prompt", "n_gen", "tokens_per_s"]]
+    host = test["host_limit"] if "host_limit" in test else pd.Series(None, index=test.index)
+    kept = kept.assign(host_limited=host.notna() & (host.astype("object").astype(str)
+                                                    .str.strip() != ""))
     return pd.concat([kept.rename(columns={"tokens_per_s": "actual"}), pred], axis=1)
 
 
@@ -82,9 +87,12 @@ def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
     out = pd.concat(parts)
     out["baseline"] = speed_baseline(test.loc[out.index])
     out["phase"] = np.where(out["n_gen"] > 0, "generation", "prompt")
-    # layers split over several devices are scored apart from single devices
-    out["device_class"] = np.where(out["n_devices"].fillna(1) > 1, "multi_device",
-                                   np.where(out["hardware_kind"] == "cpu", "cpu", "gpu_apple"))
+    # layers split over several devices are scored apart from single devices, and so are
+    # setups whose host held the device back (a GPU behind a Raspberry Pi's PCIe x1 link): the
+    # service never answers for such a setup, so they would blur the figure its users get
+    out["device_class"] = np.select(
+        [out["n_devices"].fillna(1) > 1, out["host_limited"], out["hardware_kind"] == "cpu"],
+        ["multi_device", "host_limited", "cpu"], "gpu_apple")
     return out
 
 
@@ -294,7 +302,10 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
         "`0.30 x FP16 FLOPS / (2 x active params)` (prompt; 50 FLOP/byte x bandwidth where no "
         "FLOPS figure exists); quality: mean retention / PPL ratio / KLD per quant. "
         "`multi_device` rows split a model's layers over 2-8 identical GPUs; they are held out "
-        "with their device.", "",
+        "with their device. `host_limited` rows were measured behind a host that held the "
+        "device back (a GPU on a Raspberry Pi's PCIe x1 link); the model trains on them with a "
+        "label, and they are scored apart because the service never answers for such a "
+        "setup.", "",
         "## Speed, leave one device out", "", _table(metrics["speed"]), "",
         "## Quality, leave one model out", "", _table(metrics["quality_by_model"]), "",
         "## Quality, leave one source out", "", _table(metrics["quality_by_source"]), "",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_speed_model import synthetic_speed
 
 from advisor.errors import InvalidInputError
-from advisor.evaluation import quality_cv, quality_metrics, speed_baseline, speed_metrics
+from advisor.evaluation import quality_cv, quality_metrics, speed_baseline, speed_cv, speed_metrics
 
 
 def test_speed_metrics_take_the_median_over_devices() -> None:
@@ -52,3 +53,18 @@ def test_quality_metrics_in_points() -> None:
 def test_quality_cv_rejects_unknown_group() -> None:
     with pytest.raises(InvalidInputError, match="group must be"):
         quality_cv(pd.DataFrame({"model": ["a"]}), "hardware")
+
+
+def test_speed_cv_scores_each_setup_in_its_own_slice() -> None:
+    frame = synthetic_speed()
+    pi = frame["hardware"] == frame["hardware"].iloc[0]
+    frame.loc[pi, "host_limit"] = "Raspberry Pi 5 (PCIe x1)"
+    rows = speed_cv(frame, n_jobs=1, speed_params={"calibration_folds": 2})
+    cls = rows.groupby("hardware")["device_class"].agg(set)
+    assert cls[frame["hardware"].iloc[0]] == {"host_limited"}
+    assert cls["gpu-a x2"] == {"multi_device"}
+    cpus = frame.loc[frame["hardware_kind"] == "cpu", "hardware"].unique()
+    assert all(cls[c] == {"cpu"} for c in cpus) and len(cpus) > 0
+    others = set(cls.index) - {frame["hardware"].iloc[0], "gpu-a x2", *cpus}
+    assert others and all(cls[d] == {"gpu_apple"} for d in others)
+    assert "generation/host_limited" in speed_metrics(rows)
