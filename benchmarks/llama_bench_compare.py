@@ -8,8 +8,14 @@ settings, and prints both with the ratio. The pipeline's figures are meant to be
 llama-bench's. Flash attention is set on both sides: llama-bench's default ("auto") turns it on
 for the CPU, the pipeline's default is off.
 
+The two tools take turns, ``--rounds`` times per file (llama-bench first in odd rounds, ours
+first in even ones), and the ratio is taken within each round: on a shared machine whose speed
+drifts by several percent from one minute to the next (``benchmarks/speed_noise.py``), a
+measurement is only comparable with one taken next to it. The table gives each tool's median
+over rounds and the median and range of the per-round ratios.
+
     python benchmarks/llama_bench_compare.py var/measure/SmolLM2-135M-Instruct/Q8_0.gguf ... \
-        [--threads 2] [--repeats 5] [--flash-attn] [--json]
+        [--threads 2] [--repeats 5] [--rounds 3] [--flash-attn] [--json]
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -77,35 +84,56 @@ def ours(model: Path, threads: int, repeats: int, flash_attn: bool) -> dict[str,
         session.close()
 
 
+def compare(model: Path, binary: Path, args: argparse.Namespace) -> list[dict]:
+    """Per test: both tools' median over rounds and the per-round ratios (ours / llama-bench)."""
+    per_round = []
+    for r in range(args.rounds):
+        theirs_first = r % 2 == 0
+        if theirs_first:
+            ref = llama_bench(binary, model, args.threads, args.repeats, args.flash_attn)
+        got = ours(model, args.threads, args.repeats, args.flash_attn)
+        if not theirs_first:
+            ref = llama_bench(binary, model, args.threads, args.repeats, args.flash_attn)
+        per_round.append((ref, got))
+    rows = []
+    for test in ("pp512", "tg128"):
+        ratios = [got[test] / ref[test] for ref, got in per_round]
+        rows.append({"file": model.name, "test": test,
+                     "llama_bench": statistics.median(ref[test] for ref, _ in per_round),
+                     "quant_advisor": statistics.median(got[test] for _, got in per_round),
+                     "ratio": statistics.median(ratios), "ratio_min": min(ratios),
+                     "ratio_max": max(ratios), "rounds": len(ratios)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="turns each tool takes per file (default 3)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--flash-attn", action="store_true",
                         help="both with flash attention (default: both without, as "
                              "`quant-advisor measure` runs by default)")
     args = parser.parse_args()
+    if args.rounds < 1 or args.repeats < 1:
+        parser.error("--rounds and --repeats must be at least 1")
     if shutil.which("cmake") is None:
         raise SystemExit("cmake is needed to build llama-bench: apt-get install cmake")
     binary = build_llama_bench()
-    rows = []
-    for model in args.models:
-        ref = llama_bench(binary, model, args.threads, args.repeats, args.flash_attn)
-        mine = ours(model, args.threads, args.repeats, args.flash_attn)
-        for test in ("pp512", "tg128"):
-            rows.append({"file": model.name, "test": test, "llama_bench": ref[test],
-                         "quant_advisor": mine[test], "ratio": mine[test] / ref[test]})
+    rows = [row for model in args.models for row in compare(model, binary, args)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"threads {args.threads}, {args.repeats} repeats, flash attention "
-          f"{'on' if args.flash_attn else 'off'}, mean tokens/s")
-    print(f"{'file':<24}{'test':<7}{'llama-bench':>12}{'ours':>10}{'ours/llama-bench':>18}")
+    print(f"threads {args.threads}, {args.repeats} repeats x {args.rounds} rounds, flash "
+          f"attention {'on' if args.flash_attn else 'off'}, mean tokens/s per round")
+    print(f"{'file':<24}{'test':<7}{'llama-bench':>12}{'ours':>10}{'ours/llama-bench':>18}"
+          f"{'round range':>16}")
     for r in rows:
         print(f"{r['file']:<24}{r['test']:<7}{r['llama_bench']:>12.1f}{r['quant_advisor']:>10.1f}"
-              f"{r['ratio']:>18.3f}")
+              f"{r['ratio']:>18.3f}{r['ratio_min']:>9.3f}-{r['ratio_max']:.3f}")
 
 
 if __name__ == "__main__":
