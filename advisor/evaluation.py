@@ -65,9 +65,7 @@ def _speed_fold(frame: pd.DataFrame, device: str, test: pd.DataFrame,
     pred = model.predict(test.assign(hardware=None))  # the held-out device is unknown
     pred.columns = ["pred", "pred_low", "pred_high"]
     kept = test[["hardware", "hardware_kind", "n_devices", "n_prompt", "n_gen", "tokens_per_s"]]
-    host = test["host_limit"] if "host_limit" in test else pd.Series(None, index=test.index)
-    kept = kept.assign(host_limited=host.notna() & (host.astype("object").astype(str)
-                                                    .str.strip() != ""))
+    kept = kept.assign(host_limited=speed_features(test)["host_limited"])
     return pd.concat([kept.rename(columns={"tokens_per_s": "actual"}), pred], axis=1)
 
 

@@ -45,6 +45,11 @@ def _numeric(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.to_numeric(_column(frame, name), errors="coerce").astype("float64")
 
 
+def _named(series: pd.Series) -> pd.Series:
+    """True where a free-text column names something (not missing, not blank)."""
+    return series.notna() & (series.astype("object").astype(str).str.strip() != "")
+
+
 def _label(series: pd.Series) -> pd.Series:
     """Lower-case string labels with missing values as ``'unknown'``."""
     out = series.astype("object").where(series.notna(), UNKNOWN)
@@ -152,8 +157,10 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
     device's ``fp16_tflops`` figure measures (:func:`flops_basis` of an optional ``fp16_basis``
     column, hardware.csv's text; ``'unknown'`` when absent). ``ctx`` is the mean number
     of tokens already in the KV cache while the test runs (``depth`` plus half the test length).
-    ``threads`` is the CPU thread count the test ran with (NaN when not given); ``n_devices``
-    the number of identical devices the layers were split over (1 when not given).
+    ``fork`` / ``host_limited``: the row names a fork of llama.cpp / a host that held the device
+    back (``host_limit``). ``threads`` is the CPU thread count the test ran with (NaN when not
+    given); ``n_devices`` the number of identical devices the layers were split over (1 when
+    not given).
     Missing specs stay NaN: callers decide whether a row can be predicted.
     """
     params = _numeric(frame, "params_b")
@@ -172,7 +179,6 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
     tokens = np.where(ph == "tg", n_gen, n_prompt)
     kind = _label(_column(frame, "hardware_kind", UNKNOWN))
     kind = kind.where(kind.isin(HARDWARE_KINDS), UNKNOWN)
-    fork = _column(frame, "fork")
     out = pd.DataFrame({
         "phase": ph,
         "kind": kind,
@@ -187,7 +193,8 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
         "threads": _numeric(frame, "threads").where(lambda t: t > 0),
         "n_devices": _numeric(frame, "n_devices").where(lambda n: n >= 1).fillna(1.0),
         "ctx": depth + pd.Series(tokens, index=frame.index, dtype="float64") / 2.0,
-        "fork": fork.notna() & (fork.astype("object").astype(str).str.strip() != ""),
+        "fork": _named(_column(frame, "fork")),
+        "host_limited": _named(_column(frame, "host_limit")),
         "moe": share < 0.999,
     }, index=frame.index)
     out["flops_basis"] = _column(frame, "fp16_basis", "").map(flops_basis).astype("object")

@@ -208,8 +208,6 @@ class SpeedPredictor:
         x["kv"] = np.sqrt(params / 8.0)
         x["threads"] = x["threads"].fillna(self.default_threads_)
         x["quant_class"] = x["quant_family"]
-        host = frame["host_limit"] if "host_limit" in frame else pd.Series(None, index=x.index)
-        x["host_limited"] = host.notna() & (host.astype("object").astype(str).str.strip() != "")
         for c in ("fork", "moe", "host_limited"):
             x[c] = x[c].map({True: "yes", False: "no"}).astype("object")
         return x
