@@ -15,6 +15,7 @@ from measure_fixtures import tiny_gguf_fixture  # noqa: F401  (registers `tiny_g
 from advisor.dataset import load_dataset
 from advisor.measure import MeasurementError
 from advisor.measure.command import measure
+from advisor.measure.rows import unsteady_tests
 
 FAST = ["--threads", "2", "--repeats", "1", "--tests", "pp32,tg8", "--eval-chunks", "1",
         "--tasks-per-category", "2"]
@@ -63,6 +64,17 @@ def test_rows_are_written_per_quant_and_load(ladder):
     rows = json.loads(result.stdout)
     assert len(rows) == len(data.speed) + len(data.quality)
     assert "skipped IQ2_XXS: needs an importance matrix" in result.stderr
+
+
+def test_unsteady_speed_tests_are_named(ladder):
+    tmp, result = ladder
+    assert "varied by more than" not in result.stderr  # one repeat per test: nothing to compare
+    speed = load_dataset(tmp / "out").speed[:2]
+    steady = speed[0].model_copy(update={"raw_tokens_per_s": [100.0, 101.0, 99.0]})
+    moved = speed[1].model_copy(update={"raw_tokens_per_s": [100.0, 80.0, 120.0]})
+    one = speed[1].model_copy(update={"raw_tokens_per_s": [50.0]})
+    assert unsteady_tests({"Q8_0": [steady, moved, one]}) == [f"Q8_0 {moved.test} 20.0%"]
+    assert unsteady_tests({"Q8_0": [steady, moved]}, max_cv=0.25) == []
 
 
 def test_rerun_resumes_and_force_redoes(ladder, tiny_gguf):

@@ -76,7 +76,7 @@ def measure(model: str, quants: str, threads: int | None, gpu_layers: int, repea
 
     from advisor.measure.ladder import MeasureOptions, run_ladder
     from advisor.measure.quantize import plan_ladder
-    from advisor.measure.rows import summary
+    from advisor.measure.rows import UNSTEADY_CV, summary, unsteady_tests
     from advisor.schema import parse_test
 
     opts = MeasureOptions(
@@ -117,6 +117,13 @@ def measure(model: str, quants: str, threads: int | None, gpu_layers: int, repea
         click.echo(report.reference_note)
         click.echo(_table(summary(report.rows)))
     click.echo(f"{len(all_rows)} rows in {report.out_dir} ({report.seconds:.0f} s)", err=True)
+    unsteady = unsteady_tests(report.rows)
+    if unsteady:
+        click.echo(f"note: the repeats of {len(unsteady)} speed test(s) varied by more than "
+                   f"{UNSTEADY_CV:.0%} ({', '.join(unsteady[:4])}"
+                   f"{', ...' if len(unsteady) > 4 else ''}): this machine's speed moved while "
+                   "it measured, so another run may differ by more; benchmarks/speed_noise.py "
+                   "shows by how much", err=True)
     if submit_url:
         from advisor.measure.submit import SubmitError, submit_rows
 

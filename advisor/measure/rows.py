@@ -21,6 +21,8 @@ SOURCE_ID = "quant-advisor-measure"
 #: Below this share of the requested threads' CPU time, other processes took the cores and the
 #: speed rows are kept but excluded from training.
 MIN_CPU_SHARE = 0.8
+#: Within-test coefficient of variation above which `measure` says the machine's speed moved.
+UNSTEADY_CV = 0.05
 BENCHMARK_TEXT = "python-stdlib-docstrings"
 
 
@@ -212,3 +214,20 @@ def summary(rows_by_quant: dict[str, list[Row]]) -> list[dict[str, Any]]:
             "task_acc": (sum(r.value * (r.n_items or 0) for r in acc) / n_acc) if n_acc else None,
         })
     return lines
+
+
+def unsteady_tests(rows_by_quant: dict[str, list[Row]], max_cv: float = UNSTEADY_CV
+                   ) -> list[str]:
+    """``'Q8_0 tg128 7.3%'`` for each timed test whose repeats varied by more than ``max_cv``
+    (stdev / mean of the raw tokens/s): the machine's speed moved while it was measured."""
+    out = []
+    for quant, rows in rows_by_quant.items():
+        for r in rows:
+            if not isinstance(r, SpeedRow) or len(r.raw_tokens_per_s) < 2:
+                continue
+            raw = r.raw_tokens_per_s
+            cv = statistics.stdev(raw) / statistics.fmean(raw)
+            if cv > max_cv:
+                out.append(f"{quant} {r.test} {cv:.1%}")
+    return out
+
