@@ -230,4 +230,3 @@ def unsteady_tests(rows_by_quant: dict[str, list[Row]], max_cv: float = UNSTEADY
             if cv > max_cv:
                 out.append(f"{quant} {r.test} {cv:.1%}")
     return out
-
