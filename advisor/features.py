@@ -204,3 +204,40 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
     out["log_model_bytes"] = np.log(out["model_bytes"])
     out["log_ctx"] = np.log1p(out["ctx"])
     return out
+
+
+#: How far a published figure may exceed its device's physical ceiling before it is taken for a
+#: mis-measured or mis-transcribed row. Generation at batch 1 reads every active weight once per
+#: token, so tokens/s x active bytes cannot exceed the memory bandwidth by more than caches
+#: allow (the highest row in the data reaches 1.07x, a 0.5 GB model on a CPU with a large L3).
+#: A prompt costs 2 FLOP per active parameter per token; llama.cpp's kernels reach up to 2.0x a
+#: *vector* FP16 figure in the data (they use tensor cores the figure leaves out, which give at
+#: most 4x on GeForce cards), so 6x the figure is out of reach whatever it measures.
+BANDWIDTH_CEILING = 2.0
+FLOPS_CEILING = 6.0
+
+
+def roofline_ratio(frame: pd.DataFrame) -> pd.Series:
+    """How many times its devices' roofline each speed row runs at.
+
+    Generation: tokens/s x active bytes over the devices' bandwidth; prompt processing:
+    2 x active parameters x tokens/s over their FP16 figure. NaN where the specs to tell are
+    missing or the test is combined (``pp512+tg128``).
+    """
+    x = speed_features(frame)
+    tokens = _numeric(frame, "tokens_per_s")
+    gen = tokens * x["active_bytes"] / (x["bandwidth"] * x["n_devices"])
+    pp = 2.0 * x["active_params"] * tokens / (x["flops"] * x["n_devices"])
+    return gen.where(x["phase"] == "tg", pp.where(x["phase"] == "pp"))
+
+
+def over_physical_ceiling(frame: pd.DataFrame) -> pd.Series:
+    """True for speed rows faster than their device could possibly run them.
+
+    A generation row is over when its :func:`roofline_ratio` exceeds
+    :data:`BANDWIDTH_CEILING`, a prompt row when it exceeds :data:`FLOPS_CEILING`. Rows without
+    the specs to tell (no bandwidth, no FLOPS figure, a combined test) are never over.
+    """
+    ratio = roofline_ratio(frame)
+    ceiling = np.where(speed_features(frame)["phase"] == "tg", BANDWIDTH_CEILING, FLOPS_CEILING)
+    return (ratio > ceiling).astype(bool)

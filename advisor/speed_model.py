@@ -48,7 +48,9 @@ The model is physical, with a handful of learned efficiencies:
 
 Training skips rows without bandwidth (a device without specs cannot be predicted from specs),
 MoE rows without an active parameter count, rows whose weights stayed on the CPU of a GPU
-device, and combined ``pp+tg`` tests; ``exclusions_`` counts them. A combined test is
+device, combined ``pp+tg`` tests, and rows faster than their device's bandwidth or FLOPS could
+possibly run them (:func:`advisor.features.over_physical_ceiling`: a failed or mis-transcribed
+run); ``exclusions_`` counts them. A combined test is
 predicted from its two phases.
 """
 
@@ -63,7 +65,7 @@ from scipy.optimize import least_squares
 from sklearn.model_selection import GroupKFold
 
 from advisor.errors import InvalidInputError
-from advisor.features import HARDWARE_KINDS, UBATCH, speed_features
+from advisor.features import HARDWARE_KINDS, UBATCH, over_physical_ceiling, speed_features
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +230,8 @@ class SpeedPredictor:
                 _flags(f)) if "flags" in frame else pd.Series(False, index=frame.index),
             "combined_test (pp+tg; predicted from its phases)":
                 (frame["n_prompt"].fillna(0) > 0) & (frame["n_gen"].fillna(0) > 0),
+            "over_physical_ceiling (faster than the device's bandwidth or FLOPS allow)":
+                over_physical_ceiling(frame),
         }
         for name, mask in rules.items():
             hit = keep & mask

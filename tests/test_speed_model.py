@@ -69,6 +69,22 @@ def test_excluded_rows_are_counted(fitted: SpeedPredictor) -> None:
     assert fitted.exclusions_["no_bandwidth (device without specs)"] == 2
 
 
+def test_rows_faster_than_physics_allows_are_excluded_and_counted() -> None:
+    frame = synthetic_speed()
+    single = frame[frame["n_devices"] == 1]
+    gen = single[(single["n_gen"] > 0) & (single["hardware"] == "gpu-a")].iloc[[0]]
+    pp = single[(single["n_prompt"] > 0) & (single["hardware"] == "gpu-a")].iloc[[0]]
+    broken = pd.concat([gen.assign(tokens_per_s=gen["tokens_per_s"] * 80),  # failed runs
+                        pp.assign(tokens_per_s=pp["tokens_per_s"] * 40)])
+    clean = SpeedPredictor(calibration_folds=3).fit(frame)
+    dirty = SpeedPredictor(calibration_folds=3).fit(pd.concat([frame, broken],
+                                                               ignore_index=True))
+    key = "over_physical_ceiling (faster than the device's bandwidth or FLOPS allow)"
+    assert clean.exclusions_[key] == 0 and dirty.exclusions_[key] == 2
+    q = query(hardware="gpu-a", bandwidth_gbs=450.0, fp16_tflops=20.0)
+    assert np.allclose(dirty.predict(q).to_numpy(), clean.predict(q).to_numpy())
+
+
 def test_in_sample_accuracy_and_output_shape(fitted: SpeedPredictor) -> None:
     frame = synthetic_speed().iloc[:-5]
     pred = fitted.predict(frame)
