@@ -2,7 +2,9 @@
 
 Beyond the measurement schema (:mod:`advisor.schema`: types, finite numbers, ranges), a row sent
 over HTTP must name a known quant (when ``quant`` is set), must not claim to be ``predicted``
-(predictions are never training data), and must keep its strings and lists within bounds.
+(predictions are never training data), must keep its strings and lists within bounds, and a
+speed row must not be faster than its device's specs allow
+(:func:`advisor.features.over_physical_ceiling`: a failed run or a wrong test name).
 Each rejected row gets reasons of the form *field: what, got, allowed*; the others are stored.
 """
 
@@ -13,10 +15,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel, Field, ValidationError
 
+from advisor.features import (
+    BANDWIDTH_CEILING,
+    FLOPS_CEILING,
+    over_physical_ceiling,
+    roofline_ratio,
+)
 from advisor.quants import find_quant, known_names
-from advisor.schema import Provenance, Row
+from advisor.schema import Provenance, Row, SpeedRow
 from advisor.store import ROW_ADAPTER
 
 MAX_NAME_CHARS = 200       # indexed columns: model, hardware, source_id, quant
@@ -106,11 +115,31 @@ def check_row(payload: object) -> tuple[Row | None, list[RowProblem]]:
         problems.append(RowProblem(field="provenance", given="predicted",
                                    message="predicted rows are never stored; allowed: "
                                    "measured, published"))
+    if isinstance(row, SpeedRow):
+        problems += _ceiling_problems(row)
     if row.quant is not None and find_quant(row.quant) is None:
         names = known_names()
         problems.append(RowProblem(field="quant", given=row.quant, message=(
             f"unknown quant {row.quant!r}; allowed: {', '.join(names[:40])}, ...")))
     return (None, problems) if problems else (row, [])
+
+
+def _ceiling_problems(row: SpeedRow) -> list[RowProblem]:
+    """A speed row faster than its device's specs allow (a failed run, a wrong test name)."""
+    frame = pd.DataFrame([row.model_dump(mode="json")])
+    if not over_physical_ceiling(frame).iloc[0]:
+        return []
+    ratio = float(roofline_ratio(frame).iloc[0])
+    devices = f"{row.n_devices} x {row.hardware}" if row.n_devices > 1 else row.hardware
+    if row.n_gen > 0:
+        what = (f"reads the weights {ratio:.1f}x faster than the {row.bandwidth_gbs:g} GB/s "
+                f"memory bandwidth of {devices}; allowed: at most {BANDWIDTH_CEILING:g}x")
+    else:
+        what = (f"computes {ratio:.1f}x faster than the {row.fp16_tflops:g} FP16 TFLOPS of "
+                f"{devices}; allowed: at most {FLOPS_CEILING:g}x")
+    return [RowProblem(field="tokens_per_s", given=row.tokens_per_s, message=(
+        f"{row.tokens_per_s:g} tokens/s on {row.test} {what}. Check the test name, the model "
+        "size (model_bytes, params_b, active_params_b) and the device specs"))]
 
 
 def _size_problems(payload: dict[str, Any]) -> list[RowProblem]:

@@ -48,6 +48,7 @@ def test_one_row_is_stored_and_a_retry_changes_nothing(client):
     (quality_row(0, kind="opinion"), "kind", "'quality' or 'speed'"),
     (speed_row(0, test="fast"), "test", "pattern"),
     (speed_row(0, tokens_per_s=0), "tokens_per_s", "greater than 0"),
+    (speed_row(0, tokens_per_s=2000.0), "tokens_per_s", "10.5x faster than the 935.8 GB/s"),
     (speed_row(0, environment={"x": float("inf")}), "environment.x", "finite"),
     ({k: v for k, v in speed_row(0).items() if k != "hardware"}, "hardware", "required"),
     ([1, 2], None, "JSON object"),
