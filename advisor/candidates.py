@@ -18,6 +18,7 @@ import pandas as pd
 
 from advisor.catalog import Catalog, ModelSpec
 from advisor.dataset import Dataset
+from advisor.features import over_physical_ceiling
 from advisor.memory import Runtime, estimate_memory
 from advisor.quants import RECOMMENDABLE, get_quant
 from advisor.schema import QUANTIZED_REFERENCE, Hardware, MetricKind, Provenance
@@ -132,11 +133,16 @@ def _speed_index(dataset: Dataset) -> dict[SpeedKey, Lookup]:
     A CPU's speed depends on the threads it ran with, so its figures are kept per thread count
     and only answer a question about that count. Likewise a figure of layers split over
     several GPUs answers only a question about that many of them, and a single device's
-    figure only a question about one."""
+    figure only a question about one. Figures faster than their device's specs allow (a failed
+    run: :func:`advisor.features.over_physical_ceiling`) answer nothing."""
     groups: dict[SpeedKey, list[tuple[float, str, str]]] = {}
-    for row in dataset.speed:
-        if (not row.usable or row.quant is None or row.fork
-                or row.test not in SPEED_TESTS or row.host_limit):
+    rows = [row for row in dataset.speed
+            if row.usable and not row.fork
+            and row.test in SPEED_TESTS and not row.host_limit]
+    over = over_physical_ceiling(pd.DataFrame([r.model_dump(mode="json") for r in rows])) \
+        if rows else pd.Series(dtype=bool)
+    for row, impossible in zip(rows, over, strict=True):
+        if impossible or row.quant is None:
             continue
         key = (row.hardware, row.model, row.quant, row.test,
                _cpu_threads(row.hardware_kind, row.threads), row.n_devices)

@@ -441,6 +441,31 @@ def test_a_multi_gpu_figure_answers_only_its_own_device_count(fake_predictors):
     assert tg("rtx 3090 x8").provenance == "predicted"
 
 
+def test_a_figure_faster_than_the_device_allows_answers_nothing(fake_predictors):
+    """A published tg128 that would read the weights 20x faster than the card's bandwidth is a
+    failed run: the figure is not shown, the prediction is."""
+    from conftest import HARDWARE
+
+    from advisor.catalog import load_catalog
+    from advisor.dataset import Dataset
+    from advisor.recommend import Advisor
+    from advisor.schema import SpeedRow
+
+    base = {"model": "Llama-3.1-8B", "model_as_published": "Llama-3.1-8B", "quant": "Q4_K_M",
+            "quant_as_published": "Q4_K_M", "source_id": "bench_gpu", "params_b": 8.03,
+            "hardware": "NVIDIA GeForce RTX 3090", "hardware_kind": "gpu", "backend": "cuda",
+            "bandwidth_gbs": 935.8}
+
+    def tg(tokens_per_s):
+        data = Dataset(speed=[SpeedRow(**base, test="tg128", tokens_per_s=tokens_per_s)])
+        rec = Advisor(load_catalog(), fake_predictors, data, dict(HARDWARE)).recommend(
+            vram="96GB", models=["Llama-3.1-8B"], hardware="rtx 3090", alternatives=30)
+        return _by_quant(rec)["Q4_K_M"].speed["tg128"]
+
+    assert (tg(120.0).value, tg(120.0).provenance) == (120.0, "published")
+    assert tg(4000.0).provenance == "predicted" and tg(4000.0).value < 1000
+
+
 def test_module_level_recommend_takes_devices(fake_advisor, monkeypatch):
     from advisor import recommend as recommend_module
 
