@@ -21,7 +21,11 @@ The model is physical, with a handful of learned efficiencies:
    generation the label separates the cards whose spec sheets quote tensor figures (HBM
    datacenter GPUs, WMMA APUs), which reach a lower share of their bandwidth at batch 1; this is
    an empirical grouping, kept because it improves the held-out error of both phases. Rows
-   without the column share one ``'unknown'`` level (no effect).
+   without the column share one ``'unknown'`` level (no effect). Prompt processing alone also
+   has an efficiency level for MoE models: a micro-batch's tokens are spread over the experts,
+   whose small matrix products run further from peak than a dense model's (about 0.7x, learned
+   on devices that ran both kinds of model); generation reads the active experts as a dense
+   model reads its weights, and gets no such level.
    On a CPU the threads bound both phases, since each core reaches only a share of the DRAM
    bandwidth and no device-wide FLOPS figure applies: generation reads at
    ``1 / (1 / bandwidth + 1 / (threads * b))`` and prompt processing computes at
@@ -72,6 +76,8 @@ log = logging.getLogger(__name__)
 PHASES = ("pp", "tg")
 #: Label columns whose levels shift the efficiency (one-hot, ridge-shrunk).
 EFFICIENCY_GROUPS = ("kind", "backend", "quant_class", "fork", "host_limited", "flops_basis")
+#: Labels that shift only one phase's efficiency (see the module docstring).
+PHASE_GROUPS = {"pp": ("moe",), "tg": ()}
 PHYSICAL_INPUTS = ("active_bytes", "active_params", "model_bytes", "bandwidth", "flops_filled",
                    "ctx", "n_tokens", "layers", "kv", "threads", "n_devices")
 _ALPHA = 0.10         # 90% intervals
@@ -144,7 +150,8 @@ class _PhysicalFit:
                 + 1e6 * attn / f + 1e-6 * over) / speedup
 
     def fit(self, x: pd.DataFrame, y: np.ndarray, weight: np.ndarray) -> _PhysicalFit:
-        self.levels_ = {g: sorted(set(x[g])) for g in EFFICIENCY_GROUPS}
+        self.levels_ = {g: sorted(set(x[g]))
+                        for g in (*EFFICIENCY_GROUPS, *PHASE_GROUPS[self.phase])}
         self.n_effects_ = sum(len(v) for v in self.levels_.values())
         p = self.n_effects_
         # effects, e0, per-kind overheads and attention, (pp: g, w), per-thread rate, and the
@@ -298,7 +305,7 @@ class SpeedPredictor:
                         and n_devices >= _MIN_CALIBRATION_DEVICES):
                     self.quantiles_[f"{ph}:{k}"] = _interval(resid[m], weight[m])
         self.oof_residual_ = resid
-        self.features_ = [*EFFICIENCY_GROUPS, *PHYSICAL_INPUTS]
+        self.features_ = [*EFFICIENCY_GROUPS, *PHASE_GROUPS["pp"], *PHYSICAL_INPUTS]
         log.info("speed model fitted on %s rows, excluded %s", self.n_train_, self.exclusions_)
         return self
 

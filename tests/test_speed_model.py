@@ -21,12 +21,14 @@ MODELS = [(1.1, "Q4_K_M"), (8.0, "Q4_K_M"), (8.0, "Q8_0"), (8.0, "F16"), (14.0, 
           (3.0, "Q6_K"), (30.0, "Q4_K_M", 3.0)]
 
 
-def synthetic_speed(seed: int = 0) -> pd.DataFrame:
-    """llama-bench-like rows from a roofline with noise (the model must recover its shape)."""
+def synthetic_speed(seed: int = 0, models: list[tuple] = MODELS,
+                    moe_prompt_efficiency: float = 1.0) -> pd.DataFrame:
+    """llama-bench-like rows from a roofline with noise (the model must recover its shape);
+    MoE prompts run at ``moe_prompt_efficiency`` of a dense model's compute efficiency."""
     rng = np.random.default_rng(seed)
     rows = []
     for name, kind, backend, bw, tf in DEVICES:
-        for spec in MODELS:
+        for spec in models:
             params, quant = spec[0], spec[1]
             active = spec[2] if len(spec) > 2 else None
             bpw = {"Q4_K_M": 4.89, "Q8_0": 8.5, "F16": 16.0, "Q6_K": 6.56}[quant]
@@ -35,7 +37,8 @@ def synthetic_speed(seed: int = 0) -> pd.DataFrame:
             eff = 0.7 if kind != "cpu" else 0.5
             tg = 1.0 / (read / (eff * bw * 1e9) + 2e-3)
             flops = (tf or bw * 0.2) * 1e12
-            pp = 1.0 / (2 * (active or params) * 1e9 / (0.4 * flops) + 1e-4)
+            pp_eff = 0.4 * (moe_prompt_efficiency if active else 1.0)
+            pp = 1.0 / (2 * (active or params) * 1e9 / (pp_eff * flops) + 1e-4)
             for test, n_p, n_g, tps in (("pp512", 512, 0, pp), ("tg128", 0, 128, tg)):
                 rows.append({
                     "hardware": name, "hardware_kind": kind, "backend": backend,
@@ -220,6 +223,26 @@ def test_flops_basis_is_learned_and_helps_an_unseen_device() -> None:
         errors[name] = float((pred / test["tokens_per_s"] - 1).abs().median())
     assert errors["with"] < 0.5 * errors["without"]
     assert errors["with"] < 0.25
+
+
+def test_moe_prompt_efficiency_is_learned_and_generation_is_left_alone() -> None:
+    """MoE prompts run their experts' small matrix products at a lower efficiency than a dense
+    model's; generation reads the active experts like a dense model reads its weights. Data
+    whose MoE prompts run at 0.6x predicts any MoE's prompt at about 0.6x of what the same data
+    with dense-like MoE prompts predicts, and leaves dense models and generation alone."""
+    models = [*MODELS, (16.0, "Q4_K_M", 2.7), (47.0, "Q4_K_M", 13.0), (120.0, "Q4_K_M", 5.1),
+              (21.0, "Q8_0", 3.6)]
+    fits = [SpeedPredictor(calibration_folds=3).fit(
+        synthetic_speed(models=models, moe_prompt_efficiency=e)) for e in (1.0, 0.6)]
+
+    def ratio(**q: object) -> float:
+        dense_like, slow = (f.predict(query(**q))["tokens_per_s"].iloc[0] for f in fits)
+        return float(slow / dense_like)
+
+    assert 0.5 < ratio(params_b=30.0, active_params_b=3.0, n_prompt=512, n_gen=0) < 0.75
+    assert 0.5 < ratio(params_b=235.0, active_params_b=22.0, n_prompt=512, n_gen=0) < 0.75
+    assert ratio(params_b=8.0, n_prompt=512, n_gen=0) == pytest.approx(1.0, abs=0.05)
+    assert ratio(params_b=30.0, active_params_b=3.0) == pytest.approx(1.0, abs=0.02)
 
 
 def test_missing_basis_column_equals_blank_basis() -> None:
