@@ -68,3 +68,37 @@ def test_speed_cv_scores_each_setup_in_its_own_slice() -> None:
     others = set(cls.index) - {frame["hardware"].iloc[0], "gpu-a x2", *cpus}
     assert others and all(cls[d] == {"gpu_apple"} for d in others)
     assert "generation/host_limited" in speed_metrics(rows)
+
+
+def test_speed_cv_by_source_holds_out_the_sources_devices_too(monkeypatch) -> None:
+    """Holding out source 'b' (generation on gpu-b and mac-b) also removes source 'c''s rows
+    on gpu-b: the fold predicts b's devices from specs alone. Holding out 'c' (prompts on
+    gpu-b) removes b's gpu-b rows and keeps its mac-b rows."""
+    from advisor import evaluation
+
+    frame = synthetic_speed()
+    frame["source_id"] = "a"
+    gen = frame["n_gen"] > 0
+    frame.loc[frame["hardware"].isin(["gpu-b", "mac-b"]) & gen, "source_id"] = "b"
+    frame.loc[(frame["hardware"] == "gpu-b") & ~gen, "source_id"] = "c"
+    seen = {}
+    real_fold = evaluation._speed_fold
+
+    def spy(train, test, params):
+        seen[tuple(sorted(set(test["source_id"])))] = (set(train["hardware"]),
+                                                       set(train["source_id"]))
+        return real_fold(train, test, params)
+
+    monkeypatch.setattr(evaluation, "_speed_fold", spy)
+    rows = speed_cv(frame, n_jobs=1, speed_params={"calibration_folds": 2}, hold_out="source")
+    hardware, sources = seen[("b",)]
+    assert not {"gpu-b", "mac-b"} & hardware and sources == {"a"}
+    hardware, sources = seen[("c",)]
+    assert "gpu-b" not in hardware and "mac-b" in hardware and sources == {"a", "b"}
+    assert set(rows["source_id"]) == {"b", "c"}   # a's fold left no training rows: skipped
+    assert rows.loc[rows["source_id"] == "b", "hardware"].nunique() == 2
+
+
+def test_speed_cv_rejects_unknown_hold_out() -> None:
+    with pytest.raises(InvalidInputError, match="hold_out must be"):
+        speed_cv(synthetic_speed(), hold_out="model")
