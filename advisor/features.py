@@ -213,8 +213,12 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
 #: A prompt costs 2 FLOP per active parameter per token; llama.cpp's kernels reach up to 2.0x a
 #: *vector* FP16 figure in the data (they use tensor cores the figure leaves out, which give at
 #: most 4x on GeForce cards), so 6x the figure is out of reach whatever it measures.
+#: The bandwidth ceiling applies only to weights larger than any cache, which could otherwise
+#: serve a small model faster than DRAM (the largest last-level cache sold, AMD's EPYC 9684X,
+#: holds 1.1 GB).
 BANDWIDTH_CEILING = 2.0
 FLOPS_CEILING = 6.0
+CACHE_BYTES = 2e9
 
 
 def roofline_ratio(frame: pd.DataFrame) -> pd.Series:
@@ -234,10 +238,12 @@ def roofline_ratio(frame: pd.DataFrame) -> pd.Series:
 def over_physical_ceiling(frame: pd.DataFrame) -> pd.Series:
     """True for speed rows faster than their device could possibly run them.
 
-    A generation row is over when its :func:`roofline_ratio` exceeds
-    :data:`BANDWIDTH_CEILING`, a prompt row when it exceeds :data:`FLOPS_CEILING`. Rows without
-    the specs to tell (no bandwidth, no FLOPS figure, a combined test) are never over.
+    A generation row whose active weights exceed :data:`CACHE_BYTES` is over when its
+    :func:`roofline_ratio` exceeds :data:`BANDWIDTH_CEILING`; a prompt row when it exceeds
+    :data:`FLOPS_CEILING`. Rows without the specs to tell (no bandwidth, no FLOPS figure, a
+    combined test) are never over.
     """
+    x = speed_features(frame)
     ratio = roofline_ratio(frame)
-    ceiling = np.where(speed_features(frame)["phase"] == "tg", BANDWIDTH_CEILING, FLOPS_CEILING)
-    return (ratio > ceiling).astype(bool)
+    gen = (x["phase"] == "tg") & (x["active_bytes"] > CACHE_BYTES) & (ratio > BANDWIDTH_CEILING)
+    return (gen | ((x["phase"] == "pp") & (ratio > FLOPS_CEILING))).astype(bool)

@@ -69,9 +69,14 @@ def test_rows_without_the_specs_to_tell_are_never_over() -> None:
     assert not over_physical_ceiling(frame).any()
 
 
+def test_a_model_small_enough_for_a_cache_may_beat_the_bandwidth() -> None:
+    tiny = _m1_row("tg128", 0, 128, 1500.0, params_b=0.135, model_bytes=1.45e8)  # 3.2x
+    assert over_physical_ceiling(pd.DataFrame([tiny])).tolist() == [False]
+
+
 def test_ceilings_scale_with_devices_and_active_parameters() -> None:
     split = _m1_row("tg128", 0, 128, 40.0, n_devices=4)  # 2.9x one device, 0.7x of four
-    moe = _m1_row("tg128", 0, 128, 40.0, params_b=30.0, model_bytes=18e9, active_params_b=3.0)
-    dense = {**moe, "active_params_b": None}  # the same speed reading all 18 GB: over
+    moe = _m1_row("tg128", 0, 128, 25.0, params_b=60.0, model_bytes=36e9, active_params_b=6.0)
+    dense = {**moe, "active_params_b": None}  # the same speed reading all 36 GB: over
     assert over_physical_ceiling(pd.DataFrame([split, moe, dense])).tolist() == [
         False, False, True]

@@ -75,8 +75,9 @@ def test_excluded_rows_are_counted(fitted: SpeedPredictor) -> None:
 def test_rows_faster_than_physics_allows_are_excluded_and_counted() -> None:
     frame = synthetic_speed()
     single = frame[frame["n_devices"] == 1]
-    gen = single[(single["n_gen"] > 0) & (single["hardware"] == "gpu-a")].iloc[[0]]
-    pp = single[(single["n_prompt"] > 0) & (single["hardware"] == "gpu-a")].iloc[[0]]
+    on_a = (single["hardware"] == "gpu-a") & (single["params_b"] == 8.0)  # beyond any cache
+    gen = single[on_a & (single["n_gen"] > 0)].iloc[[0]]
+    pp = single[on_a & (single["n_prompt"] > 0)].iloc[[0]]
     broken = pd.concat([gen.assign(tokens_per_s=gen["tokens_per_s"] * 80),  # failed runs
                         pp.assign(tokens_per_s=pp["tokens_per_s"] * 40)])
     clean = SpeedPredictor(calibration_folds=3).fit(frame)
