@@ -100,14 +100,22 @@ def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
     if hold_out == "device":
         folds = [(frame["hardware"] != d, test["hardware"] == d) for d in devices]
     else:
-        for src in sorted(test["source_id"].unique()):
+        sources = sorted(test["source_id"].unique())
+        if len(sources) < 2:
+            raise InvalidInputError(f"speed evaluation by source needs >= 2 sources, got "
+                                    f"{sources}", parameter="dataset")
+        for src in sources:
             held = test["source_id"] == src
             seen = set(test.loc[held, "hardware"])
             folds.append(((frame["source_id"] != src) & ~frame["hardware"].isin(seen), held))
     params = {"calibration_folds": 4, **(speed_params or {})}
     parts = Parallel(n_jobs=n_jobs)(delayed(_speed_fold)(frame[train], test[held], params)
                                     for train, held in folds)
-    out = pd.concat([p for p in parts if len(p)])
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        raise InvalidInputError("no speed fold left enough rows to fit a model",
+                                parameter="dataset")
+    out = pd.concat(parts)
     out["baseline"] = speed_baseline(test.loc[out.index])
     out["phase"] = np.where(out["n_gen"] > 0, "generation", "prompt")
     # layers split over several devices are scored apart from single devices, and so are
@@ -352,12 +360,16 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
     """
     out_dir = Path(out_dir)
     speed_rows = speed_cv(dataset.speed_frame(), n_jobs=n_jobs, speed_params=speed_params)
-    by_source = speed_cv(dataset.speed_frame(), n_jobs=n_jobs, speed_params=speed_params,
-                         hold_out="source")
+    try:
+        by_source = speed_metrics(speed_cv(dataset.speed_frame(), n_jobs=n_jobs,
+                                           speed_params=speed_params, hold_out="source"))
+    except InvalidInputError as e:  # one source, or no source leaves enough to fit on
+        log.warning("speed evaluation by source skipped: %s", e)
+        by_source = {"not computed": {"reason": str(e)}}
     qframe = dataset.quality_frame()
     quality_rows = {g: quality_cv(qframe, g, n_jobs=n_jobs) for g in ("model", "source_id")}
     metrics = {"speed": speed_metrics(speed_rows),
-               "speed_by_source": speed_metrics(by_source),
+               "speed_by_source": by_source,
                "quality_by_model": quality_metrics(quality_rows["model"]),
                "quality_by_source": quality_metrics(quality_rows["source_id"])}
     files = _plots(speed_rows, quality_rows, out_dir / "plots")

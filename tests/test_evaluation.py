@@ -102,3 +102,12 @@ def test_speed_cv_by_source_holds_out_the_sources_devices_too(monkeypatch) -> No
 def test_speed_cv_rejects_unknown_hold_out() -> None:
     with pytest.raises(InvalidInputError, match="hold_out must be"):
         speed_cv(synthetic_speed(), hold_out="model")
+
+
+def test_speed_cv_by_source_says_when_no_fold_can_be_fitted() -> None:
+    frame = synthetic_speed()
+    frame["source_id"] = np.where(frame["n_gen"] > 0, "a", "b")  # both measured every device
+    with pytest.raises(InvalidInputError, match="no speed fold"):
+        speed_cv(frame, n_jobs=1, speed_params={"calibration_folds": 2}, hold_out="source")
+    with pytest.raises(InvalidInputError, match="needs >= 2 sources"):
+        speed_cv(frame.assign(source_id="a"), n_jobs=1, hold_out="source")
