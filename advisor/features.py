@@ -30,6 +30,9 @@ SPEED_INPUTS: tuple[str, ...] = (
 HARDWARE_KINDS: tuple[str, ...] = ("gpu", "apple", "cpu", "apu")
 BACKENDS: tuple[str, ...] = ("cuda", "rocm", "vulkan", "metal", "sycl", "opencl", "cpu", "other")
 UNKNOWN = "unknown"
+#: Flags of rows measured on a development build: a llama.cpp pull request's branch, or the
+#: master it was compared with in that thread (see :mod:`advisor.speed_labels`).
+DEV_BUILD_FLAGS = frozenset({"pr_build", "pr_thread"})
 #: Micro-batch llama.cpp processes a prompt in: weights are read once per micro-batch.
 UBATCH = 512
 
@@ -48,6 +51,12 @@ def _numeric(frame: pd.DataFrame, name: str) -> pd.Series:
 def _named(series: pd.Series) -> pd.Series:
     """True where a free-text column names something (not missing, not blank)."""
     return series.notna() & (series.astype("object").astype(str).str.strip() != "")
+
+
+def flag_set(value: object) -> set[str]:
+    """A row's ``flags`` (a list, or missing) as a set of strings."""
+    return {str(v) for v in value} if isinstance(value, list | tuple | set | np.ndarray) \
+        else set()
 
 
 def _label(series: pd.Series) -> pd.Series:
@@ -158,7 +167,8 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
     column, hardware.csv's text; ``'unknown'`` when absent). ``ctx`` is the mean number
     of tokens already in the KV cache while the test runs (``depth`` plus half the test length).
     ``fork`` / ``host_limited``: the row names a fork of llama.cpp / a host that held the device
-    back (``host_limit``). ``threads`` is the CPU thread count the test ran with (NaN when not
+    back (``host_limit``); ``dev_build``: its ``flags`` say it ran a development build
+    (:data:`DEV_BUILD_FLAGS`). ``threads`` is the CPU thread count the test ran with (NaN when not
     given); ``n_devices`` the number of identical devices the layers were split over (1 when
     not given).
     Missing specs stay NaN: callers decide whether a row can be predicted.
@@ -194,6 +204,8 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
         "n_devices": _numeric(frame, "n_devices").where(lambda n: n >= 1).fillna(1.0),
         "ctx": depth + pd.Series(tokens, index=frame.index, dtype="float64") / 2.0,
         "fork": _named(_column(frame, "fork")),
+        "dev_build": _column(frame, "flags").map(
+            lambda f: bool(DEV_BUILD_FLAGS & flag_set(f))).astype(bool),
         "host_limited": _named(_column(frame, "host_limit")),
         "moe": share < 0.999,
     }, index=frame.index)

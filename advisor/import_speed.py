@@ -288,6 +288,8 @@ def build_row(path: Path, line: int, rec: dict[str, str], devices: dict[str, Har
         flags.append("host_limited")
     if info.pr_build:
         flags.append("pr_build")
+    if info.pr_thread:
+        flags.append("pr_thread")
     if info.environment.get("hipblaslt"):
         flags.append("hipblaslt")
     if _high_variance(info, tokens, test, num["params_b"]):

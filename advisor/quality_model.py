@@ -46,7 +46,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from advisor.errors import InvalidInputError
-from advisor.features import UNKNOWN, quality_features
+from advisor.features import UNKNOWN, flag_set, quality_features
 from advisor.schema import QUANTIZED_REFERENCE
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,6 @@ def _error_pipeline(alpha: float) -> Pipeline:
     return Pipeline([("encode", encode), ("ridge", Ridge(alpha=alpha))])
 
 
-def _flag_set(value: object) -> set[str]:
-    if isinstance(value, list | tuple | set | np.ndarray):
-        return {str(v) for v in value}
-    return set()
-
-
 class QualityPredictor:
     """Predicts retention, PPL ratio and KLD (with 90% intervals) of a model at a quant.
 
@@ -103,11 +97,11 @@ class QualityPredictor:
                                                                   index=frame.index)
         rules = {
             "no_params": no_params,
-            "not_gguf": flags.map(lambda f: "not_gguf" in _flag_set(f)),
+            "not_gguf": flags.map(lambda f: "not_gguf" in flag_set(f)),
             "float_baseline": x["quant_family"].eq("float") | (x["bpw"] >= 15.5),
             "no_bpw": x["bpw"].isna(),
             "noisy_retention": _retention_se(frame) > _MAX_RETENTION_SE,
-            "quantized_reference": flags.map(lambda f: QUANTIZED_REFERENCE in _flag_set(f)),
+            "quantized_reference": flags.map(lambda f: QUANTIZED_REFERENCE in flag_set(f)),
         }
         keep = pd.Series(True, index=frame.index)
         self.exclusions_: dict[str, int] = {}

@@ -325,6 +325,9 @@ _HOST_LIMIT = re.compile(r"pcie[ -]?x1\b|pcie-limited|host-limited|riser|thermal
                          r"power[- ]limit", re.IGNORECASE)
 
 
+_PR_THREAD = re.compile(r"github\.com/(?:ggml-org|ggerganov)/llama\.cpp/pull/\d+")
+
+
 @dataclass
 class NotesInfo:
     flash_attn: bool | None = None
@@ -333,6 +336,7 @@ class NotesInfo:
     stdev: float | None = None
     host_limit: str | None = None
     pr_build: bool = False
+    pr_thread: bool = False
     params_elsewhere: bool = False
     large_stdev_tests: list[tuple[str, float | None]] = field(default_factory=list)
     environment: dict[str, object] = field(default_factory=dict)
@@ -371,6 +375,9 @@ def parse_notes(notes: str) -> NotesInfo:
     for segment in (s.strip() for s in notes.split(";")):
         if segment.startswith("with PR #") or "PR branch" in segment:
             info.pr_build = True
+    # posted in a llama.cpp pull request: a development build of that day (the PR's branch or
+    # the master it compares with), often the PR that first brought a backend's kernels
+    info.pr_thread = bool(_PR_THREAD.search(notes))
     info.params_elsewhere = bool(re.search(r"params_b (?:not printed|taken from)", notes))
     for test, size in re.findall(r"large (pp\d+|tg\d+) stddev(?: on (\d+(?:\.\d+)?)B row)?",
                                  notes):

@@ -190,6 +190,11 @@ def test_parse_quant_unknown_is_reported() -> None:
     ("Vulkan; with PR #10536 (change, later merged)", {"pr_build": True}),
     ("'Vulkan (master)' = before PR, 'Vulkan (PR)' = with PR #5835", {"pr_build": False}),
     ("params_b not printed in this table", {"params_elsewhere": True}),
+    ("raw/x.md; https://github.com/ggml-org/llama.cpp/pull/5835 comment by N 2024-03-03",
+     {"pr_thread": True, "pr_build": False}),
+    ("https://github.com/ggerganov/llama.cpp/pull/2059", {"pr_thread": True}),
+    ("https://github.com/ggml-org/llama.cpp/issues/4167; build=858f6b73 (2797)",
+     {"pr_thread": False}),
 ])
 def test_parse_notes(notes: str, expected: dict[str, object]) -> None:
     info = parse_notes(notes)
