@@ -221,7 +221,8 @@ def speed_features(frame: pd.DataFrame) -> pd.DataFrame:
 #: How far a published figure may exceed its device's physical ceiling before it is taken for a
 #: mis-measured or mis-transcribed row. Generation at batch 1 reads every active weight once per
 #: token, so tokens/s x active bytes cannot exceed the memory bandwidth by more than caches
-#: allow (the highest row in the data reaches 1.07x, a 0.5 GB model on a CPU with a large L3).
+#: allow (the highest row in the data reaches 1.07x: a 0.5 GB model on this project's EPYC VM,
+#: whose bandwidth figure is a measured copy rate).
 #: A prompt costs 2 FLOP per active parameter per token; llama.cpp's kernels reach up to 2.0x a
 #: *vector* FP16 figure in the data (they use tensor cores the figure leaves out, which give at
 #: most 4x on GeForce cards), so 6x the figure is out of reach whatever it measures.
@@ -240,8 +241,10 @@ def roofline_ratio(frame: pd.DataFrame) -> pd.Series:
     2 x active parameters x tokens/s over their FP16 figure. NaN where the specs to tell are
     missing or the test is combined (``pp512+tg128``).
     """
-    x = speed_features(frame)
-    tokens = _numeric(frame, "tokens_per_s")
+    return _roofline_ratio(speed_features(frame), _numeric(frame, "tokens_per_s"))
+
+
+def _roofline_ratio(x: pd.DataFrame, tokens: pd.Series) -> pd.Series:
     gen = tokens * x["active_bytes"] / (x["bandwidth"] * x["n_devices"])
     pp = 2.0 * x["active_params"] * tokens / (x["flops"] * x["n_devices"])
     return gen.where(x["phase"] == "tg", pp.where(x["phase"] == "pp"))
@@ -256,6 +259,6 @@ def over_physical_ceiling(frame: pd.DataFrame) -> pd.Series:
     combined test) are never over.
     """
     x = speed_features(frame)
-    ratio = roofline_ratio(frame)
+    ratio = _roofline_ratio(x, _numeric(frame, "tokens_per_s"))
     gen = (x["phase"] == "tg") & (x["active_bytes"] > CACHE_BYTES) & (ratio > BANDWIDTH_CEILING)
     return (gen | ((x["phase"] == "pp") & (ratio > FLOPS_CEILING))).astype(bool)

@@ -90,6 +90,13 @@ def check_rows(payloads: list[object]) -> Checked:
             out.rejected.append(RowOutcome(index=index, status="rejected", problems=problems))
         else:
             out.rows.append((index, row))
+    # one frame for the whole batch: the physical ceilings are a vectorised check
+    over = {out.rows[pos][0]: problems
+            for pos, problems in _ceiling_problems([row for _, row in out.rows]).items()}
+    out.rejected += [RowOutcome(index=index, status="rejected", problems=over[index])
+                     for index, _ in out.rows if index in over]
+    out.rows = [(index, row) for index, row in out.rows if index not in over]
+    out.rejected.sort(key=lambda outcome: outcome.index)
     return out
 
 
@@ -115,8 +122,6 @@ def check_row(payload: object) -> tuple[Row | None, list[RowProblem]]:
         problems.append(RowProblem(field="provenance", given="predicted",
                                    message="predicted rows are never stored; allowed: "
                                    "measured, published"))
-    if isinstance(row, SpeedRow):
-        problems += _ceiling_problems(row)
     if row.quant is not None and find_quant(row.quant) is None:
         names = known_names()
         problems.append(RowProblem(field="quant", given=row.quant, message=(
@@ -124,22 +129,29 @@ def check_row(payload: object) -> tuple[Row | None, list[RowProblem]]:
     return (None, problems) if problems else (row, [])
 
 
-def _ceiling_problems(row: SpeedRow) -> list[RowProblem]:
-    """A speed row faster than its device's specs allow (a failed run, a wrong test name)."""
-    frame = pd.DataFrame([row.model_dump(mode="json")])
-    if not over_physical_ceiling(frame).iloc[0]:
-        return []
-    ratio = float(roofline_ratio(frame).iloc[0])
-    devices = f"{row.n_devices} x {row.hardware}" if row.n_devices > 1 else row.hardware
-    if row.n_gen > 0:
-        what = (f"reads the weights {ratio:.1f}x faster than the {row.bandwidth_gbs:g} GB/s "
-                f"memory bandwidth of {devices}; allowed: at most {BANDWIDTH_CEILING:g}x")
-    else:
-        what = (f"computes {ratio:.1f}x faster than the {row.fp16_tflops:g} FP16 TFLOPS of "
-                f"{devices}; allowed: at most {FLOPS_CEILING:g}x")
-    return [RowProblem(field="tokens_per_s", given=row.tokens_per_s, message=(
-        f"{row.tokens_per_s:g} tokens/s on {row.test} {what}. Check the test name, the model "
-        "size (model_bytes, params_b, active_params_b) and the device specs"))]
+def _ceiling_problems(rows: list[Row]) -> dict[int, list[RowProblem]]:
+    """Speed rows faster than their device's specs allow (a failed run, a wrong test name),
+    by position in ``rows``."""
+    speed = [(i, r) for i, r in enumerate(rows) if isinstance(r, SpeedRow)]
+    if not speed:
+        return {}
+    frame = pd.DataFrame([r.model_dump(mode="json") for _, r in speed])
+    over, ratios = over_physical_ceiling(frame).to_numpy(), roofline_ratio(frame).to_numpy()
+    out = {}
+    for (i, row), is_over, ratio in zip(speed, over, ratios, strict=True):
+        if not is_over:
+            continue
+        devices = f"{row.n_devices} x {row.hardware}" if row.n_devices > 1 else row.hardware
+        if row.n_gen > 0:
+            what = (f"reads the weights {ratio:.1f}x faster than the {row.bandwidth_gbs:g} GB/s "
+                    f"memory bandwidth of {devices}; allowed: at most {BANDWIDTH_CEILING:g}x")
+        else:
+            what = (f"computes {ratio:.1f}x faster than the {row.fp16_tflops:g} FP16 TFLOPS of "
+                    f"{devices}; allowed: at most {FLOPS_CEILING:g}x")
+        out[i] = [RowProblem(field="tokens_per_s", given=row.tokens_per_s, message=(
+            f"{row.tokens_per_s:g} tokens/s on {row.test} {what}. Check the test name, the "
+            "model size (model_bytes, params_b, active_params_b) and the device specs"))]
+    return out
 
 
 def _size_problems(payload: dict[str, Any]) -> list[RowProblem]:

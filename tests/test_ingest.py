@@ -125,3 +125,14 @@ def test_concurrent_clients_store_every_valid_row_exactly_once(client):
         hashes += [i["content_hash"] for i in items]
         after = items[-1]["id"]
     assert len(hashes) == len(set(hashes)) == len(expected) == sum(stored)
+
+
+def test_a_batch_rejects_each_row_over_the_ceiling_at_its_own_position(client):
+    body = [{"kind": "opinion"}, quality_row(0), speed_row(1), speed_row(2, tokens_per_s=3000.0),
+            speed_row(3, test="pp512", tokens_per_s=10_000.0, fp16_tflops=35.68)]
+    r = post(client, body).json()
+    rejected = {row["index"]: row["problems"][0] for row in r["rows"]
+                if row["status"] == "rejected"}
+    assert set(rejected) == {0, 3} and r["stored"] == 3   # pp512: 4.5x the FLOPS, allowed
+    assert rejected[3]["field"] == "tokens_per_s"
+    assert "faster than the 935.8 GB/s memory bandwidth" in rejected[3]["message"]
