@@ -136,7 +136,10 @@ def _ceiling_problems(rows: list[Row]) -> dict[int, list[RowProblem]]:
     if not speed:
         return {}
     frame = pd.DataFrame([r.model_dump(mode="json") for _, r in speed])
-    over, ratios = over_physical_ceiling(frame).to_numpy(), roofline_ratio(frame).to_numpy()
+    over = over_physical_ceiling(frame).to_numpy()
+    if not over.any():
+        return {}
+    ratios = roofline_ratio(frame).to_numpy()  # only for the message of a rejected row
     out = {}
     for (i, row), is_over, ratio in zip(speed, over, ratios, strict=True):
         if not is_over:

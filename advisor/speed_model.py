@@ -245,8 +245,8 @@ class SpeedPredictor:
             "moe_active_unknown (MoE without active parameter count)":
                 _as_bool(frame, "moe") & frame["active_params_b"].isna(),
             "no_gpu_offload (GPU device, weights on the CPU)": frame["flags"].map(
-                lambda f: "no_gpu_offload" in flag_set(f) or "gpu_backend_on_cpu_device" in
-                flag_set(f)) if "flags" in frame else pd.Series(False, index=frame.index),
+                lambda f: bool({"no_gpu_offload", "gpu_backend_on_cpu_device"} & flag_set(f)))
+                if "flags" in frame else pd.Series(False, index=frame.index),
             "combined_test (pp+tg; predicted from its phases)":
                 (frame["n_prompt"].fillna(0) > 0) & (frame["n_gen"].fillna(0) > 0),
             "over_physical_ceiling (faster than the device's bandwidth or FLOPS allow)":
@@ -317,7 +317,8 @@ class SpeedPredictor:
                         and n_devices >= _MIN_CALIBRATION_DEVICES):
                     self.quantiles_[f"{ph}:{k}"] = _interval(resid[m], weight[m])
         self.oof_residual_ = resid
-        self.features_ = [*EFFICIENCY_GROUPS, *PHASE_GROUPS["pp"], *PHYSICAL_INPUTS]
+        phase_only = dict.fromkeys(g for groups in PHASE_GROUPS.values() for g in groups)
+        self.features_ = [*EFFICIENCY_GROUPS, *phase_only, *PHYSICAL_INPUTS]
         log.info("speed model fitted on %s rows, excluded %s", self.n_train_, self.exclusions_)
         return self
 
