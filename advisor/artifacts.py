@@ -36,7 +36,8 @@ CARD_VERSION = "1"
 #: Meaning of the predictors' fitted state (e.g. the layout of the speed model's coefficients).
 #: Bump it whenever a change makes older saved predictors compute something else: they are
 #: then refused like files from other library versions instead of predicting nonsense.
-MODEL_FORMAT = "3"  # 2: CPU thread terms in the speed model; 3: multi-device terms
+MODEL_FORMAT = "4"  # 2: CPU thread terms in the speed model; 3: multi-device terms;
+#                     4: device offsets from generation rows only
 _RETRAIN = "run `quant-advisor train` to rebuild the models"
 
 

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 GEN_EFFICIENCY = 0.55
 PP_EFFICIENCY = 0.30
 PP_FLOPS_PER_BYTE = 50.0
+#: Ways :func:`speed_cv` can hold rows out (see its docstring).
+HOLD_OUTS = ("device", "source", "model_on_device")
 TARGETS = {"retention": "retention_ae_pts", "ppl_ratio": "ppl_ratio_ae_pts", "kld": "kld_ae"}
 
 
@@ -61,14 +63,15 @@ def speed_baseline(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(x["phase"] == "pp", pp, gen), index=frame.index)
 
 
-def _speed_fold(train: pd.DataFrame, test: pd.DataFrame,
-                params: dict[str, Any]) -> pd.DataFrame:
+def _speed_fold(train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any],
+                known_device: bool = False) -> pd.DataFrame:
     try:
         model = SpeedPredictor(**params).fit(train)
     except InvalidInputError as e:  # e.g. a source whose devices hold all of one phase's rows
         log.warning("speed fold of %s skipped: %s", sorted(set(test["source_id"])), e)
         return pd.DataFrame()
-    pred = model.predict(test.assign(hardware=None))  # the held-out device is unknown
+    # a held-out device is unknown; a known device keeps its name (and its offset)
+    pred = model.predict(test if known_device else test.assign(hardware=None))
     pred.columns = ["pred", "pred_low", "pred_high"]
     kept = test[["hardware", "hardware_kind", "n_devices", "n_prompt", "n_gen", "tokens_per_s",
                  "source_id"]]
@@ -84,10 +87,13 @@ def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
     ``hold_out='device'``: leave one device out (with its multi-device rows). ``'source'``:
     leave one source out together with every row, from any source, on the devices it measured,
     which is what a new benchmark write-up on new hardware looks like to the model.
+    ``'model_on_device'``: on each device that ran two models or more, leave one model's rows
+    out (split rows of that device and model too) and predict them with the device known: a
+    model nobody ran on a device that others did.
     """
-    if hold_out not in ("device", "source"):
-        raise InvalidInputError(f"hold_out must be 'device' or 'source', got {hold_out!r}",
-                                parameter="hold_out")
+    if hold_out not in HOLD_OUTS:
+        raise InvalidInputError(f"hold_out must be one of {', '.join(HOLD_OUTS)}, got "
+                                f"{hold_out!r}", parameter="hold_out")
     frame = frame.assign(source_id=frame.get("source_id", "unknown"))
     # the rows a user could ask about: the predictor's own training rules (single device, specs,
     # known active parameters, weights on the device, one phase) decide which rows are scored
@@ -99,6 +105,20 @@ def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
     folds = []
     if hold_out == "device":
         folds = [(frame["hardware"] != d, test["hardware"] == d) for d in devices]
+    elif hold_out == "model_on_device":
+        if "model" not in frame:
+            raise InvalidInputError("speed evaluation on known devices needs a 'model' "
+                                    "column naming each row's model", parameter="dataset")
+        single = test[test["n_devices"].fillna(1) <= 1]
+        runs = single.groupby("hardware")["model"].nunique()
+        pairs = single.loc[single["hardware"].map(runs) >= 2, ["hardware", "model"]]
+        for d, m in sorted(set(pairs.itertuples(index=False, name=None))):
+            folds.append((~((frame["hardware"] == d) & (frame["model"] == m)),
+                          (single["hardware"] == d) & (single["model"] == m)))
+        if not folds:
+            raise InvalidInputError("speed evaluation on known devices needs a device that "
+                                    "ran two models or more", parameter="dataset")
+        test = single
     else:
         sources = sorted(test["source_id"].unique())
         if len(sources) < 2:
@@ -109,7 +129,9 @@ def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
             seen = set(test.loc[held, "hardware"])
             folds.append(((frame["source_id"] != src) & ~frame["hardware"].isin(seen), held))
     params = {"calibration_folds": 4, **(speed_params or {})}
-    parts = Parallel(n_jobs=n_jobs)(delayed(_speed_fold)(frame[train], test[held], params)
+    known = hold_out == "model_on_device"
+    parts = Parallel(n_jobs=n_jobs)(delayed(_speed_fold)(frame[train], test[held], params,
+                                                         known)
                                     for train, held in folds)
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -343,6 +365,12 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
         "measured: a new write-up on hardware the model never saw. Figures are still per "
         "device, then the median over devices.", "",
         _table(metrics["speed_by_source"]), "",
+        "## Speed on known devices, leave one model out", "",
+        "On each device that ran two models or more, one model's rows are held out and "
+        "predicted with the device named, as the service predicts a known device: its "
+        "generation offset (learned from the other models' rows) applies. Intervals are the "
+        "unseen-device ones, so they are wider than a known device needs.", "",
+        _table(metrics["speed_known_device"]), "",
         "## Quality, leave one model out", "", _table(metrics["quality_by_model"]), "",
         "## Quality, leave one source out", "", _table(metrics["quality_by_source"]), "",
         "## Training rows excluded", "",
@@ -360,16 +388,20 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
     """
     out_dir = Path(out_dir)
     speed_rows = speed_cv(dataset.speed_frame(), n_jobs=n_jobs, speed_params=speed_params)
-    try:
-        by_source = speed_metrics(speed_cv(dataset.speed_frame(), n_jobs=n_jobs,
-                                           speed_params=speed_params, hold_out="source"))
-    except InvalidInputError as e:  # one source, or no source leaves enough to fit on
-        log.warning("speed evaluation by source skipped: %s", e)
-        by_source = {"not computed": {"reason": str(e)}}
+
+    def other_view(hold_out: str) -> dict[str, Any]:
+        try:
+            return speed_metrics(speed_cv(dataset.speed_frame(), n_jobs=n_jobs,
+                                          speed_params=speed_params, hold_out=hold_out))
+        except InvalidInputError as e:  # e.g. one source, or no device that ran two models
+            log.warning("speed evaluation (hold out %s) skipped: %s", hold_out, e)
+            return {"not computed": {"reason": str(e)}}
+
     qframe = dataset.quality_frame()
     quality_rows = {g: quality_cv(qframe, g, n_jobs=n_jobs) for g in ("model", "source_id")}
     metrics = {"speed": speed_metrics(speed_rows),
-               "speed_by_source": by_source,
+               "speed_by_source": other_view("source"),
+               "speed_known_device": other_view("model_on_device"),
                "quality_by_model": quality_metrics(quality_rows["model"]),
                "quality_by_source": quality_metrics(quality_rows["source_id"])}
     files = _plots(speed_rows, quality_rows, out_dir / "plots")

@@ -84,10 +84,10 @@ def test_speed_cv_by_source_holds_out_the_sources_devices_too(monkeypatch) -> No
     seen = {}
     real_fold = evaluation._speed_fold
 
-    def spy(train, test, params):
+    def spy(train, test, params, known_device=False):
         seen[tuple(sorted(set(test["source_id"])))] = (set(train["hardware"]),
                                                        set(train["source_id"]))
-        return real_fold(train, test, params)
+        return real_fold(train, test, params, known_device)
 
     monkeypatch.setattr(evaluation, "_speed_fold", spy)
     rows = speed_cv(frame, n_jobs=1, speed_params={"calibration_folds": 2}, hold_out="source")
@@ -97,6 +97,35 @@ def test_speed_cv_by_source_holds_out_the_sources_devices_too(monkeypatch) -> No
     assert "gpu-b" not in hardware and "mac-b" in hardware and sources == {"a", "b"}
     assert set(rows["source_id"]) == {"b", "c"}   # a's fold left no training rows: skipped
     assert rows.loc[rows["source_id"] == "b", "hardware"].nunique() == 2
+
+
+def test_speed_cv_on_known_devices_holds_out_one_model_per_device(monkeypatch) -> None:
+    """Each fold removes one (device, model) pair, its split rows too, and predicts it with
+    the device named; devices that ran a single model get no fold."""
+    from advisor import evaluation
+
+    frame = synthetic_speed()
+    frame = frame[(frame["hardware"] != "gpu-d") | (frame["model"] == "model-8b")]
+    seen = []
+    real_fold = evaluation._speed_fold
+
+    def spy(train, test, params, known_device=False):
+        pair = set(zip(test["hardware"], test["model"], strict=True))
+        assert len(pair) == 1 and known_device
+        assert not pair & set(zip(train["hardware"], train["model"], strict=True))
+        seen.append(pair.pop())
+        return real_fold(train, test, params, known_device)
+
+    monkeypatch.setattr(evaluation, "_speed_fold", spy)
+    rows = speed_cv(frame, n_jobs=1, speed_params={"calibration_folds": 2},
+                    hold_out="model_on_device")
+    assert ("gpu-a", "model-8b") in seen and not any(d == "gpu-d" for d, _ in seen)
+    assert "gpu-a x2" not in set(rows["hardware"])     # split rows leave training, unscored
+    assert "gpu-d" not in set(rows["hardware"])
+    assert len(rows) == sum((frame["hardware"] == d) & (frame["model"] == m)
+                            & (frame["n_devices"] == 1) for d, m in seen).sum()
+    with pytest.raises(InvalidInputError, match="'model' column"):
+        speed_cv(frame.drop(columns="model"), n_jobs=1, hold_out="model_on_device")
 
 
 def test_speed_cv_rejects_unknown_hold_out() -> None:

@@ -41,7 +41,8 @@ def synthetic_speed(seed: int = 0, models: list[tuple] = MODELS,
             pp = 1.0 / (2 * (active or params) * 1e9 / (pp_eff * flops) + 1e-4)
             for test, n_p, n_g, tps in (("pp512", 512, 0, pp), ("tg128", 0, 128, tg)):
                 rows.append({
-                    "hardware": name, "hardware_kind": kind, "backend": backend,
+                    "hardware": name, "model": f"model-{params:g}b", "hardware_kind": kind,
+                    "backend": backend,
                     "bandwidth_gbs": bw, "fp16_tflops": tf, "memory_gb": 24.0, "n_devices": 1,
                     "params_b": params, "active_params_b": active, "moe": active is not None,
                     "quant": quant, "model_bytes": size, "test": test, "n_prompt": n_p,
@@ -97,6 +98,28 @@ def test_in_sample_accuracy_and_output_shape(fitted: SpeedPredictor) -> None:
     ape = (pred["tokens_per_s"] / frame["tokens_per_s"] - 1).abs()
     # GPUs have enough rows for their own roofline; the recovered shape is close to the truth
     assert ape[frame["hardware_kind"] == "gpu"].median() < 0.15
+
+
+def test_a_known_device_shifts_generation_only() -> None:
+    """gpu-b generates 1.6x faster than its specs suggest and runs prompts 1.6x slower. Named,
+    it gets a generation offset from its own 7 rows (shrunk: 7 / (7 + 10) of their mean); its
+    prompts are predicted as any device's with those specs (held out, a prompt offset did not
+    carry over to other models)."""
+    frame = synthetic_speed()
+    on_b = frame["hardware"] == "gpu-b"
+    gen = frame["n_gen"] > 0
+    frame.loc[on_b & gen, "tokens_per_s"] *= 1.6
+    frame.loc[on_b & ~gen, "tokens_per_s"] /= 1.6
+    model = SpeedPredictor(calibration_folds=3).fit(frame)
+    specs = {"backend": "cuda", "bandwidth_gbs": 900.0, "fp16_tflops": 70.0}
+
+    def ratio(**test: int) -> float:
+        named, unnamed = (model.predict(query(hardware=h, **specs, **test))["tokens_per_s"]
+                          .iloc[0] for h in ("gpu-b", "never-seen"))
+        return float(named / unnamed)
+
+    assert 1.1 < ratio(n_prompt=0, n_gen=128) < 1.6
+    assert ratio(n_prompt=512, n_gen=0) == pytest.approx(1.0)
 
 
 def test_unknown_hardware_with_specs_is_predicted(fitted: SpeedPredictor) -> None:
