@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +122,21 @@ def test_a_known_device_shifts_generation_only() -> None:
 
     assert 1.1 < ratio(n_prompt=0, n_gen=128) < 1.6
     assert ratio(n_prompt=512, n_gen=0) == pytest.approx(1.0)
+
+
+def test_generation_never_reads_weights_faster_than_the_memory_allows(
+        fitted: SpeedPredictor) -> None:
+    """With an interval 2.7x wide each way, the upper bound of a 70B model's generation stops
+    at bandwidth / weight bytes; a 0.5B model's 1 GB may sit in a cache and is not capped."""
+    wide = copy.deepcopy(fitted)
+    wide.quantiles_ = {k: (-1.0, 1.0) for k in fitted.quantiles_}
+    big, small = (wide.predict(query(params_b=p, quant="F16", bandwidth_gbs=700.0))
+                  for p in (70.0, 0.5))
+    ceiling = 700e9 / (70e9 * 2)
+    assert big["tokens_per_s_high"].iloc[0] == pytest.approx(ceiling, rel=1e-3)
+    assert big["tokens_per_s"].iloc[0] < ceiling
+    assert small["tokens_per_s_high"].iloc[0] == pytest.approx(
+        small["tokens_per_s"].iloc[0] * np.e)
 
 
 def test_unknown_hardware_with_specs_is_predicted(fitted: SpeedPredictor) -> None:
