@@ -387,12 +387,13 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
     ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models.
     """
     out_dir = Path(out_dir)
-    speed_rows = speed_cv(dataset.speed_frame(), n_jobs=n_jobs, speed_params=speed_params)
+    sframe = dataset.speed_frame()
+    speed_rows = speed_cv(sframe, n_jobs=n_jobs, speed_params=speed_params)
 
     def other_view(hold_out: str) -> dict[str, Any]:
         try:
-            return speed_metrics(speed_cv(dataset.speed_frame(), n_jobs=n_jobs,
-                                          speed_params=speed_params, hold_out=hold_out))
+            return speed_metrics(speed_cv(sframe, n_jobs=n_jobs, speed_params=speed_params,
+                                          hold_out=hold_out))
         except InvalidInputError as e:  # e.g. one source, or no device that ran two models
             log.warning("speed evaluation (hold out %s) skipped: %s", hold_out, e)
             return {"not computed": {"reason": str(e)}}
@@ -406,7 +407,7 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
                "quality_by_source": quality_metrics(quality_rows["source_id"])}
     files = _plots(speed_rows, quality_rows, out_dir / "plots")
     sp = SpeedPredictor(calibration_folds=2)
-    sp._training_rows(dataset.speed_frame())
+    sp._training_rows(sframe)
     qp = QualityPredictor()
     qp._training_rows(qframe)
     notes = {"data_hash": dataset.content_hash, "plots": files,
