@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from advisor.catalog import Catalog, ModelSpec
-from advisor.dataset import Dataset
+from advisor.dataset import Dataset, rows_frame
 from advisor.features import over_physical_ceiling
 from advisor.memory import Runtime, estimate_memory
 from advisor.quants import RECOMMENDABLE, get_quant
@@ -139,8 +139,7 @@ def _speed_index(dataset: Dataset) -> dict[SpeedKey, Lookup]:
     rows = [row for row in dataset.speed
             if row.usable and not row.fork
             and row.test in SPEED_TESTS and not row.host_limit]
-    over = over_physical_ceiling(pd.DataFrame([r.model_dump(mode="json") for r in rows])) \
-        if rows else pd.Series(dtype=bool)
+    over = over_physical_ceiling(rows_frame(rows)) if rows else pd.Series(dtype=bool)
     for row, impossible in zip(rows, over, strict=True):
         if impossible or row.quant is None:
             continue

@@ -80,9 +80,13 @@ class Dataset:
         return frame
 
 
+def rows_frame(rows: Iterable[QualityRow | SpeedRow]) -> pd.DataFrame:
+    """Rows as a frame, one column per schema field (JSON types), in the given order."""
+    return pd.DataFrame.from_records([r.model_dump(mode="json") for r in rows])
+
+
 def _frame(rows: Iterable[QualityRow | SpeedRow], usable_only: bool) -> pd.DataFrame:
-    records = [r.model_dump(mode="json") for r in rows if r.usable or not usable_only]
-    return pd.DataFrame.from_records(records)
+    return rows_frame(r for r in rows if r.usable or not usable_only)
 
 
 def _parse_line(path: Path, lineno: int, line: str) -> Row:

@@ -15,9 +15,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, Field, ValidationError
 
+from advisor.dataset import rows_frame
 from advisor.features import (
     BANDWIDTH_CEILING,
     FLOPS_CEILING,
@@ -135,7 +135,7 @@ def _ceiling_problems(rows: list[Row]) -> dict[int, list[RowProblem]]:
     speed = [(i, r) for i, r in enumerate(rows) if isinstance(r, SpeedRow)]
     if not speed:
         return {}
-    frame = pd.DataFrame([r.model_dump(mode="json") for _, r in speed])
+    frame = rows_frame(r for _, r in speed)
     over = over_physical_ceiling(frame).to_numpy()
     if not over.any():
         return {}
