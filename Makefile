@@ -30,6 +30,7 @@ serve: setup
 lint: setup-dev
 	$(BIN)/ruff check advisor tests $(wildcard benchmarks)
 	$(BIN)/mypy advisor
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 test: setup-dev

@@ -168,7 +168,7 @@ def main() -> None:
         # F16 reference plus the whole ladder is about 3.3x the F16 file
         needed = 3.3 * 2 * shape_for(f"synthetic:{model}").n_params / 1e9
         keep = "--keep-quants" if free > 1.2 * needed else "--delete-quants"
-        cmd = [sys.executable, "-c", "from advisor.measure.command import measure; measure()",
+        cmd = [sys.executable, "-c", "from advisor.cli.measure import measure; measure()",
                "--model", f"synthetic:{model}", "--quants", args.quants, "--speed-only",
                "--gpu-layers", "99", "--threads", str(args.threads),
                "--repeats", str(args.repeats), "--out", str(args.out),

@@ -1,4 +1,4 @@
-"""Check advisor.memory against measured peak RSS: each GGUF loaded in a fresh process.
+"""Check advisor.recommender.memory against measured peak RSS: each GGUF loaded in a fresh process.
 
 For every file, :func:`advisor.measure.worker.run_in_subprocess` starts a ``spawn`` process that
 loads it with llama.cpp, runs the speed tests (speed only, no quality pass) and reads its peak
@@ -16,10 +16,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from advisor.measure.environment import isa_flags
 from advisor.measure.llama_backend import RunConfig
-from advisor.measure.memory_check import predicted_memory_mib
 from advisor.measure.speed import context_for
 from advisor.measure.worker import FileJob, run_in_subprocess
+from advisor.recommender.file_memory import predicted_memory_mib
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     worst = 0.0
     for path in args.files:
         predicted = predicted_memory_mib(path, context=context, batch=args.batch,
-                                         flash_attn=args.flash_attn)
+                                         flash_attn=args.flash_attn, isa=isa_flags())
         job = FileJob(path, config, tests, args.repeats, reference=path.with_suffix(".npz"),
                       is_reference=False, skip_quality=True)
         result = run_in_subprocess(job)
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         shown = f"{predicted:10.1f}" if predicted else f"{'-':>10}"
         print(f"{path.name:<22} {shown} {measured:10.1f} {error:+7.1f}% "
               f"{result.peak_rss_mib:10.1f} {result.rss_before_load_mib:9.1f}", flush=True)
-    print("MiB; predicted = advisor.memory (cpu runtime); measured = peak RSS - RSS before load")
+    print("MiB; predicted = advisor.recommender.memory (cpu runtime); "
+          "measured = peak RSS - RSS before load")
     print(f"largest error {worst:.1f}%")
     return 0
 

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import uvicorn
 
-from advisor.api import create_app
-from advisor.settings import Settings
+from advisor.service.app import create_app
+from advisor.vocabulary.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",

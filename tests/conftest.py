@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advisor.catalog import load_catalog
-from advisor.dataset import default_measurements_dir
-from advisor.recommend import Advisor
-from advisor.schema import Hardware, HardwareKind
-from advisor.settings import Settings
+from advisor.data.catalog import load_catalog
+from advisor.data.dataset import default_measurements_dir
+from advisor.recommender.advisor import Advisor
+from advisor.vocabulary.schema import Hardware, HardwareKind
+from advisor.vocabulary.settings import Settings
 
 
 class FakeQuality:

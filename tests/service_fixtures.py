@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from advisor.artifacts import CARD_FILE, QUALITY_FILE, SPEED_FILE, ModelCard, read_card
-from advisor.dataset import Dataset, default_measurements_dir
-from advisor.settings import Settings
+from advisor.data.dataset import Dataset, default_measurements_dir
+from advisor.predictors.artifacts import QUALITY_FILE, SPEED_FILE
+from advisor.predictors.card import CARD_FILE, ModelCard, read_card
+from advisor.vocabulary.settings import Settings
 
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "models"
 TOKEN = "test-token-0123456789abcdef"

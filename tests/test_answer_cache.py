@@ -4,12 +4,12 @@ import pytest
 from conftest import HARDWARE, FakeCard, FakePredictors, FakeQuality, FakeSpeed
 from fastapi.testclient import TestClient
 
-from advisor.answer_cache import AnswerCache, query_key
-from advisor.api import create_app
-from advisor.catalog import load_catalog
-from advisor.dataset import default_measurements_dir
-from advisor.recommend import Advisor
-from advisor.settings import Settings
+from advisor.data.catalog import load_catalog
+from advisor.data.dataset import default_measurements_dir
+from advisor.recommender.advisor import Advisor
+from advisor.service.answer_cache import AnswerCache, query_key
+from advisor.service.app import create_app
+from advisor.vocabulary.settings import Settings
 
 QUERIES = [
     {"vram": "24GB", "task": "reasoning"},

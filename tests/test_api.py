@@ -1,9 +1,9 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from advisor.api import create_app
-from advisor.settings import Settings
-from advisor.units import GB
+from advisor.service.app import create_app
+from advisor.vocabulary.settings import Settings
+from advisor.vocabulary.units import GB
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_json_log_lines_carry_the_request_id():
     import json
     import logging
 
-    from advisor.observability import JsonFormatter, request_id
+    from advisor.service.observability import JsonFormatter, request_id
 
     token = request_id.set("rid-1")
     try:

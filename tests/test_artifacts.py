@@ -1,4 +1,4 @@
-"""Tests for advisor.artifacts: round trip, version refusal, missing and corrupt files."""
+"""Tests for advisor.predictors.artifacts: round trip, version refusal, missing and corrupt files."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ import pytest
 from test_quality_model import synthetic_quality
 from test_speed_model import query, synthetic_speed
 
-from advisor.artifacts import CARD_FILE, QUALITY_FILE, SPEED_FILE, load_predictors, save_predictors
-from advisor.errors import ArtifactError
-from advisor.quality_model import QualityPredictor
-from advisor.speed_model import SpeedPredictor
+from advisor.predictors.artifacts import (
+    QUALITY_FILE,
+    SPEED_FILE,
+    load_predictors,
+    save_predictors,
+)
+from advisor.predictors.card import CARD_FILE
+from advisor.predictors.quality import QualityPredictor
+from advisor.predictors.speed import SpeedPredictor
+from advisor.vocabulary.errors import ArtifactError
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from service_fixtures import TOKEN, FakeTrainer, quality_row, service_settings
 
-from advisor.api import create_app
-from advisor.settings import Settings
+from advisor.service.app import create_app
+from advisor.vocabulary.settings import Settings
 
 
 def _app(tmp_path, fake_advisor, **changes):
@@ -101,8 +101,8 @@ def test_safe_settings_start(values):
 
 @pytest.mark.parametrize("host, ok", [("127.0.0.1", True), ("0.0.0.0", False)])
 def test_serve_checks_the_cli_host(host, ok):
-    from advisor.errors import InvalidInputError
-    from advisor.serve import effective_settings
+    from advisor.service.app import effective_settings
+    from advisor.vocabulary.errors import InvalidInputError
 
     if ok:
         assert effective_settings(Settings(), host=host).host == host

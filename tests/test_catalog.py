@@ -10,19 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisor.capability import (
+from advisor.data.capability import (
     CATEGORY_PLANS,
     BenchmarkSet,
     block_values,
     fit_line_loo,
     read_capability,
 )
-from advisor.catalog import ModelSpec, load_catalog
-from advisor.dataset import default_measurements_dir
-from advisor.errors import DataFileError, InvalidInputError, UnknownNameError
-from advisor.import_catalog import import_catalog, swa_period
-from advisor.schema import Provenance
-from advisor.tasks import CATEGORIES
+from advisor.data.catalog import ModelSpec, load_catalog
+from advisor.data.dataset import default_measurements_dir
+from advisor.data.importers.catalog import import_catalog, swa_period
+from advisor.vocabulary.errors import DataFileError, InvalidInputError, UnknownNameError
+from advisor.vocabulary.schema import Provenance
+from advisor.vocabulary.tasks import CATEGORIES
 
 ARCH_HEADER = ["model", "family", "params_b", "active_params_b", "n_layers", "hidden_size",
                "n_heads", "n_kv_heads", "head_dim", "vocab_size", "max_context",

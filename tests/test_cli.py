@@ -3,8 +3,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from advisor import cli as cli_module
-from advisor.recommend import Advisor
+from advisor.cli import main as cli_module
+from advisor.recommender.advisor import Advisor
 
 
 @pytest.fixture

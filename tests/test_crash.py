@@ -16,8 +16,8 @@ import httpx
 import pytest
 from service_fixtures import TOKEN, quality_row
 
-from advisor.artifacts import load_predictors
-from advisor.registry import Registry
+from advisor.predictors.artifacts import load_predictors
+from advisor.predictors.registry import Registry
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).resolve().parent
@@ -26,11 +26,11 @@ LAUNCH = """
 import uvicorn
 from conftest import HARDWARE, FakeCard, FakePredictors, FakeQuality, FakeSpeed
 from service_fixtures import FakeTrainer
-from advisor.api import create_app
-from advisor.artifacts import load_predictors
-from advisor.catalog import load_catalog
-from advisor.recommend import Advisor
-from advisor.settings import Settings
+from advisor.service.app import create_app
+from advisor.predictors.artifacts import load_predictors
+from advisor.data.catalog import load_catalog
+from advisor.recommender.advisor import Advisor
+from advisor.vocabulary.settings import Settings
 
 def factory(settings):  # the real artifacts must load; the fake predictors answer quickly
     load_predictors(settings.models_dir)

@@ -2,9 +2,16 @@ import json
 
 import pytest
 
-from advisor.dataset import load_dataset, write_csv_models, write_rows
-from advisor.errors import DataFileError
-from advisor.schema import Hardware, HardwareKind, MetricKind, QualityRow, Source, SpeedRow
+from advisor.data.dataset import load_dataset, write_csv_models, write_rows
+from advisor.vocabulary.errors import DataFileError
+from advisor.vocabulary.schema import (
+    Hardware,
+    HardwareKind,
+    MetricKind,
+    QualityRow,
+    Source,
+    SpeedRow,
+)
 
 BASE = {"source_id": "s", "model": "M", "model_as_published": "M", "quant_as_published": "Q8_0"}
 
@@ -124,7 +131,7 @@ def test_speed_frame_joins_specs_a_row_lacks(tmp_path):
 
 
 def test_csv_omits_a_blank_optional_column_until_a_row_fills_it(tmp_path):
-    from advisor.dataset import HARDWARE_OMIT_BLANK, read_hardware_tables
+    from advisor.data.dataset import HARDWARE_OMIT_BLANK, read_hardware_tables
 
     devices = [Hardware(name="A", kind="cpu", bandwidth_gbs=60.0),
                Hardware(name="B", kind="gpu", bandwidth_gbs=900.0, memory_gb=24.0)]

@@ -1,4 +1,4 @@
-"""Tests for advisor.evaluation: per-group-then-median figures, baselines, group checks."""
+"""Tests for advisor.predictors.evaluation: per-group-then-median figures, baselines, group checks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 from test_speed_model import synthetic_speed
 
-from advisor.errors import InvalidInputError
-from advisor.evaluation import quality_cv, quality_metrics, speed_baseline, speed_cv, speed_metrics
+from advisor.predictors.evaluation import (
+    quality_cv,
+    quality_metrics,
+    speed_baseline,
+    speed_cv,
+    speed_metrics,
+)
+from advisor.vocabulary.errors import InvalidInputError
 
 
 def test_speed_metrics_take_the_median_over_devices() -> None:
@@ -74,7 +80,7 @@ def test_speed_cv_by_source_holds_out_the_sources_devices_too(monkeypatch) -> No
     """Holding out source 'b' (generation on gpu-b and mac-b) also removes source 'c''s rows
     on gpu-b: the fold predicts b's devices from specs alone. Holding out 'c' (prompts on
     gpu-b) removes b's gpu-b rows and keeps its mac-b rows."""
-    from advisor import evaluation
+    from advisor.predictors import evaluation as evaluation
 
     frame = synthetic_speed()
     frame["source_id"] = "a"
@@ -102,7 +108,7 @@ def test_speed_cv_by_source_holds_out_the_sources_devices_too(monkeypatch) -> No
 def test_speed_cv_on_known_devices_holds_out_one_model_per_device(monkeypatch) -> None:
     """Each fold removes one (device, model) pair, its split rows too, and predicts it with
     the device named; devices that ran a single model get no fold."""
-    from advisor import evaluation
+    from advisor.predictors import evaluation as evaluation
 
     frame = synthetic_speed()
     frame = frame[(frame["hardware"] != "gpu-d") | (frame["model"] == "model-8b")]

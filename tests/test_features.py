@@ -1,11 +1,11 @@
-"""Tests for advisor.features: the FLOPS-basis label and the physical ceilings of speed rows."""
+"""Tests for advisor.predictors.features: the FLOPS-basis label and the physical ceilings of speed rows."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from advisor.features import flops_basis, over_physical_ceiling, speed_features
+from advisor.predictors.features import flops_basis, over_physical_ceiling, speed_features
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -22,7 +22,7 @@ def test_flops_basis_reads_hardware_csv_texts(text: object, expected: str) -> No
 
 
 def test_every_hardware_csv_basis_is_understood() -> None:
-    from advisor.dataset import load_dataset
+    from advisor.data.dataset import load_dataset
 
     texts = {h.fp16_basis for h in load_dataset().hardware.values() if h.fp16_basis}
     assert texts and all(flops_basis(t) != "unknown" for t in texts)

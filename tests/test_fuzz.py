@@ -13,8 +13,8 @@ from schemathesis.checks import (
 )
 from service_fixtures import TOKEN, FakeTrainer, service_settings
 
-from advisor.api import create_app
-from advisor.settings import Settings
+from advisor.service.app import create_app
+from advisor.vocabulary.settings import Settings
 
 MAX_EXAMPLES = 60  # per operation: the whole run stays well under a minute on 2 cores
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from advisor.errors import DataFileError, InvalidInputError, UnknownNameError
-from advisor.hardware import load_hardware, resolve_hardware
-from advisor.schema import HardwareKind
+from advisor.data.hardware import load_hardware, resolve_hardware
+from advisor.vocabulary.errors import DataFileError, InvalidInputError, UnknownNameError
+from advisor.vocabulary.schema import HardwareKind
 
 CSV = """name,kind,memory_gb,bandwidth_gbs,fp16_tflops,fp16_basis,cores_or_isa,source,notes
 NVIDIA GeForce RTX 3090,gpu,24,936,71,tensor,,fake,

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from advisor.dataset import default_measurements_dir
-from advisor.errors import DataFileError
-from advisor.import_published import import_all
+from advisor.data.dataset import default_measurements_dir
+from advisor.data.importers.published import import_all
+from advisor.vocabulary.errors import DataFileError
 
 SHARED = Path(os.environ.get("ADVISOR_SHARED_DATA",
                              Path(__file__).resolve().parents[1].parent / "shared" / "data"))

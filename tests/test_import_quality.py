@@ -1,4 +1,4 @@
-"""Tests for advisor.import_quality on small CSVs and on the real shared data."""
+"""Tests for advisor.data.importers.quality on small CSVs and on the real shared data."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from advisor.dataset import load_dataset
-from advisor.errors import DataFileError
-from advisor.import_quality import (
+from advisor.data.dataset import load_dataset
+from advisor.data.importers.quality import (
     COLUMNS,
     import_quality,
     read_citations,
     read_quality_csv,
     write_quality,
 )
-from advisor.schema import MetricKind, QualityRow
+from advisor.vocabulary.errors import DataFileError
+from advisor.vocabulary.schema import MetricKind, QualityRow
 
 SOURCES_MD = """# test sources
 | source_id | file | rows | citation / how transcribed |

@@ -1,4 +1,4 @@
-"""Tests of advisor.import_speed and its label parsing (advisor.speed_labels)."""
+"""Tests of advisor.data.importers.speed and its label parsing (advisor.data.importers.speed_labels)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisor.dataset import load_dataset
-from advisor.errors import DataFileError, UnknownNameError
-from advisor.import_speed import (
+from advisor.data.dataset import load_dataset
+from advisor.data.importers.speed import (
     HARDWARE_COLUMNS,
     SPEED_COLUMNS,
     citation_for,
@@ -21,8 +20,7 @@ from advisor.import_speed import (
     read_citations,
     write_speed,
 )
-from advisor.schema import HardwareKind
-from advisor.speed_labels import (
+from advisor.data.importers.speed_labels import (
     clean_model_name,
     parse_backend,
     parse_model,
@@ -30,6 +28,8 @@ from advisor.speed_labels import (
     parse_quant,
     split_hardware,
 )
+from advisor.vocabulary.errors import DataFileError, UnknownNameError
+from advisor.vocabulary.schema import HardwareKind
 
 # ---------------------------------------------------------------------------------------------
 # label parsing, table-driven
@@ -120,7 +120,7 @@ def test_parse_model_names(published: str, params: float, source: str, notes: st
     ("Qwen3-Coder-30B-A3B-Instruct-BF16-00001-of-00002", 30.53, "", 3.0, ["moe"]),
     ("NVIDIA-Nemotron-3-Super-120B-A12B-UD-Q4_K_XL-00001-of-00003", 120.67, "", 12.0, ["moe"]),
     ("gemma-4-26B-A4B-it-UD-Q8_K_XL", 25.23, "", 4.0, ["moe"]),
-    # active parameters from the model cards (advisor.naming.MOE_ACTIVE_PARAMS)
+    # active parameters from the model cards (advisor.data.naming.MOE_ACTIVE_PARAMS)
     ("gpt-oss-20b-mxfp4", 20.91, "MoE (params_b = total params)", 3.6, ["moe"]),
     ("GLM-4.7-Flash-BF16-00001-of-00002", 29.94, "", 3.0, ["moe"]),
     ("MiniMax-M2.7-UD-Q3_K_S-00001-of-00003", 228.69, "", 10.0, ["moe"]),

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from service_fixtures import TOKEN, FakeTrainer, quality_row, service_settings, speed_row
 
-from advisor.api import create_app
+from advisor.service.app import create_app
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

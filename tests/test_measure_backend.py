@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from measure_fixtures import tiny_gguf_fixture  # noqa: F401  (registers `tiny_gguf`)
 
-from advisor.errors import NothingFitsError
 from advisor.measure import quality
+from advisor.measure.environment import check_free_ram
 from advisor.measure.llama_backend import LlamaSession, RunConfig
-from advisor.measure.memory_check import check_free_ram, predicted_memory_mib
 from advisor.measure.quantize import quantize_file
 from advisor.measure.speed import context_for, run_test
 from advisor.measure.task_suites import build_suites
+from advisor.recommender.file_memory import predicted_memory_mib
+from advisor.vocabulary.errors import NothingFitsError
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +77,13 @@ def test_quality_of_the_reference_against_itself_and_a_quant(tmp_path, tiny_gguf
 
 
 def test_predicted_memory_grows_with_context(tiny_gguf):
-    small = predicted_memory_mib(tiny_gguf, context=512, batch=512, flash_attn=False)
-    large = predicted_memory_mib(tiny_gguf, context=4096, batch=512, flash_attn=False)
+    small = predicted_memory_mib(tiny_gguf, context=512, batch=512, flash_attn=False, isa=[])
+    large = predicted_memory_mib(tiny_gguf, context=4096, batch=512, flash_attn=False, isa=[])
     assert small is not None and large is not None and large > small > 0
 
 
 def test_no_prediction_for_a_context_the_model_cannot_hold(tiny_gguf, caplog):
-    assert predicted_memory_mib(tiny_gguf, context=10**6, batch=512, flash_attn=False) is None
+    assert predicted_memory_mib(tiny_gguf, context=10**6, batch=512, flash_attn=False, isa=[]) is None
     assert "no memory prediction" in caplog.text
 
 

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from measure_fixtures import tiny_gguf_fixture  # noqa: F401  (registers `tiny_gguf`)
 
-from advisor.dataset import load_dataset
+from advisor.cli.measure import measure
+from advisor.data.dataset import load_dataset
 from advisor.measure import MeasurementError
-from advisor.measure.command import measure
 from advisor.measure.rows import unsteady_tests
 
 FAST = ["--threads", "2", "--repeats", "1", "--tests", "pp32,tg8", "--eval-chunks", "1",

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from measure_fixtures import tiny_gguf_fixture  # noqa: F401  (registers `tiny_gguf`)
 
-from advisor.errors import DataFileError, InvalidInputError, UnknownNameError
 from advisor.measure.gguf_files import read_gguf, write_f16_reference
 from advisor.measure.quantize import plan_ladder, quantize_file
+from advisor.vocabulary.errors import DataFileError, InvalidInputError, UnknownNameError
 
 
 def _bad_file(kind: str, tmp_path: Path, source: Path) -> Path:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from advisor.dataset import load_dataset
-from advisor.measure.command import measure
+from advisor.cli.measure import measure
+from advisor.data.dataset import load_dataset
 
 pytestmark = pytest.mark.slow
 

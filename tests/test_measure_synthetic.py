@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from advisor.dataset import load_dataset
-from advisor.errors import UnknownNameError
+from advisor.cli.measure import measure
+from advisor.data.dataset import load_dataset
 from advisor.measure import synthetic
-from advisor.measure.command import measure
 from advisor.measure.gguf_files import read_gguf
 from advisor.measure.llama_backend import RunConfig
 from advisor.measure.rows import RowContext, device_columns, gpu_specs
 from advisor.measure.synthetic import Shape, shape_for, write_synthetic
-from advisor.schema import HardwareKind
+from advisor.vocabulary.errors import UnknownNameError
+from advisor.vocabulary.schema import HardwareKind
 
 TINY = Shape("Tiny-Test", hidden=256, layers=2, heads=4, kv_heads=2, ffn=512, vocab=320,
              context=4096, tied_embeddings=False, family="test")

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from advisor.measure.task_suites import _run, build_suites, load_facts
-from advisor.tasks import CATEGORIES, TaskCategory
+from advisor.vocabulary.tasks import CATEGORIES, TaskCategory
 
 
 def test_deterministic_and_covering_every_category():

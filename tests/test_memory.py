@@ -7,9 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisor.catalog import ModelSpec
-from advisor.errors import InvalidInputError, UnknownNameError
-from advisor.memory import (
+from advisor.data.catalog import ModelSpec
+from advisor.recommender.memory import (
     ACTIVATION_TENSORS,
     CACHE_TYPE_BYTES,
     CPU_RUNTIME_OVERHEAD_BYTES,
@@ -21,8 +20,9 @@ from advisor.memory import (
     kv_cache_bytes,
     per_device_bytes,
 )
-from advisor.quants import get_quant
-from advisor.units import GIB, MIB, format_bytes
+from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
+from advisor.vocabulary.quants import get_quant
+from advisor.vocabulary.units import GIB, MIB, format_bytes
 
 # Numbers as in the catalog (architectures.csv: LLAMA_SKU / GEMMA_JAX configs).
 LLAMA_8B = ModelSpec(name="Llama-3.1-8B", family="Llama 3.1", params_b=8.0, n_layers=32,

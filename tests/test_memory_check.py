@@ -1,4 +1,4 @@
-"""CPU repack accounting of advisor.measure.memory_check on a hand-written GGUF."""
+"""CPU repack accounting of advisor.recommender.file_memory on a hand-written GGUF."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFWriter
 
-from advisor.measure.memory_check import repack_bytes
+from advisor.data.gguf_header import read_tensors
+from advisor.recommender.file_memory import repack_bytes
 
 
 def _write(path: Path) -> Path:
@@ -30,8 +31,8 @@ def _write(path: Path) -> Path:
 
 
 def test_repack_follows_llama_cpp_rules(tmp_path: Path) -> None:
-    path = _write(tmp_path / "r.gguf")
-    assert repack_bytes(path, isa=["avx", "avx2", "fma"]) == 16 * 36
-    assert repack_bytes(path, isa=["avx"]) == 0
+    tensors = read_tensors(_write(tmp_path / "r.gguf"))
+    assert repack_bytes(tensors, isa=["avx", "avx2", "fma"]) == 16 * 36
+    assert repack_bytes(tensors, isa=["avx"]) == 0
     # NEON rows multiple of 4: both Q4_0 matrices and the Q8_0 one
-    assert repack_bytes(path, isa=["asimd"]) == 16 * 36 + 12 * 36 + 16 * 68
+    assert repack_bytes(tensors, isa=["asimd"]) == 16 * 36 + 12 * 36 + 16 * 68

@@ -1,4 +1,4 @@
-"""Tests for advisor.naming: model names and quant labels."""
+"""Tests for advisor.data.naming: model names and quant labels."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisor.errors import InvalidInputError, UnknownNameError
-from advisor.naming import normalise_model, parse_quant_label, size_to_bytes
+from advisor.data.naming import normalise_model, parse_quant_label, size_to_bytes
+from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Chart data (advisor.plots.chart_points), the matplotlib charts and the ``plot`` command."""
+"""Chart data (advisor.recommender.charts.chart_points), the matplotlib charts and the ``plot`` command."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from advisor.cli import recommend as recommend_command
-from advisor.dataset import Dataset, load_dataset
-from advisor.errors import InvalidInputError
-from advisor.plot_command import plot
-from advisor.plots import (
+from advisor.cli.main import recommend as recommend_command
+from advisor.cli.plot import plot
+from advisor.data.dataset import Dataset, load_dataset
+from advisor.recommender.advisor import TIE_POINTS, Advisor
+from advisor.recommender.charts import (
     POINT_COLUMNS,
     chart_points,
     check_output,
@@ -23,7 +23,7 @@ from advisor.plots import (
     points_records,
     size_class,
 )
-from advisor.recommend import TIE_POINTS, Advisor
+from advisor.vocabulary.errors import InvalidInputError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RTX = "NVIDIA GeForce RTX 3090"

@@ -6,10 +6,10 @@ import pytest
 from conftest import HARDWARE, FakeCard, FakePredictors, FakeQuality
 from thread_fixtures import ThreadedSpeed
 
-from advisor.catalog import load_catalog
-from advisor.errors import DataFileError, InvalidInputError
-from advisor.predict_batch import QUALITY_OUT, SPEED_OUT, predict_cases, read_cases
-from advisor.schema import Hardware, HardwareKind
+from advisor.data.catalog import load_catalog
+from advisor.predictors.batch import QUALITY_OUT, SPEED_OUT, predict_cases, read_cases
+from advisor.vocabulary.errors import DataFileError, InvalidInputError
+from advisor.vocabulary.schema import Hardware, HardwareKind
 
 CSV = """model,params_b,quant,bpw,task_category,metric,hardware,kind,backend,bandwidth_gbs,fp16_tflops,memory_gb,test
 Llama-3.1-8B,,Q4_K_M,,reasoning,,NVIDIA GeForce RTX 3090,,cuda,,,,tg128

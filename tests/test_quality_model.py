@@ -1,4 +1,4 @@
-"""Tests for advisor.quality_model: monotone in bits, intervals, exclusions, errors."""
+"""Tests for advisor.predictors.quality: monotone in bits, intervals, exclusions, errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.errors import InvalidInputError
-from advisor.quality_model import OUTPUTS, QualityPredictor
+from advisor.predictors.quality import OUTPUTS, QualityPredictor
+from advisor.vocabulary.errors import InvalidInputError
 
 QUANTS = {"Q2_K": 3.16, "Q3_K_M": 3.91, "Q4_K_M": 4.89, "Q5_K_M": 5.7, "Q6_K": 6.56,
           "Q8_0": 8.5}

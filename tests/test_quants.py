@@ -1,7 +1,7 @@
 import pytest
 
-from advisor.errors import InvalidInputError, UnknownNameError
-from advisor.quants import QuantFamily, all_quants, find_quant, get_quant, hqq_type
+from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
+from advisor.vocabulary.quants import QuantFamily, all_quants, find_quant, get_quant, hqq_type
 
 ISSUE_TYPES = ["F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S", "Q4_1", "Q4_0", "IQ4_XS", "IQ4_NL", "Q3_K_L", "Q3_K_M", "Q3_K_S", "IQ3_M", "IQ3_S", "IQ3_XS", "IQ3_XXS", "Q2_K", "Q2_K_S", "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S", "TQ1_0", "TQ2_0"]
 

@@ -3,10 +3,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor.errors import InvalidInputError, NothingFitsError, UnknownNameError
-from advisor.recommend import TIE_POINTS
-from advisor.tasks import CATEGORIES
-from advisor.units import GB
+from advisor.recommender.advisor import TIE_POINTS
+from advisor.vocabulary.errors import InvalidInputError, NothingFitsError, UnknownNameError
+from advisor.vocabulary.tasks import CATEGORIES
+from advisor.vocabulary.units import GB
 
 MIXES = st.dictionaries(st.sampled_from(["reasoning", "math", "knowledge"]), st.integers(1, 5),
                         min_size=1).map(lambda d: ",".join(f"{k}:{v}" for k, v in d.items()))
@@ -129,10 +129,10 @@ def test_all_categories_are_rankable(fake_advisor):
 def test_published_figures_replace_predictions(fake_predictors):
     from conftest import HARDWARE
 
-    from advisor.catalog import load_catalog
-    from advisor.dataset import Dataset
-    from advisor.recommend import Advisor
-    from advisor.schema import MetricKind, QualityRow, SpeedRow
+    from advisor.data.catalog import load_catalog
+    from advisor.data.dataset import Dataset
+    from advisor.recommender.advisor import Advisor
+    from advisor.vocabulary.schema import MetricKind, QualityRow, SpeedRow
 
     base = {"model": "Llama-3.1-8B", "model_as_published": "Llama-3.1-8B", "quant": "Q4_K_M",
             "quant_as_published": "Q4_K_M"}
@@ -243,7 +243,7 @@ def test_threads_of_a_gpu_reach_the_predictor_which_decides():
 
 
 def test_module_level_recommend_takes_threads(fake_advisor, monkeypatch):
-    from advisor import recommend as recommend_module
+    from advisor.recommender import advisor as recommend_module
 
     monkeypatch.setattr(recommend_module, "_default_advisor", lambda: fake_advisor)
     rec = recommend_module.recommend("64GB", "reasoning", threads=6, **CPU_BOX)
@@ -257,10 +257,10 @@ def test_a_cpu_figure_answers_only_its_own_thread_count(fake_predictors):
     count (given, or the device's default) and the predictor answers the others."""
     from conftest import HARDWARE
 
-    from advisor.catalog import load_catalog
-    from advisor.dataset import Dataset
-    from advisor.recommend import Advisor
-    from advisor.schema import Hardware, HardwareKind, SpeedRow
+    from advisor.data.catalog import load_catalog
+    from advisor.data.dataset import Dataset
+    from advisor.recommender.advisor import Advisor
+    from advisor.vocabulary.schema import Hardware, HardwareKind, SpeedRow
 
     cpu = Hardware(name="Zen box", kind=HardwareKind.CPU, bandwidth_gbs=83.2, threads=16)
     base = {"model": "Llama-3.1-8B", "model_as_published": "Llama-3.1-8B", "quant": "Q4_K_M",
@@ -323,8 +323,8 @@ def test_each_gpus_share_must_fit_one_gpu(fake_advisor):
     the budget, but each card would hold 26 GB, so it does not fit; Q4_K_M (46 GB, 23 GB each)
     does. One card holds the whole total: nothing above its 24 GB fits, whatever the budget,
     and the answer says the budget was more than the card has."""
-    from advisor.memory import per_device_bytes
-    from advisor.plots import chart_points
+    from advisor.recommender.charts import chart_points
+    from advisor.recommender.memory import per_device_bytes
 
     advisor = fake_advisor
     kw = {"vram": "60GB", "models": ["Llama-3.1-70B"], "alternatives": 30}
@@ -412,10 +412,10 @@ def test_a_multi_gpu_figure_answers_only_its_own_device_count(fake_predictors):
     card's figure answers only a question about one, and other counts are predicted."""
     from conftest import HARDWARE
 
-    from advisor.catalog import load_catalog
-    from advisor.dataset import Dataset
-    from advisor.recommend import Advisor
-    from advisor.schema import SpeedRow
+    from advisor.data.catalog import load_catalog
+    from advisor.data.dataset import Dataset
+    from advisor.recommender.advisor import Advisor
+    from advisor.vocabulary.schema import SpeedRow
 
     base = {"model": "Llama-3.1-8B", "model_as_published": "Llama-3.1-8B", "quant": "Q4_K_M",
             "quant_as_published": "Q4_K_M", "source_id": "bench_gpu",
@@ -446,10 +446,10 @@ def test_a_figure_faster_than_the_device_allows_answers_nothing(fake_predictors)
     failed run: the figure is not shown, the prediction is."""
     from conftest import HARDWARE
 
-    from advisor.catalog import load_catalog
-    from advisor.dataset import Dataset
-    from advisor.recommend import Advisor
-    from advisor.schema import SpeedRow
+    from advisor.data.catalog import load_catalog
+    from advisor.data.dataset import Dataset
+    from advisor.recommender.advisor import Advisor
+    from advisor.vocabulary.schema import SpeedRow
 
     base = {"model": "Llama-3.1-8B", "model_as_published": "Llama-3.1-8B", "quant": "Q4_K_M",
             "quant_as_published": "Q4_K_M", "source_id": "bench_gpu", "params_b": 8.03,
@@ -467,7 +467,7 @@ def test_a_figure_faster_than_the_device_allows_answers_nothing(fake_predictors)
 
 
 def test_module_level_recommend_takes_devices(fake_advisor, monkeypatch):
-    from advisor import recommend as recommend_module
+    from advisor.recommender import advisor as recommend_module
 
     monkeypatch.setattr(recommend_module, "_default_advisor", lambda: fake_advisor)
     rec = recommend_module.recommend("48GB", "reasoning", hardware="rtx 3090", devices=2)

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from service_fixtures import TOKEN, FakeTrainer, quality_row, service_settings
 
-from advisor.api import create_app
-from advisor.registry import POINTER, Registry
-from advisor.retrain import regressions
+from advisor.predictors.registry import POINTER, Registry
+from advisor.service.app import create_app
+from advisor.service.retrain import regressions
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -108,7 +108,7 @@ def test_the_lock_holds_across_replicas(tmp_path, fake_advisor):
 def test_a_starting_worker_leaves_a_running_retrains_folder_alone(tmp_path, fake_advisor):
     """A worker (re)started while another process retrains must not delete that retrain's
     staging folder; one started with no retrain running removes a crash's leftover."""
-    from advisor.store import Store
+    from advisor.service.store import Store
 
     settings = service_settings(tmp_path, api_token=TOKEN)
     registry = Registry(settings.versions_dir, settings.models_dir)

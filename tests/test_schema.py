@@ -3,7 +3,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from advisor.schema import MetricKind, QualityRow, SpeedRow, parse_test
+from advisor.vocabulary.schema import MetricKind, QualityRow, SpeedRow, parse_test
 
 BASE = {"source_id": "s", "model": "M", "model_as_published": "M", "quant_as_published": "Q4_K_M"}
 
@@ -60,7 +60,7 @@ def test_content_hash_changes_with_content():
 
 
 def test_hardware_threads_are_optional_and_at_least_one():
-    from advisor.schema import Hardware
+    from advisor.vocabulary.schema import Hardware
 
     assert Hardware(name="h", kind="cpu").threads is None
     assert Hardware(name="h", kind="cpu", threads="8").threads == 8  # as a CSV cell
@@ -72,7 +72,7 @@ def test_hardware_threads_are_optional_and_at_least_one():
 
 
 def test_hardware_device_count_is_optional_and_2_to_16():
-    from advisor.schema import Hardware
+    from advisor.vocabulary.schema import Hardware
 
     one = Hardware(name="h", kind="gpu")
     assert one.n_devices is None and one.device_name == "h"

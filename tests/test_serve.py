@@ -3,8 +3,8 @@
 import pytest
 from service_fixtures import TOKEN
 
-from advisor.serve import ENV_PREFIX, effective_settings, export_settings, uvicorn_options
-from advisor.settings import Settings, get_settings
+from advisor.service.app import ENV_PREFIX, effective_settings, export_settings, uvicorn_options
+from advisor.vocabulary.settings import Settings, get_settings
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_metrics_of_several_workers_are_read_from_their_files(tmp_path):
     import sys
 
     script = (
-        "from advisor.observability import Metrics\n"
+        "from advisor.service.observability import Metrics\n"
         "m = Metrics()\n"
         "m.requests.labels('GET', '/recommend', '200').inc(3)\n"
         "m.set_version('old')\n"

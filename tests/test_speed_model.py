@@ -1,4 +1,4 @@
-"""Tests for advisor.speed_model: physical invariants, intervals, messy rows, errors."""
+"""Tests for advisor.predictors.speed: physical invariants, intervals, messy rows, errors."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.errors import InvalidInputError
-from advisor.speed_model import SpeedPredictor
+from advisor.predictors.speed import SpeedPredictor
+from advisor.vocabulary.errors import InvalidInputError
 
 DEVICES = [  # name, kind, backend, bandwidth GB/s, fp16 TFLOPS
     ("gpu-a", "gpu", "cuda", 450.0, 20.0), ("gpu-b", "gpu", "cuda", 900.0, 70.0),
@@ -218,7 +218,7 @@ def test_longer_context_is_never_faster(fitted: SpeedPredictor, phase_tokens: tu
 
 
 def test_device_weighted_interval_ignores_row_counts() -> None:
-    from advisor.speed_model import _interval
+    from advisor.predictors.speed import _interval
     resid = pd.Series(np.r_[np.zeros(100), np.linspace(-1, 1, 10)])
     weight = np.r_[np.full(100, 0.01), np.ones(10)]   # 100 rows of one device weigh as 1 row
     lo, hi = _interval(resid, weight)

@@ -10,10 +10,10 @@ import pytest
 from service_fixtures import quality_row, service_settings, speed_row
 from sqlalchemy import create_engine, inspect, text
 
-from advisor.dataset import iter_rows, load_dataset
-from advisor.export_command import export_rows
-from advisor.retrain import training_dataset
-from advisor.store import ROW_ADAPTER, Store, normalise_url
+from advisor.cli.export import export_rows
+from advisor.data.dataset import iter_rows, load_dataset
+from advisor.service.retrain import training_dataset
+from advisor.service.store import ROW_ADAPTER, Store, normalise_url
 
 PG_URL = os.environ.get("ADVISOR_TEST_POSTGRES_URL")
 
@@ -139,7 +139,7 @@ def test_export_writes_the_measurements_format(store, tmp_path):
 
 
 def test_unreachable_database_is_a_store_error():
-    from advisor.store import StoreError
+    from advisor.service.store import StoreError
 
     with pytest.raises(StoreError, match="cannot migrate"):
         Store.open("postgresql://nobody:secret@127.0.0.1:1/none")

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisor.errors import InvalidInputError, UnknownNameError
-from advisor.tasks import CATEGORIES, TaskCategory, parse_category, parse_task_mix
+from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
+from advisor.vocabulary.tasks import CATEGORIES, TaskCategory, parse_category, parse_task_mix
 
 
 @pytest.mark.parametrize("text, expected", [

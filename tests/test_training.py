@@ -1,4 +1,4 @@
-"""Tests for advisor.training: one call evaluates, fits and saves a loadable artifact."""
+"""Tests for advisor.predictors.training: one call evaluates, fits and saves a loadable artifact."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pandas as pd
 from test_quality_model import synthetic_quality
 from test_speed_model import synthetic_speed
 
-from advisor.artifacts import load_predictors
-from advisor.training import train
+from advisor.predictors.artifacts import load_predictors
+from advisor.predictors.training import train
 
 
 @dataclass
 class FrameDataset:
-    """Stands in for :class:`advisor.dataset.Dataset` (same three members train reads)."""
+    """Stands in for :class:`advisor.data.dataset.Dataset` (same three members train reads)."""
 
     quality: pd.DataFrame
     speed: pd.DataFrame

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from advisor.errors import InvalidInputError
-from advisor.units import GB, GIB, format_bytes, parse_memory
+from advisor.vocabulary.errors import InvalidInputError
+from advisor.vocabulary.units import GB, GIB, format_bytes, parse_memory
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from advisor.api import create_app
-from advisor.recommend import TIE_POINTS
-from advisor.settings import Settings
-from advisor.webpage import WEB_DIR
+from advisor.recommender.advisor import TIE_POINTS
+from advisor.service.app import create_app
+from advisor.service.webpage import WEB_DIR
+from advisor.vocabulary.settings import Settings
 
 RTX = "NVIDIA GeForce RTX 3090"
 FIELDS = ("vram", "context", "cache_type", "hardware", "hardware_kind", "bandwidth_gbs",

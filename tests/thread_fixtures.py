@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 from conftest import HARDWARE, FakeCard, FakePredictors, FakeQuality, FakeSpeed
 
-from advisor.catalog import load_catalog
-from advisor.recommend import Advisor
-from advisor.settings import Settings
+from advisor.data.catalog import load_catalog
+from advisor.recommender.advisor import Advisor
+from advisor.vocabulary.settings import Settings
 
 #: What :class:`ThreadedSpeed` assumes when a frame's ``threads`` is NaN.
 DEFAULT_THREADS = 8.0

@@ -14,7 +14,7 @@ Pipeline, one module per step:
 Heavy libraries (``llama_cpp``, ``gguf``, ``psutil``, ``tqdm``) are imported only where used.
 """
 
-from advisor.errors import AdvisorError
+from advisor.vocabulary.errors import AdvisorError
 
 
 class MeasurementError(AdvisorError, RuntimeError):

@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from advisor.vocabulary.errors import NothingFitsError
+from advisor.vocabulary.units import MIB
+
 log = logging.getLogger(__name__)
 
 _ISA_FLAGS = ("avx", "avx2", "avx512f", "avx512_vnni", "avx512_bf16", "fma", "f16c", "neon",
@@ -123,3 +126,17 @@ def fingerprint() -> dict[str, Any]:
         "llama_cpp_python": library_version(),
         "python": platform.python_version(),
     }
+
+
+def check_free_ram(path: Path, needed_mib: float, available_mib: float | None = None) -> None:
+    """Raise :class:`~advisor.vocabulary.errors.NothingFitsError` when ``needed_mib`` exceeds
+    free RAM."""
+    if available_mib is None:
+        import psutil
+
+        available_mib = psutil.virtual_memory().available / MIB
+    if needed_mib > available_mib:
+        raise NothingFitsError(
+            f"not enough free memory to measure {path.name}: needs about {needed_mib:.0f} MiB "
+            f"(predicted), {available_mib:.0f} MiB available",
+            smallest_budget_bytes=int(needed_mib * MIB))

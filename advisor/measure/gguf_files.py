@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from advisor.errors import DataFileError, InvalidInputError
+from advisor.vocabulary.errors import DataFileError, InvalidInputError
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ def _field(reader: Any, key: str) -> Any:
 def read_gguf(path: Path | str) -> GGUFInfo:
     """Validate ``path`` as a complete GGUF file and describe it.
 
-    Raises :class:`~advisor.errors.InvalidInputError` for a missing path and
-    :class:`~advisor.errors.DataFileError` for a file that is not GGUF or is truncated.
+    Raises :class:`~advisor.vocabulary.errors.InvalidInputError` for a missing path and
+    :class:`~advisor.vocabulary.errors.DataFileError` for a file that is not GGUF or is truncated.
     """
     from gguf import GGUFReader
 

@@ -18,23 +18,26 @@ from datetime import UTC, datetime
 from importlib import import_module
 from pathlib import Path
 
-from advisor.errors import InvalidInputError, UnknownNameError
 from advisor.measure import MeasurementError
 from advisor.measure import rows as R
-from advisor.measure.environment import copy_bandwidth_gbs
+from advisor.measure.environment import check_free_ram, copy_bandwidth_gbs
 from advisor.measure.gguf_files import GGUFInfo, read_gguf, write_f16_reference
 from advisor.measure.llama_backend import RunConfig
-from advisor.measure.memory_check import check_free_ram, predicted_memory_mib
 from advisor.measure.quantize import plan_ladder, quantize_file
 from advisor.measure.speed import context_for
 from advisor.measure.synthetic import FLAG as RANDOM_WEIGHTS
 from advisor.measure.synthetic import is_synthetic, shape_for, write_synthetic
 from advisor.measure.task_suites import build_suites
 from advisor.measure.worker import FileJob, FileResult, run_in_subprocess
-from advisor.schema import QUANTIZED_REFERENCE, Row
-from advisor.units import MIB
+from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
+from advisor.vocabulary.schema import QUANTIZED_REFERENCE, Row
+from advisor.vocabulary.units import MIB
 
 log = logging.getLogger(__name__)
+
+#: The memory model, as the command line passes it in (this package uses no other stage's code):
+#: ``(path, context=, batch=, flash_attn=, gpu_layers=) -> MiB`` or None when it cannot say.
+MemoryModel = Callable[..., float | None]
 
 #: Demo models shipped in PyPI packages: name -> (package, how to find the file, model name).
 DEMO_MODELS: dict[str, tuple[str, str, str]] = {
@@ -63,6 +66,9 @@ class MeasureOptions:
     task_seed: int = 1234
     speed_only: bool = False  # no perplexity, KL divergence or task suites
     keep_quants: bool = True  # False: delete each quantized file once it is measured
+    #: Predicts each file's memory (recorded next to the measured peak, and checked against free
+    #: RAM before loading); None: no prediction, the free-RAM check uses the file size.
+    memory_model: MemoryModel | None = None
 
 
 @dataclass
@@ -140,7 +146,7 @@ def _reference(source: GGUFInfo, is_demo: bool, work: Path) -> tuple[GGUFInfo, s
 def _check_same_setup(path: Path, rows: list[Row], ctx: R.RowContext) -> None:
     """Refuse to resume from rows measured on other hardware or with other settings: they
     would be reported as this run's. Nothing is overwritten; the message says what to do."""
-    from advisor.schema import SpeedRow
+    from advisor.vocabulary.schema import SpeedRow
 
     device = R.device_columns(ctx)["hardware"]
     config = ctx.config
@@ -202,9 +208,9 @@ def run_ladder(opts: MeasureOptions,
 
     def measure(info: GGUFInfo, quant: str, is_ref: bool, notes: str,
                 ref_state: dict | None) -> list[Row]:
-        predicted = predicted_memory_mib(info.path, context=context_for(list(opts.tests)),
-                                         batch=opts.batch_size, flash_attn=opts.flash_attn,
-                                         gpu_layers=opts.gpu_layers)
+        predicted = None if opts.memory_model is None else opts.memory_model(
+            info.path, context=context_for(list(opts.tests)), batch=opts.batch_size,
+            flash_attn=opts.flash_attn, gpu_layers=opts.gpu_layers)
         check_free_ram(info.path, predicted or info.file_bytes / MIB + 512)
         say(f"{quant}: measuring {info.path.name}")
         # Host bandwidth drifts on a shared machine and CPU generation speed follows it:

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from advisor.errors import InvalidInputError
 from advisor.measure import MeasurementError
 from advisor.measure.gguf_files import GGUFInfo, read_gguf
-from advisor.quants import get_quant
+from advisor.vocabulary.errors import InvalidInputError
+from advisor.vocabulary.quants import get_quant
 
 log = logging.getLogger(__name__)
 

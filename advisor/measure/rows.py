@@ -7,15 +7,24 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from advisor.dataset import iter_rows, write_rows
-from advisor.errors import DataFileError
+from advisor.data.dataset import iter_rows, write_rows
 from advisor.measure.gguf_files import GGUFInfo
 from advisor.measure.llama_backend import RunConfig
 from advisor.measure.task_suites import TaskItem
-from advisor.measure.worker import FileResult
-from advisor.schema import HardwareKind, MetricKind, Provenance, QualityRow, Row, SpeedRow
+from advisor.vocabulary.errors import DataFileError
+from advisor.vocabulary.schema import (
+    HardwareKind,
+    MetricKind,
+    Provenance,
+    QualityRow,
+    Row,
+    SpeedRow,
+)
+
+if TYPE_CHECKING:
+    from advisor.measure.worker import FileResult
 
 SOURCE_ID = "quant-advisor-measure"
 #: Below this share of the requested threads' CPU time, other processes took the cores and the
@@ -55,8 +64,8 @@ def gpu_specs(name: str) -> dict[str, float | None]:
     """Memory, bandwidth and FP16 rate of GPU ``name`` from the hardware tables
     (``measurements/hardware.csv`` completed by ``hardware_added.csv``); Nones when neither lists
     it (the row is kept; training skips rows without bandwidth)."""
-    from advisor.errors import InvalidInputError
-    from advisor.hardware import find_device, load_hardware
+    from advisor.data.hardware import find_device, load_hardware
+    from advisor.vocabulary.errors import InvalidInputError
 
     try:
         hw = find_device(name, load_hardware())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from advisor.measure.llama_backend import LlamaSession
-from advisor.schema import parse_test
+from advisor.vocabulary.schema import parse_test
 
 
 @dataclass(frozen=True)

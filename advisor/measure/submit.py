@@ -8,8 +8,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable
 
-from advisor.errors import AdvisorError
-from advisor.schema import Row
+from advisor.vocabulary.errors import AdvisorError
+from advisor.vocabulary.schema import Row
 
 log = logging.getLogger(__name__)
 

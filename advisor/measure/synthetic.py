@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.errors import UnknownNameError
+from advisor.vocabulary.errors import UnknownNameError
 
 PREFIX = "synthetic:"
 FLAG = "random_weights"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 
-from advisor.tasks import TaskCategory
+from advisor.vocabulary.tasks import TaskCategory
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,8 @@ def _instruction(rng: random.Random, i: int) -> tuple[str, tuple[str, ...], int]
 
 
 def build_suites(seed: int = 1234, per_category: int = 16) -> list[TaskItem]:
-    """``per_category`` items for each :class:`~advisor.tasks.TaskCategory`, deterministic."""
+    """``per_category`` items for each :class:`~advisor.vocabulary.tasks.TaskCategory`,
+    deterministic."""
     facts = load_facts()
     makers: dict[TaskCategory, Callable[[random.Random, int], tuple[str, tuple[str, ...], int]]]
     makers = {

@@ -1,0 +1,1 @@
+"""The ``quant-advisor`` command line: thin click commands over the other packages."""

@@ -1,0 +1,99 @@
+"""Human-readable tables for the CLI (rich), kept apart from the core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from advisor.recommender.memory import per_device_bytes
+from advisor.recommender.results import Candidate, Figure, Recommendation
+from advisor.vocabulary.quants import QuantType
+from advisor.vocabulary.schema import Hardware
+from advisor.vocabulary.units import format_bytes
+
+
+def _fig(f: Figure | None, fmt: str = "{:.1f}") -> str:
+    if f is None:
+        return "-"
+    text = fmt.format(f.value)
+    if f.low is not None and f.high is not None:
+        text += f" [{fmt.format(f.low)}-{fmt.format(f.high)}]"
+    return text
+
+
+def _row(c: Candidate) -> list[str]:
+    speed = [f"{c.speed[t].value:.0f}" if t in c.speed else "-" for t in ("pp512", "tg128")]
+    return [c.model, c.quant, f"{c.bpw.value:.2f}", format_bytes(c.memory.total_bytes),
+            f"{c.quality_score.value:.1f}", f"{c.retention.value:.1%}", *speed]
+
+
+def print_recommendation(rec: Recommendation, console: Console | None = None) -> None:
+    console = console or Console()
+    pick = rec.pick
+    m = pick.memory
+    console.print(f"[bold]Pick:[/bold] {pick.model} {pick.quant}  "
+                  f"({format_bytes(m.total_bytes)} of {format_bytes(rec.request.budget_bytes)})")
+    console.print(f"  memory: weights {format_bytes(m.weights_bytes)}, KV cache "
+                  f"{format_bytes(m.kv_cache_bytes)} ({m.context} tokens, {m.cache_type}), "
+                  f"compute {format_bytes(m.compute_buffer_bytes)}, overhead "
+                  f"{format_bytes(m.overhead_bytes)}")
+    if rec.request.n_devices:
+        n = rec.request.n_devices
+        console.print(f"  split over {n} GPUs ({rec.request.hardware}): about "
+                      f"{format_bytes(per_device_bytes(m.total_bytes, n))} on each")
+    for task, fig in pick.quality_by_task.items():
+        ret = pick.retention_by_task[task]
+        console.print(f"  {task}: {_fig(fig)} (retention {ret.value:.1%}, {ret.provenance}: "
+                      f"{ret.source})")
+    for test, fig in pick.speed.items():
+        console.print(f"  {test}: {_fig(fig, '{:.0f}')} tokens/s ({fig.provenance})")
+    console.print(rec.explanation)
+    table = Table(title="Pick and alternatives within budget (pp512/tg128 in tokens/s)")
+    table.add_column("model", no_wrap=True)
+    for col in ("quant", "bpw", "memory", "quality", "kept", "pp512", "tg128"):
+        table.add_column(col, justify="left" if col == "quant" else "right", no_wrap=True)
+    for c in [pick, *rec.alternatives]:
+        table.add_row(*_row(c))
+    console.print(table)
+    for note in rec.notes:
+        console.print(f"[dim]note: {note}[/dim]")
+    console.print(f"[dim]predictors {rec.predictor_version}; {rec.candidates_fitting} of "
+                  f"{rec.candidates_considered} candidates fit[/dim]")
+
+
+def print_hardware(table: dict[str, Hardware], console: Console | None = None) -> None:
+    out = Table(title="Known hardware")
+    for col in ("name", "kind", "memory GB", "bandwidth GB/s", "FP16 TFLOPS"):
+        out.add_column(col)
+    for h in table.values():
+        out.add_row(h.name, h.kind.value, *("-" if v is None else f"{v:g}" for v in
+                                            (h.memory_gb, h.bandwidth_gbs, h.fp16_tflops)))
+    (console or Console()).print(out)
+
+
+def print_quants(quants: Iterable[QuantType], console: Console | None = None) -> None:
+    out = Table(title="Quant types")
+    for col in ("name", "family", "nominal bpw", "typical bpw", "typical source"):
+        out.add_column(col)
+    for q in quants:
+        out.add_row(q.name, q.family.value, f"{q.nominal_bpw:.4g}", f"{q.typical_bpw:.4g}",
+                    q.typical_source)
+    (console or Console()).print(out)
+
+
+def card_summary(card: Any) -> str:
+    """The model card in a few lines: what was trained on what, and its held-out errors."""
+    lines = [f"predictors {card.version} (created {card.created}, git {card.git_sha or '-'})",
+             f"training data hash {card.data_hash}; rows {card.rows}",
+             "libraries: " + ", ".join(f"{k} {v}" for k, v in sorted(card.libraries.items()))]
+    for group, metrics in sorted(card.metrics.items()):
+        for target, m in sorted(metrics.items()):
+            if not isinstance(m, dict):
+                continue
+            parts = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in sorted(m.items()) if k != "units"]
+            lines.append(f"{group}/{target} ({m.get('units', '')}): " + ", ".join(parts))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Published data and the catalog: datasets, models, capability, hardware, and their importers."""

@@ -1,0 +1,1 @@
+"""Importers: published tables (shared data folder) into the project schema under measurements/."""

@@ -1,0 +1,27 @@
+"""Re-import the published measurements (``shared/data``) into ``measurements/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisor.vocabulary.errors import DataFileError
+
+
+def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
+    """Run the quality, speed and catalog importers; returns their counts."""
+    from advisor.data.importers.catalog import import_catalog
+    from advisor.data.importers.quality import write_quality
+    from advisor.data.importers.speed import write_speed
+
+    for sub in ("quality", "speed", "catalog"):
+        if not (shared_dir / sub).is_dir():
+            raise DataFileError(shared_dir / sub, None,
+                                "missing: the shared data folder needs quality/, speed/ and "
+                                "catalog/ subfolders")
+    catalog = import_catalog(shared_dir / "catalog", out_dir / "catalog")
+    return {
+        "quality": write_quality(shared_dir, out_dir),
+        "speed": write_speed(shared_dir, out_dir),
+        "catalog": {"models": catalog.n_models, "recommendable": catalog.n_recommendable,
+                    "scores": catalog.n_scores, "capability": catalog.n_capability},
+    }

@@ -1,1 +1,0 @@
-"""Alembic migrations of the service database (run by :func:`advisor.store.migrate`)."""

@@ -1,0 +1,419 @@
+"""Held-out evaluation of the predictors, next to simple baselines on the same folds.
+
+* Speed: leave-one-hardware-out (a device's rows with layers split over several of it are held
+  out with it), and leave-one-source-out with every row on the source's devices (a new
+  benchmark write-up on new hardware: its build, harness and models are new too). Reported
+  for generation and prompt processing, for single GPU/Apple/APU devices, CPU devices,
+  multi-device splits (``multi_device``) and devices measured behind a host that held them
+  back (``host_limited``: a GPU on a Raspberry Pi's PCIe x1 link, which the service never
+  answers for) separately. Baselines: generation ``0.55 * bandwidth / active bytes``; prompt
+  ``0.30 * FP16 FLOPS / (2 * active params)`` (devices without a FLOPS figure use 50 FLOP per
+  byte of bandwidth).
+* Quality: leave-one-model-out and leave-one-source-out. Baseline: the mean retention / PPL
+  ratio / KLD per quant in the training folds (the overall mean for a quant never seen).
+
+Every figure is computed per held-out group first and then the median over groups is taken,
+so that one well-measured device or model cannot hide failures elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from advisor.data.dataset import Dataset, atomic_write_text
+from advisor.predictors.features import speed_features
+from advisor.predictors.quality import QualityPredictor
+from advisor.predictors.speed import SpeedPredictor
+from advisor.vocabulary.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+GEN_EFFICIENCY = 0.55
+PP_EFFICIENCY = 0.30
+PP_FLOPS_PER_BYTE = 50.0
+#: Ways :func:`speed_cv` can hold rows out (see its docstring).
+HOLD_OUTS = ("device", "source", "model_on_device")
+TARGETS = {"retention": "retention_ae_pts", "ppl_ratio": "ppl_ratio_ae_pts", "kld": "kld_ae"}
+
+
+@dataclass
+class EvaluationReport:
+    """Held-out figures (``metrics``), per-row predictions and the files written."""
+
+    metrics: dict[str, Any]
+    speed_rows: pd.DataFrame
+    quality_rows: dict[str, pd.DataFrame]
+    files: list[Path] = field(default_factory=list)
+
+
+# -- speed ------------------------------------------------------------------------------------
+def speed_baseline(frame: pd.DataFrame) -> pd.Series:
+    """The bandwidth / compute rule of thumb, tokens/s (see the module docstring)."""
+    x = speed_features(frame)
+    flops = x["flops"].fillna(x["bandwidth"] * PP_FLOPS_PER_BYTE)
+    gen = GEN_EFFICIENCY * x["bandwidth"] / x["active_bytes"]
+    pp = PP_EFFICIENCY * flops / (2.0 * x["active_params"])
+    return pd.Series(np.where(x["phase"] == "pp", pp, gen), index=frame.index)
+
+
+def _speed_fold(train: pd.DataFrame, test: pd.DataFrame, params: dict[str, Any],
+                known_device: bool = False) -> pd.DataFrame:
+    try:
+        model = SpeedPredictor(**params).fit(train)
+    except InvalidInputError as e:  # e.g. a source whose devices hold all of one phase's rows
+        log.warning("speed fold of %s skipped: %s", sorted(set(test["source_id"])), e)
+        return pd.DataFrame()
+    # a held-out device is unknown; a known device keeps its name (and its offset)
+    pred = model.predict(test if known_device else test.assign(hardware=None))
+    pred.columns = ["pred", "pred_low", "pred_high"]
+    kept = test[["hardware", "hardware_kind", "n_devices", "n_prompt", "n_gen", "tokens_per_s",
+                 "source_id"]]
+    kept = kept.assign(host_limited=speed_features(test)["host_limited"])
+    return pd.concat([kept.rename(columns={"tokens_per_s": "actual"}), pred], axis=1)
+
+
+def speed_cv(frame: pd.DataFrame, *, n_jobs: int = 2,
+             speed_params: dict[str, Any] | None = None,
+             hold_out: str = "device") -> pd.DataFrame:
+    """Held-out predictions for every row the predictor accepts for training.
+
+    ``hold_out='device'``: leave one device out (with its multi-device rows). ``'source'``:
+    leave one source out together with every row, from any source, on the devices it measured,
+    which is what a new benchmark write-up on new hardware looks like to the model.
+    ``'model_on_device'``: on each device that ran two models or more, leave one model's rows
+    out (split rows of that device and model too) and predict them with the device known: a
+    model nobody ran on a device that others did.
+    """
+    if hold_out not in HOLD_OUTS:
+        raise InvalidInputError(f"hold_out must be one of {', '.join(HOLD_OUTS)}, got "
+                                f"{hold_out!r}", parameter="hold_out")
+    frame = frame.assign(source_id=frame.get("source_id", "unknown"))
+    # the rows a user could ask about: the predictor's own training rules (single device, specs,
+    # known active parameters, weights on the device, one phase) decide which rows are scored
+    test = SpeedPredictor()._training_rows(frame)
+    devices = sorted(test["hardware"].unique())
+    if len(devices) < 2:
+        raise InvalidInputError(f"speed evaluation needs >= 2 devices with specs, got "
+                                f"{len(devices)}", parameter="dataset")
+    folds = []
+    if hold_out == "device":
+        folds = [(frame["hardware"] != d, test["hardware"] == d) for d in devices]
+    elif hold_out == "model_on_device":
+        if "model" not in frame:
+            raise InvalidInputError("speed evaluation on known devices needs a 'model' "
+                                    "column naming each row's model", parameter="dataset")
+        single = test[test["n_devices"].fillna(1) <= 1]
+        runs = single.groupby("hardware")["model"].nunique()
+        pairs = single.loc[single["hardware"].map(runs) >= 2, ["hardware", "model"]]
+        for d, m in sorted(set(pairs.itertuples(index=False, name=None))):
+            folds.append((~((frame["hardware"] == d) & (frame["model"] == m)),
+                          (single["hardware"] == d) & (single["model"] == m)))
+        if not folds:
+            raise InvalidInputError("speed evaluation on known devices needs a device that "
+                                    "ran two models or more", parameter="dataset")
+        test = single
+    else:
+        sources = sorted(test["source_id"].unique())
+        if len(sources) < 2:
+            raise InvalidInputError(f"speed evaluation by source needs >= 2 sources, got "
+                                    f"{sources}", parameter="dataset")
+        for src in sources:
+            held = test["source_id"] == src
+            seen = set(test.loc[held, "hardware"])
+            folds.append(((frame["source_id"] != src) & ~frame["hardware"].isin(seen), held))
+    params = {"calibration_folds": 4, **(speed_params or {})}
+    known = hold_out == "model_on_device"
+    parts = Parallel(n_jobs=n_jobs)(delayed(_speed_fold)(frame[train], test[held], params,
+                                                         known)
+                                    for train, held in folds)
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        raise InvalidInputError("no speed fold left enough rows to fit a model",
+                                parameter="dataset")
+    out = pd.concat(parts)
+    out["baseline"] = speed_baseline(test.loc[out.index])
+    out["phase"] = np.where(out["n_gen"] > 0, "generation", "prompt")
+    # layers split over several devices are scored apart from single devices, and so are
+    # setups whose host held the device back (a GPU behind a Raspberry Pi's PCIe x1 link): the
+    # service never answers for such a setup, so they would blur the figure its users get
+    out["device_class"] = np.select(
+        [out["n_devices"].fillna(1) > 1, out["host_limited"], out["hardware_kind"] == "cpu"],
+        ["multi_device", "host_limited", "cpu"], "gpu_apple")
+    return out
+
+
+def _group_stat(rows: pd.DataFrame, group: str, value: str, how: str) -> pd.Series:
+    g = rows.groupby(group)[value]
+    return g.median() if how == "median" else g.quantile(0.9) if how == "p90" else g.mean()
+
+
+def speed_metrics(rows: pd.DataFrame) -> dict[str, Any]:
+    """Median over devices of per-device APE figures, by phase and device class."""
+    r = rows.assign(ape=(rows["pred"] / rows["actual"] - 1).abs(),
+                    base_ape=(rows["baseline"] / rows["actual"] - 1).abs(),
+                    covered=(rows["pred_low"] <= rows["actual"])
+                    & (rows["actual"] <= rows["pred_high"]))
+    out: dict[str, Any] = {}
+    for (ph, cls), sub in r.groupby(["phase", "device_class"]):
+        med = _group_stat(sub, "hardware", "ape", "median")
+        out[f"{ph}/{cls}"] = {
+            "devices": int(sub["hardware"].nunique()), "rows": int(len(sub)),
+            "median_ape": float(med.median()),
+            "p90_ape": float(_group_stat(sub, "hardware", "ape", "p90").median()),
+            "worst_device_median_ape": float(med.max()),
+            "baseline_median_ape": float(_group_stat(sub, "hardware", "base_ape",
+                                                     "median").median()),
+            "baseline_p90_ape": float(_group_stat(sub, "hardware", "base_ape", "p90").median()),
+            "coverage_90": float(_group_stat(sub, "hardware", "covered", "mean").median()),
+            "coverage_90_pooled": float(sub["covered"].mean()),
+        }
+    return out
+
+
+# -- quality ----------------------------------------------------------------------------------
+def _long_targets(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (measurement, target) with the actual value."""
+    parts = []
+    for t in TARGETS:
+        if t in frame:
+            sub = frame[frame[t].notna()]
+            parts.append(sub.assign(target=t, actual=sub[t].astype("float64")))
+    return pd.concat(parts) if parts else pd.DataFrame()
+
+
+def _quality_fold(frame: pd.DataFrame, group: str, held: str) -> pd.DataFrame:
+    train, test = frame[frame[group] != held], frame[frame[group] == held]
+    model = QualityPredictor(calibration_folds=4).fit(train)
+    fit_rows = model._training_rows(test) if len(test) else test
+    if fit_rows.empty:
+        return pd.DataFrame()
+    pred = model.predict(fit_rows)
+    means = {t: train.groupby("quant")[t].mean() for t in TARGETS if t in train}
+    overall = {t: train[t].mean() for t in TARGETS if t in train}
+    rows = []
+    for t in TARGETS:
+        if t not in fit_rows:
+            continue
+        sub = fit_rows[fit_rows[t].notna()]
+        if sub.empty:
+            continue
+        base = sub["quant"].map(means[t]).fillna(overall[t]).astype("float64")
+        rows.append(pd.DataFrame({
+            "group": held, "model": sub["model"], "source_id": sub["source_id"],
+            "quant": sub["quant"], "bpw": sub["bpw"], "params_b": sub["params_b"],
+            "task_category": sub["task_category"], "target": t,
+            "actual": sub[t].astype("float64"), "pred": pred.loc[sub.index, t],
+            "pred_low": pred.loc[sub.index, f"{t}_low"],
+            "pred_high": pred.loc[sub.index, f"{t}_high"], "baseline": base}))
+    return pd.concat(rows) if rows else pd.DataFrame()
+
+
+def quality_cv(frame: pd.DataFrame, group: str, *, n_jobs: int = 2) -> pd.DataFrame:
+    """Leave-one-``group``-out predictions (``group`` is ``'model'`` or ``'source_id'``)."""
+    if group not in ("model", "source_id"):
+        raise InvalidInputError(f"group must be 'model' or 'source_id', got {group!r}",
+                                parameter="group")
+    targets = frame[[t for t in TARGETS if t in frame]].notna().any(axis=1)
+    held = sorted(frame.loc[targets, group].dropna().astype(str).unique())
+    parts = Parallel(n_jobs=n_jobs)(delayed(_quality_fold)(frame, group, h) for h in held)
+    return pd.concat([p for p in parts if len(p)])
+
+
+def quality_metrics(rows: pd.DataFrame) -> dict[str, Any]:
+    """Per-group absolute errors (points of ratio for retention/ppl_ratio), median over groups."""
+    scale = {"retention": 100.0, "ppl_ratio": 100.0, "kld": 1.0}
+    out: dict[str, Any] = {}
+    for t, sub in rows.groupby("target"):
+        s = sub.assign(ae=(sub["pred"] - sub["actual"]).abs() * scale[t],
+                       base_ae=(sub["baseline"] - sub["actual"]).abs() * scale[t],
+                       covered=(sub["pred_low"] <= sub["actual"])
+                       & (sub["actual"] <= sub["pred_high"]))
+        how = "mean" if t == "retention" else "median"  # retention: MAE; others: median AE
+        per = _group_stat(s, "group", "ae", how)
+        out[t] = {
+            "groups": int(s["group"].nunique()), "rows": int(len(s)),
+            f"{how}_ae": float(per.median()),
+            f"baseline_{how}_ae": float(_group_stat(s, "group", "base_ae", how).median()),
+            "worst_group_ae": float(per.max()),
+            "pooled_median_ae": float(s["ae"].median()),
+            "baseline_pooled_median_ae": float(s["base_ae"].median()),
+            "coverage_90": float(_group_stat(s, "group", "covered", "mean").median()),
+            "coverage_90_pooled": float(s["covered"].mean()),
+            "units": "points (x100)" if scale[t] == 100 else "nats",
+        }
+    return out
+
+
+# -- report -----------------------------------------------------------------------------------
+def _plots(speed: pd.DataFrame, quality: dict[str, pd.DataFrame], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+
+    def save(fig: Any, name: str) -> None:
+        path = out / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        files.append(path)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, (ph, sub) in zip(axes, speed.groupby("phase"), strict=False):
+        for kind, k in sub.groupby("device_class"):
+            ax.scatter(k["actual"], k["pred"], s=6, label=kind)
+        lim = [sub[["actual", "pred"]].min().min(), sub[["actual", "pred"]].max().max()]
+        ax.plot(lim, lim, "k--", lw=1)
+        ax.set(xscale="log", yscale="log", xlabel="measured tokens/s",
+               ylabel="predicted (device held out)", title=f"speed: {ph}")
+        ax.legend()
+    save(fig, "speed_pred_vs_actual.png")
+
+    ape = speed.assign(ape=(speed["pred"] / speed["actual"] - 1).abs() * 100)
+    devices = ape["n_devices"] if "n_devices" in ape else pd.Series(1, index=ape.index)
+    n = devices.fillna(1).astype(int)
+    ape["setup"] = ape["hardware"].where(n <= 1, ape["hardware"] + " x" + n.astype(str))
+    per = ape.groupby(["setup", "phase"])["ape"].median().unstack()
+    fig, ax = plt.subplots(figsize=(10, max(4, 0.22 * len(per))))
+    per.sort_values(per.columns[0]).plot.barh(ax=ax)
+    ax.set(xlabel="median APE, % (device held out)", ylabel="", xscale="symlog")
+    save(fig, "speed_error_by_hardware.png")
+
+    lomo = quality.get("model", pd.DataFrame())
+    if len(lomo):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+        for ax, (t, sub) in zip(axes, lomo.groupby("target"), strict=False):
+            ax.scatter(sub["actual"], sub["pred"], s=6, c=np.log10(sub["params_b"]))
+            lim = [sub[["actual", "pred"]].min().min(), sub[["actual", "pred"]].max().max()]
+            ax.plot(lim, lim, "k--", lw=1)
+            ax.set(xlabel=f"measured {t}", ylabel="predicted (model held out)", title=t)
+            if t != "retention":
+                ax.set(xscale="log", yscale="log")
+        save(fig, "quality_pred_vs_actual.png")
+
+        err = lomo.assign(ae=(lomo["pred"] - lomo["actual"]).abs())
+        per = err.groupby(["group", "target"])["ae"].median().unstack()
+        fig, ax = plt.subplots(figsize=(10, max(4, 0.2 * len(per))))
+        per.plot.barh(ax=ax, logx=True)
+        ax.set(xlabel="median absolute error (model held out)", ylabel="")
+        save(fig, "quality_error_by_model.png")
+
+        ret = lomo[lomo["target"] == "retention"]
+        fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+        for cat, sub in ret.groupby("task_category"):
+            axes[0].scatter(sub["bpw"], sub["actual"], s=8, label=cat)
+        sc = axes[1].scatter(ret["bpw"], ret["actual"], s=8, c=np.log10(ret["params_b"]))
+        fig.colorbar(sc, ax=axes[1], label="log10 params (B)")
+        for ax, title in zip(axes, ("by task category", "by model size"), strict=True):
+            ax.set(xlabel="bits per weight", ylabel="retention", title=title)
+        axes[0].legend(fontsize=7)
+        save(fig, "retention_vs_bpw.png")
+
+    cover = []
+    for name, rows in (("speed", speed), *((f"quality/{g}", q) for g, q in quality.items())):
+        for t, sub in rows.groupby("phase" if name == "speed" else "target"):
+            inside = (sub["pred_low"] <= sub["actual"]) & (sub["actual"] <= sub["pred_high"])
+            cover.append((f"{name}:{t}", float(inside.mean())))
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(cover) + 1.5))
+    ax.barh([c[0] for c in cover], [c[1] for c in cover])
+    for x in (0.85, 0.90, 0.95):
+        ax.axvline(x, color="k", ls="--" if x == 0.90 else ":", lw=1)
+    ax.set(xlim=(0, 1), xlabel="share of held-out rows inside the 90% interval")
+    save(fig, "interval_coverage.png")
+    return files
+
+
+def _table(metrics: dict[str, Any]) -> str:
+    keys = sorted({k for v in metrics.values() for k in v})
+    lines = ["| slice | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for name, vals in metrics.items():
+        cells = [f"{vals[k]:.3g}" if isinstance(vals.get(k), float) else str(vals.get(k, ""))
+                 for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
+    parts = [
+        "# Held-out evaluation of the predictors", "",
+        "Generated by `advisor.predictors.evaluation.evaluate`; do not edit by hand.", "",
+        f"Training data hash: `{notes.get('data_hash', '')}`.", "",
+        "Every figure is computed per held-out group (device, model or source) and then the "
+        "median over groups is reported. APE = |predicted / measured - 1|. Retention and PPL "
+        "ratio errors are in points (1 point = 0.01 of the ratio). Baselines are fitted on the "
+        "same training folds: speed `0.55 x bandwidth / active bytes` (generation) and "
+        "`0.30 x FP16 FLOPS / (2 x active params)` (prompt; 50 FLOP/byte x bandwidth where no "
+        "FLOPS figure exists); quality: mean retention / PPL ratio / KLD per quant. "
+        "`multi_device` rows split a model's layers over 2-8 identical GPUs; they are held out "
+        "with their device. `host_limited` rows were measured behind a host that held the "
+        "device back (a GPU on a Raspberry Pi's PCIe x1 link); the model trains on them with a "
+        "label, and they are scored apart because the service never answers for such a "
+        "setup.", "",
+        "## Speed, leave one device out", "", _table(metrics["speed"]), "",
+        "## Speed, leave one source out with its devices", "",
+        "Each source is held out together with every row, from any source, on the devices it "
+        "measured: a new write-up on hardware the model never saw. Figures are still per "
+        "device, then the median over devices.", "",
+        _table(metrics["speed_by_source"]), "",
+        "## Speed on known devices, leave one model out", "",
+        "On each device that ran two models or more, one model's rows are held out and "
+        "predicted with the device named, as the service predicts a known device: its "
+        "generation offset (learned from the other models' rows) applies. Intervals are the "
+        "unseen-device ones, so they are wider than a known device needs.", "",
+        _table(metrics["speed_known_device"]), "",
+        "## Quality, leave one model out", "", _table(metrics["quality_by_model"]), "",
+        "## Quality, leave one source out", "", _table(metrics["quality_by_source"]), "",
+        "## Training rows excluded", "",
+        *(f"- {k}: {v}" for k, v in notes.get("exclusions", {}).items()), "",
+        "## Plots", "", *(f"![{p.stem}](plots/{p.name})" for p in notes.get("plots", [])), "",
+    ]
+    return "\n".join(parts)
+
+
+def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
+             speed_params: dict[str, Any] | None = None) -> EvaluationReport:
+    """Run the grouped cross-validation; write ``EVALUATION.md`` and ``plots/`` to ``out_dir``.
+
+    ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models.
+    """
+    out_dir = Path(out_dir)
+    sframe = dataset.speed_frame()
+    speed_rows = speed_cv(sframe, n_jobs=n_jobs, speed_params=speed_params)
+
+    def other_view(hold_out: str) -> dict[str, Any]:
+        try:
+            return speed_metrics(speed_cv(sframe, n_jobs=n_jobs, speed_params=speed_params,
+                                          hold_out=hold_out))
+        except InvalidInputError as e:  # e.g. one source, or no device that ran two models
+            log.warning("speed evaluation (hold out %s) skipped: %s", hold_out, e)
+            return {"not computed": {"reason": str(e)}}
+
+    qframe = dataset.quality_frame()
+    quality_rows = {g: quality_cv(qframe, g, n_jobs=n_jobs) for g in ("model", "source_id")}
+    metrics = {"speed": speed_metrics(speed_rows),
+               "speed_by_source": other_view("source"),
+               "speed_known_device": other_view("model_on_device"),
+               "quality_by_model": quality_metrics(quality_rows["model"]),
+               "quality_by_source": quality_metrics(quality_rows["source_id"])}
+    files = _plots(speed_rows, quality_rows, out_dir / "plots")
+    sp = SpeedPredictor(calibration_folds=2)
+    sp._training_rows(sframe)
+    qp = QualityPredictor()
+    qp._training_rows(qframe)
+    notes = {"data_hash": dataset.content_hash, "plots": files,
+             "exclusions": {**{f"speed {k}": v for k, v in sp.exclusions_.items()},
+                            **{f"quality {k}": v for k, v in qp.exclusions_.items()}}}
+    md = out_dir / "EVALUATION.md"
+    atomic_write_text(md, render_markdown(metrics, notes))
+    log.info("evaluation written to %s", md)
+    return EvaluationReport(metrics, speed_rows, quality_rows, [md, *files])

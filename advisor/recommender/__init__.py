@@ -1,0 +1,1 @@
+"""The engine that answers: memory, candidates, ranking, explanation, results and chart data."""

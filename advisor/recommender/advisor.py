@@ -1,0 +1,412 @@
+"""The recommendation engine: memory budget + task mix (+ hardware) -> model and quant.
+
+Plain functions and one class, no web or CLI imports. Python API for deployment scripts::
+
+    from advisor.recommender.advisor import Advisor
+
+    advisor = Advisor.load()                       # catalog, predictors, data: once
+    rec = advisor.recommend(vram="24GB", task="reasoning:0.7,coding:0.3",
+                            hardware="NVIDIA GeForce RTX 3090")
+    print(rec.pick.model, rec.pick.quant, rec.pick.memory.total_bytes)
+
+Ranking: among candidates whose estimated memory (weights + KV cache + compute buffers +
+runtime overhead) fits the budget (and the device's memory when the hardware is known; on
+several GPUs each GPU's share must fit one GPU: :meth:`Query.fits`), the highest
+task-weighted quality wins, where a category's quality is the model's full-precision
+capability (catalog) times the retention at that quant (published or measured where known,
+else predicted). Scores within ``TIE_POINTS`` (0.1 of 100) of the best are a tie, which goes
+to the smaller footprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from advisor.data.catalog import Catalog, load_catalog
+from advisor.data.dataset import Dataset, load_dataset
+from advisor.data.hardware import load_hardware, resolve_hardware
+from advisor.recommender.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
+from advisor.recommender.explain import explain
+from advisor.recommender.front import diverse_alternatives, pareto_front
+from advisor.recommender.memory import per_device_bytes
+from advisor.recommender.query import CACHE_TYPES, MAX_CONTEXT, MIN_CONTEXT, Query
+from advisor.recommender.results import (
+    Candidate,
+    Figure,
+    FrontPoint,
+    MemoryFigures,
+    Recommendation,
+    RequestEcho,
+)
+from advisor.vocabulary.errors import InvalidInputError, NothingFitsError
+from advisor.vocabulary.schema import Hardware
+from advisor.vocabulary.settings import Settings, get_settings
+from advisor.vocabulary.tasks import parse_task_mix
+from advisor.vocabulary.units import format_bytes, parse_memory
+
+log = logging.getLogger(__name__)
+
+#: Quality scores (0-100) closer than this are a tie, broken by the smaller memory footprint
+#: (so Q8_0 wins over BF16 when both keep the full-precision quality).
+TIE_POINTS = 0.1
+
+
+class _TaskFigures(NamedTuple):
+    """A candidate's figures for one task category (independent of the request)."""
+
+    retention: Figure
+    capability: Figure
+    quality: Figure
+    provenance: str
+
+
+class Advisor:
+    """Holds everything that does not change between requests."""
+
+    def __init__(self, catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
+                 hardware_table: dict[str, Hardware], settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.catalog = catalog
+        self.predictors = predictors
+        self.hardware_table = hardware_table
+        self.table: CandidateTable = build_table(catalog, predictors, dataset)
+        # Request-independent parts of the answer, as plain Python values (reading a list is
+        # several times cheaper than a numpy scalar) and, per row, the figures that do not
+        # depend on the request (filled on first use).
+        cols = self.table.arrays
+        self._models: list[str] = [str(m) for m in cols["model"]]
+        self._model_codes = np.unique(np.asarray(self._models), return_inverse=True)[1]
+        self._quants: list[str] = [str(q) for q in cols["quant"]]
+        self._params_b: list[float] = [float(p) for p in cols["params_b"]]
+        self._bpw: list[float] = [float(b) for b in cols["bpw"]]
+        self._bpw_figures: dict[int, Figure] = {}
+        self._task_figures: dict[tuple[int, str], _TaskFigures] = {}
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> Advisor:
+        """Load catalog, predictors (``models/``) and the measurements from settings."""
+        from advisor.predictors.artifacts import load_predictors
+
+        settings = settings or get_settings()
+        catalog = load_catalog(settings.catalog_path)
+        predictors = load_predictors(settings.models_dir)
+        dataset = load_dataset(settings.measurements_dir)
+        hardware = load_hardware(settings.measurements_dir)
+        return cls(catalog, predictors, dataset, hardware, settings)
+
+    @property
+    def predictor_version(self) -> str:
+        return self.table.predictor_version
+
+    # -- request validation ---------------------------------------------------------------
+    def parse_query(self, *, vram: str | float, task: str = "reasoning",
+                    context: int | None = None, cache_type: str = "f16",
+                    hardware: str | None = None, hardware_kind: str | None = None,
+                    bandwidth_gbs: float | None = None, fp16_tflops: float | None = None,
+                    hardware_memory_gb: float | None = None, threads: int | None = None,
+                    devices: int | None = None,
+                    min_tokens_per_s: float | None = None, family: str | None = None,
+                    models: list[str] | None = None,
+                    alternatives: int | None = None) -> Query:
+        """Validate a request; errors are InvalidInputError or UnknownNameError naming the
+        parameter.
+
+        ``threads`` is the CPU threads llama.cpp runs with (1-1024; unknown when None, the
+        speed predictor then assumes a default). It needs the hardware (a name or specs),
+        overrides a named device's value, and only changes the speed of CPU devices.
+
+        ``devices`` is the number of identical GPUs the model's layers are split over (1-16;
+        None or 1 = one device), as is a count on the hardware name (``"RTX 3090 x2"``,
+        ``"2x RTX 3090"``); see :func:`advisor.data.hardware.resolve_hardware`. ``vram`` is then the
+        budget over all of them.
+        """
+        budget = parse_memory(vram, parameter="vram")
+        mix = parse_task_mix(task, parameter="task")
+        context = self.settings.default_context if context is None else int(context)
+        if not MIN_CONTEXT <= context <= MAX_CONTEXT:
+            raise InvalidInputError(
+                f"context must be between {MIN_CONTEXT} and {MAX_CONTEXT} tokens, got {context}",
+                parameter="context")
+        cache = cache_type.strip().lower()
+        if cache not in CACHE_TYPES:
+            raise InvalidInputError(
+                f"cache_type must be one of {', '.join(CACHE_TYPES)}, got {cache_type!r}",
+                parameter="cache_type")
+        device = resolve_hardware(hardware, kind=hardware_kind, bandwidth_gbs=bandwidth_gbs,
+                                  fp16_tflops=fp16_tflops, memory_gb=hardware_memory_gb,
+                                  threads=threads, devices=devices,
+                                  table=self.hardware_table)
+        if min_tokens_per_s is not None:
+            if not np.isfinite(min_tokens_per_s) or min_tokens_per_s <= 0:
+                raise InvalidInputError(
+                    f"min_tokens_per_s must be a positive number, got {min_tokens_per_s}",
+                    parameter="min_tokens_per_s")
+            if device is None:
+                raise InvalidInputError(
+                    "min_tokens_per_s needs the hardware: give a hardware name from "
+                    "/hardware or its specs (kind and bandwidth_gbs)",
+                    parameter="min_tokens_per_s")
+        if family is not None:
+            self.catalog.filter(family=family)  # raises with the known families
+        names: tuple[str, ...] | None = None
+        if models:
+            names = tuple(self.catalog.get(m).name for m in models)
+        n_alt = self.settings.max_alternatives if alternatives is None else int(alternatives)
+        if not 0 <= n_alt <= 100:
+            raise InvalidInputError(f"alternatives must be 0-100, got {n_alt}",
+                                    parameter="alternatives")
+        requested = None
+        if device is not None and device.memory_gb is not None:
+            on_device = int(device.memory_gb * 1e9) * (device.n_devices or 1)
+            if budget > on_device:  # more than the hardware has: its memory is the limit
+                requested, budget = budget, on_device
+        return Query(budget, str(vram), mix, context, cache, device, min_tokens_per_s, family,
+                     names, n_alt, requested)
+
+    # -- ranking ---------------------------------------------------------------------------
+    def recommend(self, **kwargs: object) -> Recommendation:
+        """Validate the inputs (see :meth:`parse_query`) and rank the candidates."""
+        return self.rank(self.parse_query(**kwargs))  # type: ignore[arg-type]
+
+    def rank(self, query: Query) -> Recommendation:
+        cols = self.table.arrays
+        models = cols["model"]
+        memory = self.table.memory_arrays(query.context, query.cache_type, query.runtime,
+                                          query.n_devices)
+        score, low, high, cap_total = self.weighted_quality(query)
+        eligible = np.isfinite(score)
+        notes: list[str] = []
+        missing = np.unique(models[~eligible]).tolist()
+        if missing:
+            notes.append(
+                f"{len(missing)} models have no full-precision score for a requested task "
+                f"category and were not ranked: {', '.join(missing)}")
+        if query.family is not None:
+            allowed = [m.name for m in self.catalog.filter(family=query.family)]
+            eligible &= np.isin(models, allowed)
+        if query.models is not None:
+            eligible &= np.isin(models, list(query.models))
+        speed = None
+        if query.hardware is not None:
+            speed = self.table.speed_arrays(query.hardware)
+        if query.min_tokens_per_s is not None and speed is not None:
+            fast = speed["tps:tg128"] >= query.min_tokens_per_s
+            if eligible.any() and not (eligible & fast).any():
+                best = float(np.nanmax(np.where(eligible, speed["tps:tg128"], np.nan)))
+                raise NothingFitsError(
+                    f"no candidate reaches {query.min_tokens_per_s:g} generated tokens/s on "
+                    f"{query.hardware.name} (fastest: {best:.1f} tokens/s)",  # type: ignore[union-attr]
+                    smallest_budget_bytes=None)
+            eligible &= fast
+        total = memory["total_bytes"]
+        on_devices = query.device_fits(total)
+        fits = eligible & on_devices & (total <= query.budget_bytes)
+        if not eligible.any():
+            raise NothingFitsError("no catalog model matches the filters (family, models, "
+                                   "task categories with scores)", smallest_budget_bytes=None)
+        if not (eligible & on_devices).any():
+            i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
+            # only reached on hardware of known memory (Query.device_fits)
+            n, hw = query.n_devices, query.hardware
+            name, gb = (hw.name, hw.memory_gb) if hw is not None else ("", None)
+            need = format_bytes(per_device_bytes(int(total[i]), n))
+            what = f"the smallest candidate, {models[i]} at {cols['quant'][i]}, needs {need}"
+            raise NothingFitsError(
+                f"nothing fits {n} devices of {gb:g} GB ({name}) at context {query.context}: "
+                f"with the layers split over them, {what} on each" if n > 1 else
+                f"nothing fits the {gb:g} GB of {name} at context {query.context}: {what}",
+                smallest_budget_bytes=None)
+        if query.requested_bytes is not None and query.hardware is not None:
+            count = f"{query.n_devices} x " if query.n_devices > 1 else ""
+            notes.append(
+                f"vram {query.budget_text} is more than the {count}"
+                f"{query.hardware.memory_gb:g} GB of {query.hardware.name}: the answer is held "
+                f"to {format_bytes(query.budget_bytes)} (weights on the device; offloading "
+                "layers to the CPU is not modelled)")
+        if not fits.any():
+            eligible = eligible & on_devices
+            smallest = int(total[eligible].min())
+            i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
+            raise NothingFitsError(
+                f"nothing fits {format_bytes(query.budget_bytes)} at context {query.context}: "
+                f"the smallest candidate, {models[i]} at {cols['quant'][i]}, "
+                f"needs {format_bytes(smallest)}; give vram of at least "
+                f"{np.ceil(smallest / 1e8) / 10:.1f}GB", smallest_budget_bytes=smallest)
+        order = np.lexsort((total, -np.where(fits, score, -np.inf)))
+        ranked = order[fits[order]]
+        # Scores closer than TIE_POINTS are the same answer: take the smallest of those.
+        near = fits & (score >= score[ranked[0]] - TIE_POINTS)
+        pick = int(np.flatnonzero(near)[np.argmin(total[near])])
+        alternatives = diverse_alternatives(ranked[ranked != pick], self._model_codes, pick,
+                                query.n_alternatives)
+        front = np.asarray(pareto_front(np.flatnonzero(eligible), score, total), dtype=np.intp)
+
+        def build(i: int) -> Candidate:
+            return self._candidate(i, query, memory, speed, score, low, high, cap_total, fits)
+
+        pick_c = build(pick)
+        alt_c = [build(i) for i in alternatives]
+        front_p = [FrontPoint(model=self._models[i], quant=self._quants[i],
+                              params_b=self._params_b[i], bpw=self._bpw[i], total_bytes=t,
+                              quality_score=q, fits=f)
+                   for i, t, q, f in zip(front.tolist(), total[front].astype(np.int64).tolist(),
+                                         score[front].astype(float).tolist(),
+                                         fits[front].tolist(), strict=True)]
+        return Recommendation(
+            request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
+            explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix,
+                                TIE_POINTS),
+            notes=notes, predictor_version=self.predictor_version,
+            candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
+
+    def weighted_quality(self, query: Query) -> tuple[np.ndarray, ...]:
+        """(score, low, high, capability) per candidate: sums of task weight x capability x
+        retention (and its 90% bounds; published values count as their own bounds)."""
+        cols = self.table.arrays
+        n = len(cols["model"])
+        score, low, high, cap_total = (np.zeros(n) for _ in range(4))
+        for category, weight in query.mix.items():
+            c = category.value
+            cap = cols[f"cap:{c}"].astype(float)
+            ret = cols[f"ret:{c}"].astype(float)
+            ret_low = np.where(np.isnan(cols[f"ret_low:{c}"].astype(float)), ret,
+                               cols[f"ret_low:{c}"])
+            ret_high = np.where(np.isnan(cols[f"ret_high:{c}"].astype(float)), ret,
+                                cols[f"ret_high:{c}"])
+            score += weight * cap * ret
+            low += weight * cap * ret_low
+            high += weight * cap * ret_high
+            cap_total += weight * cap
+        return score, low, high, cap_total
+
+    def _candidate(self, i: int, query: Query, memory: dict[str, np.ndarray],
+                   speed: dict[str, np.ndarray] | None, score: np.ndarray, low: np.ndarray,
+                   high: np.ndarray, cap_total: np.ndarray, fits: np.ndarray) -> Candidate:
+        cols = self.table.arrays
+        version = f"quality predictor {self.predictor_version}"
+        tasks = {c.value: self._figures_of(i, c.value) for c in query.mix}
+        provs = {t.provenance for t in tasks.values()}
+        prov = "predicted" if "predicted" in provs else sorted(provs)[0]
+        quality_by = {c: t.quality for c, t in tasks.items()}
+        retention_by = {c: t.retention for c, t in tasks.items()}
+        capability_by = {c: t.capability for c, t in tasks.items()}
+        speed_figs = {}
+        if speed is not None:
+            for test in SPEED_TESTS:
+                speed_figs[test] = Figure(
+                    value=float(speed[f"tps:{test}"][i]), low=_opt(speed[f"tps_low:{test}"][i]),
+                    high=_opt(speed[f"tps_high:{test}"][i]), unit="tokens/s",
+                    provenance=str(speed[f"tps_prov:{test}"][i]),  # type: ignore[arg-type]
+                    source=f"{speed[f'tps_src:{test}'][i]} on {query.hardware.name}")  # type: ignore[union-attr]
+        assumptions = memory["assumptions"][i] if "assumptions" in memory else []
+        return Candidate(
+            model=self._models[i], family=str(cols["family"][i]),
+            params_b=self._params_b[i], quant=self._quants[i],
+            quant_family=str(cols["quant_family"][i]),
+            bpw=self._bpw_figure_of(i),
+            file_bytes=int(cols["file_bytes"][i]),
+            memory=MemoryFigures(
+                weights_bytes=int(memory["weights_bytes"][i]),
+                kv_cache_bytes=int(memory["kv_cache_bytes"][i]),
+                compute_buffer_bytes=int(memory["compute_buffer_bytes"][i]),
+                overhead_bytes=int(memory["overhead_bytes"][i]),
+                total_bytes=int(memory["total_bytes"][i]),
+                context=query.context, cache_type=query.cache_type,
+                assumptions=list(assumptions or [])),
+            fits=bool(fits[i]),
+            quality_score=Figure(value=float(score[i]), low=float(low[i]), high=float(high[i]),
+                                 unit="score 0-100", provenance="computed",
+                                 source=f"sum of task weight x capability x retention ({prov}, "
+                                 f"{version})"),
+            retention=Figure(value=float(score[i] / cap_total[i]),
+                             low=float(low[i] / cap_total[i]),
+                             high=float(high[i] / cap_total[i]), unit="fraction",
+                             provenance="computed", source="capability-weighted retention"),
+            quality_by_task=quality_by, retention_by_task=retention_by,
+            capability_by_task=capability_by, speed=speed_figs)
+
+    def _figures_of(self, i: int, c: str) -> _TaskFigures:
+        """Retention, capability and quality of row ``i`` for category ``c`` (request
+        independent, so built once per row and category and shared; figures are frozen)."""
+        found = self._task_figures.get((i, c))
+        if found is not None:
+            return found
+        cols = self.table.arrays
+        cap, ret = float(cols[f"cap:{c}"][i]), float(cols[f"ret:{c}"][i])
+        r_low, r_high = _opt(cols[f"ret_low:{c}"][i]), _opt(cols[f"ret_high:{c}"][i])
+        src, rprov = str(cols[f"ret_src:{c}"][i]), str(cols[f"ret_prov:{c}"][i])
+        figures = _TaskFigures(
+            retention=Figure(value=ret, low=r_low, high=r_high, unit="fraction",
+                             provenance=rprov, source=src),  # type: ignore[arg-type]
+            capability=Figure(value=cap, unit="score 0-100",
+                              provenance=_cap_prov(cols[f"cap_prov:{c}"][i]),
+                              source=str(cols[f"cap_src:{c}"][i])),
+            quality=Figure(value=cap * ret, low=None if r_low is None else cap * r_low,
+                           high=None if r_high is None else cap * r_high, unit="score 0-100",
+                           provenance="computed", source=f"capability x retention ({rprov})"),
+            provenance=rprov)
+        self._task_figures[(i, c)] = figures
+        return figures
+
+    def _bpw_figure_of(self, i: int) -> Figure:
+        found = self._bpw_figures.get(i)
+        if found is None:
+            found = self._bpw_figures[i] = _bpw_figure(
+                self._bpw[i], self._quants[i], str(self.table.arrays["bpw_source"][i]))
+        return found
+
+    def _echo(self, query: Query) -> RequestEcho:
+        return RequestEcho(
+            budget_bytes=query.budget_bytes, budget=query.budget_text,
+            task_mix={c.value: w for c, w in query.mix.items()}, context=query.context,
+            cache_type=query.cache_type,
+            hardware=query.hardware.name if query.hardware else None,
+            threads=query.hardware.threads if query.hardware else None,
+            n_devices=query.hardware.n_devices if query.hardware else None,
+            min_tokens_per_s=query.min_tokens_per_s, family=query.family,
+            models=list(query.models) if query.models else None)
+
+
+def _bpw_figure(bpw: float, quant: str, source: str) -> Figure:
+    if source == "nominal":
+        return Figure(value=bpw, unit="bits/weight", provenance="catalog",
+                      source=f"nominal bits/weight of {quant} blocks (advisor.vocabulary.quants)")
+    return Figure(value=bpw, unit="bits/weight", provenance="published",
+                  source=f"typical {quant} file bits/weight, measured on another model "
+                  f"({source})")
+
+
+def _opt(x: object) -> float | None:
+    v = float(x)  # type: ignore[arg-type]
+    return None if np.isnan(v) else v
+
+
+def _cap_prov(x: object) -> str:
+    return "predicted" if str(x) == "predicted" else "published"
+
+
+def recommend(vram: str | float, task: str = "reasoning", *, threads: int | None = None,
+              devices: int | None = None, **kwargs: object) -> Recommendation:
+    """One-call convenience for scripts: loads the default :class:`Advisor` once.
+
+    Takes the arguments of :meth:`Advisor.parse_query`; ``threads`` (CPU threads llama.cpp
+    runs with) needs ``hardware`` and only matters for CPU devices; ``devices`` (identical
+    GPUs the layers are split over, 1-16) needs ``hardware`` too, and ``vram`` is then the
+    budget over all of them.
+    """
+    return _default_advisor().recommend(vram=vram, task=task, threads=threads,
+                                        devices=devices, **kwargs)
+
+
+_DEFAULT: dict[Path, Advisor] = {}
+
+
+def _default_advisor() -> Advisor:
+    settings = get_settings()
+    if settings.models_dir not in _DEFAULT:
+        _DEFAULT[settings.models_dir] = Advisor.load(settings)
+    return _DEFAULT[settings.models_dir]

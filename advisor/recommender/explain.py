@@ -1,0 +1,49 @@
+"""A short explanation, in words, of why the pick won."""
+
+from __future__ import annotations
+
+from advisor.recommender.results import Candidate, FrontPoint
+from advisor.vocabulary.tasks import TaskCategory, format_task_mix
+from advisor.vocabulary.units import format_bytes
+
+
+def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoint],
+            budget_bytes: int, mix: dict[TaskCategory, float], tie_points: float = 0.1) -> str:
+    """Two to four sentences: the pick, its cost, what it keeps, and the nearest trade-offs."""
+    task = mix_words(mix)
+    ret = pick.retention
+    kept = f"{ret.value:.1%}"
+    if ret.low is not None and ret.high is not None and ret.high > ret.low:
+        kept += f" (90% interval {ret.low:.1%}-{min(ret.high, 1.0):.1%})"
+    parts = [
+        f"{pick.model} at {pick.quant} ({pick.bpw.value:.2f} bits/weight) is the best "
+        f"predicted {task} choice that fits {format_bytes(budget_bytes)} (near-ties go to the "
+        f"smaller file): it needs "
+        f"{format_bytes(pick.memory.total_bytes)} at {pick.memory.context} tokens of context "
+        f"and keeps {kept} of the full-precision model's {task} quality."
+    ]
+    if "tg128" in pick.speed:
+        tg = pick.speed["tg128"]
+        parts.append(f"Expected generation speed: about {tg.value:.0f} tokens/s "
+                     f"({tg.provenance}).")
+    better = [p for p in front if not p.fits
+              and p.quality_score > pick.quality_score.value + tie_points]
+    if better:
+        nxt = better[0]
+        parts.append(
+            f"The next step up that does not fit, {nxt.model} at {nxt.quant}, would score "
+            f"{nxt.quality_score - pick.quality_score.value:.1f} points higher but needs "
+            f"{format_bytes(nxt.total_bytes)}.")
+    if alternatives:
+        alt = alternatives[0]
+        parts.append(
+            f"Runner-up within budget: {alt.model} at {alt.quant} "
+            f"({alt.quality_score.value:.1f} vs {pick.quality_score.value:.1f}, "
+            f"{format_bytes(alt.memory.total_bytes)}).")
+    return " ".join(parts)
+
+
+def mix_words(mix: dict[TaskCategory, float]) -> str:
+    if len(mix) == 1:
+        return next(iter(mix)).value.replace("_", " ")
+    return "task-mix (" + format_task_mix(mix) + ")"

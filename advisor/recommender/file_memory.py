@@ -1,0 +1,67 @@
+"""The memory model applied to a GGUF file on disk: its own metadata, its size, and the matrices
+llama.cpp's CPU backend copies into its repack buffer."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from advisor.data.gguf_header import TensorInfo, read_tensors, spec_from_gguf
+from advisor.recommender.memory import estimate_memory
+from advisor.vocabulary.units import MIB
+
+log = logging.getLogger(__name__)
+
+#: Weight types llama.cpp's CPU backend re-lays out into its ``CPU_REPACK`` buffer, by the CPU
+#: flag that enables it, with the row multiple each needs (ggml-cpu ``repack.cpp``,
+#: ``ggml_repack_get_optimal_repack_type``, llama.cpp as vendored in llama-cpp-python 0.3.36).
+REPACK_RULES: dict[str, tuple[frozenset[str], int]] = {
+    "avx2": (frozenset({"Q4_0", "Q4_K", "IQ4_NL", "MXFP4"}), 8),
+    "avx512f": (frozenset({"Q2_K"}), 8),
+    "neon": (frozenset({"Q4_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "MXFP4", "Q8_0"}), 4),
+}
+#: Tensors read with GET_ROWS (embedding lookups) stay in the plain CPU buffer.
+_NOT_REPACKED = ("token_embd.weight",)
+
+
+def repack_bytes(tensors: list[TensorInfo], isa: list[str]) -> int:
+    """Bytes of the weight matrices in ``tensors`` that the CPU backend copies into its repack
+    buffer on a CPU with flags ``isa`` (``/proc/cpuinfo`` names: ``avx2``, ``avx512f``,
+    ``asimd`` ...)."""
+    flags = set(isa) | ({"neon"} if "asimd" in isa else set())
+    rules = [REPACK_RULES[f] for f in REPACK_RULES if f in flags]
+    total = 0
+    for t in tensors:
+        if len(t.shape) != 2 or t.name in _NOT_REPACKED:
+            continue
+        if any(t.type_name in types and t.shape[1] % rows == 0 for types, rows in rules):
+            total += t.n_bytes
+    return total
+
+
+def predicted_memory_mib(path: Path, *, context: int, batch: int, flash_attn: bool,
+                         isa: list[str], gpu_layers: int = 0) -> float | None:
+    """The memory model's estimate for running ``path`` at ``context`` tokens, MiB.
+
+    ``gpu_layers`` > 0 means a discrete-GPU run (the GPU memory model: weights, KV, compute and
+    a fixed 400 MiB allowance). Otherwise a CPU run on a CPU with flags ``isa``: the estimate is
+    what llama.cpp adds to the measuring process's peak RSS, i.e. ``peak_rss_mib -
+    rss_before_load_mib`` of the measurement worker, with this file's CPU-repacked matrices
+    counted.
+
+    None (with the reason logged) when the memory model cannot describe this file, so the
+    column is left empty rather than filled with a guess.
+    """
+    try:
+        spec = spec_from_gguf(path)
+        if gpu_layers > 0:
+            est = estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
+                                  batch=batch, flash_attn=flash_attn, runtime="gpu")
+        else:
+            est = estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
+                                  batch=batch, flash_attn=flash_attn, runtime="cpu",
+                                  repack_bytes=repack_bytes(read_tensors(path), isa))
+    except Exception as e:  # missing metadata or memory model unavailable: column left empty
+        log.warning("no memory prediction for %s: %s: %s", path.name, type(e).__name__, e)
+        return None
+    return est.total_bytes / MIB

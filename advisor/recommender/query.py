@@ -1,0 +1,66 @@
+"""A validated recommendation request, and what fits it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from advisor.recommender.memory import CACHE_TYPES, Runtime, per_device_bytes
+from advisor.vocabulary.schema import Hardware, HardwareKind
+from advisor.vocabulary.tasks import TaskCategory
+
+__all__ = ["CACHE_TYPES", "MAX_CONTEXT", "MIN_CONTEXT", "Query"]
+
+MIN_CONTEXT, MAX_CONTEXT = 128, 1_048_576
+
+
+@dataclass(frozen=True)
+class Query:
+    """A validated request. ``budget_bytes`` is the memory the answer is held to: ``vram``, or
+    the hardware's own memory (all its devices) when that is known and smaller, in which case
+    ``requested_bytes`` keeps the ``vram`` asked for."""
+
+    budget_bytes: int
+    budget_text: str
+    mix: dict[TaskCategory, float]
+    context: int
+    cache_type: str
+    hardware: Hardware | None
+    min_tokens_per_s: float | None
+    family: str | None
+    models: tuple[str, ...] | None
+    n_alternatives: int
+    requested_bytes: int | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        """Where the weights live, for the memory model: host RAM when the device is a CPU,
+        else a GPU runtime (Apple and APU devices too: llama.cpp's Metal and ROCm backends
+        allocate like one; the host-memory terms were measured on x86 CPUs only)."""
+        on_cpu = self.hardware is not None and self.hardware.kind is HardwareKind.CPU
+        return "cpu" if on_cpu else "gpu"
+
+    @property
+    def n_devices(self) -> int:
+        """Identical GPUs the layers are split over (1: one device or no hardware given)."""
+        return (self.hardware.n_devices or 1) if self.hardware is not None else 1
+
+    def device_fits(self, total_bytes: np.ndarray) -> np.ndarray:
+        """Whether each total fits the device's own memory (``memory_gb``, GB = 10^9 bytes):
+        one device holds the total; with layers split evenly over ``n`` devices each holds ``total /
+        n`` (:func:`advisor.recommender.memory.per_device_bytes`: its share of weights and KV cache
+        plus its own overhead and compute buffer). All true when no hardware or no memory size is
+        known: the budget alone then says what the user has."""
+        n = self.n_devices
+        memory_gb = self.hardware.memory_gb if self.hardware is not None else None
+        if memory_gb is None:
+            return np.ones(np.shape(total_bytes), dtype=bool)
+        return np.asarray(per_device_bytes(np.asarray(total_bytes, dtype=np.int64), n)
+                          <= memory_gb * 1e9)
+
+    def fits(self, total_bytes: np.ndarray) -> np.ndarray:
+        """Whether each total (bytes, over all devices) fits: within the budget, and each
+        device's share within that device's memory when known (:meth:`device_fits`)."""
+        total = np.asarray(total_bytes)
+        return (total <= self.budget_bytes) & self.device_fits(total)

@@ -1,0 +1,105 @@
+"""What a recommendation answers with: typed, JSON-ready, every number with its provenance."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ProvenanceKind = Literal["measured", "published", "predicted", "catalog", "computed"]
+
+
+class Figure(BaseModel):
+    """A number, its 90% interval when it has one, and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+    provenance: ProvenanceKind
+    source: str = Field(description="source ids (published/measured), model version "
+                        "(predicted), or the formula (computed)")
+
+
+class MemoryFigures(BaseModel):
+    """Memory needed to run the file, in bytes, each part computed by advisor.recommender.memory."""
+
+    weights_bytes: int
+    kv_cache_bytes: int
+    compute_buffer_bytes: int
+    overhead_bytes: int
+    total_bytes: int
+    context: int
+    cache_type: str
+    assumptions: list[str] = Field(default_factory=list)
+
+
+class Candidate(BaseModel):
+    """One model at one quant level."""
+
+    model: str
+    family: str
+    params_b: float
+    quant: str
+    quant_family: str
+    bpw: Figure
+    file_bytes: int
+    memory: MemoryFigures
+    fits: bool
+    quality_score: Figure = Field(
+        description="task-weighted full-precision capability x retention, 0-100 scale")
+    retention: Figure = Field(description="task-weighted fraction of full-precision quality kept")
+    quality_by_task: dict[str, Figure] = Field(
+        description="per task category: predicted score on the category's 0-100 scale")
+    retention_by_task: dict[str, Figure]
+    capability_by_task: dict[str, Figure] = Field(
+        description="full-precision score per category (catalog), the scale of quality_by_task")
+    speed: dict[str, Figure] = Field(
+        default_factory=dict, description="tokens/s per llama-bench test (pp512, tg128), "
+        "present when the hardware is known")
+
+
+class FrontPoint(BaseModel):
+    """A point of the quality-against-memory Pareto front (compact, for charts)."""
+
+    model: str
+    quant: str
+    params_b: float
+    bpw: float
+    total_bytes: int
+    quality_score: float
+    fits: bool
+
+
+class RequestEcho(BaseModel):
+    budget_bytes: int = Field(description="memory the answer is held to: vram, or the "
+                              "hardware's own memory when that is known and smaller")
+    budget: str
+    task_mix: dict[str, float]
+    context: int
+    cache_type: str
+    hardware: str | None
+    threads: int | None = Field(
+        None, description="CPU threads llama.cpp runs with that the speed figures assume "
+        "(given or the device's; None = the speed predictor's default)")
+    n_devices: int | None = Field(
+        None, description="identical GPUs the model's layers are split over (llama.cpp "
+        "--split-mode layer); None = one device. The budget is over all of them")
+    min_tokens_per_s: float | None
+    family: str | None
+    models: list[str] | None
+
+
+class Recommendation(BaseModel):
+    request: RequestEcho
+    pick: Candidate
+    alternatives: list[Candidate]
+    pareto_front: list[FrontPoint] = Field(
+        description="candidates no other candidate beats on both quality and memory, by memory")
+    explanation: str
+    notes: list[str] = Field(default_factory=list)
+    predictor_version: str
+    candidates_considered: int
+    candidates_fitting: int
