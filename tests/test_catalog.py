@@ -76,7 +76,8 @@ def test_import_writes_models_scores_capability(shared: Path, tmp_path: Path) ->
     assert not blank.recommendable
     assert "n_layers" in blank.not_recommendable_reason
     swa = catalog.get("Swa-4B")
-    assert (swa.swa_period, swa.swa_fraction, swa.n_swa_layers) == (6, 0.8333, 29)
+    # "5 local(1024):1 global" over 34 layers: llama.cpp's period-6 pattern, 5 global layers
+    assert (swa.sliding_window, swa.n_swa_layers, swa.n_full_attn_layers) == (1024, 29, 5)
     assert swa.missing_categories == list(CATEGORIES)
 
 
@@ -84,8 +85,12 @@ def test_user_added_row_is_loaded_and_incomplete_rows_marked(shared: Path,
                                                              tmp_path: Path) -> None:
     out = tmp_path / "catalog"
     import_catalog(shared, out)
-    with (out / "models.csv").open("a", encoding="utf-8") as fh:
-        fh.write("Mine-1B,Mine,1.0,,16,2048,32,8,64,,131072,,,,,,,,\n")
+    with (out / "models.csv").open("a", encoding="utf-8", newline="") as fh:
+        header = (out / "models.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+        csv.DictWriter(fh, header, lineterminator="\n").writerow(
+            {"name": "Mine-1B", "family": "Mine", "params_b": "1.0", "n_layers": "16",
+             "hidden_size": "2048", "n_heads": "32", "n_kv_heads": "8", "head_dim": "64",
+             "max_context": "131072"})
     mine = load_catalog(out).get("mine-1b")
     assert not mine.recommendable and "vocab_size" in mine.not_recommendable_reason
 
@@ -102,7 +107,7 @@ def test_swa_period(text: str, period: int | None) -> None:
 
 @pytest.mark.parametrize(("edit", "match"), [
     (lambda rows: rows[0].__setitem__(4, "32.5"), "n_layers must be a whole number"),
-    (lambda rows: rows[1].__setitem__(12, "unknown"), "no local:global pattern"),
+    (lambda rows: rows[1].__setitem__(12, "unknown"), "no fact says which layers use it"),
     (lambda rows: rows.append(list(rows[0])), "duplicates"),
 ])
 def test_import_rejects_bad_architectures(tmp_path: Path, shared: Path, edit, match: str) -> None:
@@ -231,7 +236,7 @@ def test_missing_catalog_folder(tmp_path: Path) -> None:
         load_catalog(tmp_path)
 
 
-def test_modelspec_requires_swa_period_with_window() -> None:
-    with pytest.raises(ValueError, match="swa_period"):
+def test_modelspec_requires_swa_layers_with_window() -> None:
+    with pytest.raises(ValueError, match="n_swa_layers"):
         ModelSpec(name="x", family="f", params_b=1, n_layers=2, hidden_size=8, n_heads=2,
                   n_kv_heads=1, head_dim=4, vocab_size=10, max_context=64, sliding_window=16)

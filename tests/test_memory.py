@@ -8,11 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from advisor.data.catalog import ModelSpec
+from advisor.recommender.kv_cache import CACHE_TYPE_BYTES, LLAMA_CTX_PAD
 from advisor.recommender.memory import (
     ACTIVATION_TENSORS,
-    CACHE_TYPE_BYTES,
     CPU_RUNTIME_OVERHEAD_BYTES,
-    LLAMA_CTX_PAD,
     RUNTIME_OVERHEAD_BYTES,
     VOCAB_HEAP_BYTES_PER_TOKEN,
     estimate_memory,
@@ -31,8 +30,9 @@ LLAMA_8B = ModelSpec(name="Llama-3.1-8B", family="Llama 3.1", params_b=8.0, n_la
 GEMMA3_12B = ModelSpec(name="gemma-3-12b", family="Gemma 3", params_b=11.77, n_layers=48,
                        hidden_size=3840, n_heads=16, n_kv_heads=8, head_dim=256,
                        vocab_size=262144, max_context=131072, sliding_window=1024,
-                       swa_period=6, swa_fraction=0.8333)
-GEMMA3_NO_SWA = GEMMA3_12B.model_copy(update={"sliding_window": None, "swa_period": None})
+                       n_swa_layers=40, n_full_attn_layers=8)
+GEMMA3_NO_SWA = GEMMA3_12B.model_copy(update={"sliding_window": None, "n_swa_layers": 0,
+                                              "n_full_attn_layers": None})
 
 
 def test_llama_8k_f16_kv_is_one_gib() -> None:
@@ -52,10 +52,13 @@ def test_llama_breakdown_hand_computed() -> None:
 
 
 def test_gemma3_swa_layers_hold_only_the_window() -> None:
-    # llama.cpp layout, period 6: 8 global layers, 40 sliding-window layers
-    assert GEMMA3_12B.n_swa_layers == 40
+    # llama.cpp layout, period 6: 8 global layers, 40 sliding-window layers; a sliding layer
+    # keeps the window plus one micro-batch (512), rounded up to 256 cells: 1536
     swa = kv_cache_bytes(GEMMA3_12B, context=32768)
-    assert swa == 2 * 8 * 256 * 2 * (8 * 32768 + 40 * 1024)
+    assert swa == 2 * 8 * 256 * 2 * (8 * 32768 + 40 * 1536)
+    # --swa-full (llama-cpp-python's default) keeps the whole context in every layer
+    assert kv_cache_bytes(GEMMA3_12B, context=32768, swa_full=True) == \
+        kv_cache_bytes(GEMMA3_NO_SWA, context=32768)
     assert swa < kv_cache_bytes(GEMMA3_NO_SWA, context=32768) / 4
     # below the window SWA changes nothing
     assert kv_cache_bytes(GEMMA3_12B, context=512) == kv_cache_bytes(GEMMA3_NO_SWA, context=512)
@@ -109,7 +112,8 @@ INCOMPLETE = ModelSpec(name="Distill-7B", family="D", params_b=7.6)
 
 @pytest.mark.parametrize(("spec", "kwargs", "error", "match"), [
     (LLAMA_8B, {"bpw": 4, "context": 200_000}, InvalidInputError,
-     r"200000 tokens exceeds Llama-3.1-8B's max_context of 131072"),
+     r"200000 tokens exceeds Llama-3.1-8B's longest context of 131072 tokens; allowed: "
+     r"1-131072"),
     (LLAMA_8B, {"bpw": 4, "context": 0}, InvalidInputError, "context must be a whole number"),
     (LLAMA_8B, {"bpw": 4, "batch": -1}, InvalidInputError, "batch must be"),
     (LLAMA_8B, {"bpw": 4, "n_seq": 0}, InvalidInputError, "n_seq must be"),
@@ -174,11 +178,12 @@ def test_cpu_breakdown_hand_computed() -> None:
     assert any("excludes the host process" in a for a in m.assumptions)
 
 
-def test_unified_is_host_memory_and_gpu_is_unchanged_default() -> None:
+def test_unified_memory_counts_gpu_buffers_and_cpu_counts_the_process() -> None:
     def est(**kw: str) -> int:
         return estimate_memory(SMOL, weights_bytes=10**8, context=4096, **kw).total_bytes
 
-    assert est(runtime="unified") == est(runtime="cpu") < est(runtime="gpu") == est()
+    assert est(runtime="cpu") < est(runtime="unified") == est(runtime="gpu") == est()
+    assert estimate_memory(SMOL, weights_bytes=10**8, runtime="unified").runtime == "unified"
     gpu = estimate_memory(SMOL, weights_bytes=10**8, context=4096)
     assert gpu.overhead_bytes == RUNTIME_OVERHEAD_BYTES == 400 * MIB
     assert gpu.compute_buffer_bytes == 512 * 49152 * 4 + ACTIVATION_TENSORS * 512 * 576 * 4

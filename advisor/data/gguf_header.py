@@ -63,6 +63,14 @@ def spec_from_gguf(path: Path) -> ModelSpec:
         vocab_size=g("vocab_size") or m.get("tokenizer.n_tokens"),
         max_context=g("context_length"),
         sliding_window=window if window else None,
-        # gemma3 interleaves 5 local layers with 1 global one (llama.cpp's default pattern)
-        swa_period=6 if window and arch == "gemma3" else (2 if window else None),
+        n_swa_layers=_swa_layers(arch, g("block_count"), window),
     )
+
+
+def _swa_layers(arch: str, n_layers: int | None, window: int | None) -> int:
+    """Layers with a sliding window: llama.cpp's default pattern per architecture (Gemma 3 puts
+    one global layer after 5 local ones, the others alternate)."""
+    if not window or not n_layers:
+        return 0
+    period = 6 if arch == "gemma3" else 2
+    return n_layers - n_layers // period

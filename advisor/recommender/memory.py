@@ -3,15 +3,16 @@
 ``total = weights + KV cache + compute buffers + runtime overhead``, all in bytes. What the terms
 hold depends on where the weights live, the ``runtime`` argument of :func:`estimate_memory`:
 
-``"gpu"`` (a discrete GPU, all layers offloaded; the default): the prediction is the memory the
-run needs, mostly device memory, with a fixed allowance for the driver and the process.
+``"gpu"`` (a discrete GPU, all layers offloaded; the default) and ``"unified"`` (a GPU sharing
+system memory: Apple, APUs, DGX Spark): the prediction is the memory the run needs, mostly the
+GPU's buffers, with a fixed allowance for the driver and the process.
 
 * **Weights**: the given file size, else ``params x bpw / 8`` (``bpw`` given, or the quant's
   typical bits per weight from :mod:`advisor.vocabulary.quants`).
-* **KV cache**: ``2 (K and V) x layers x KV heads x head dim x tokens x bytes per element``.
-  Layers using a sliding window hold ``min(context, window)`` tokens per sequence (what llama.cpp
-  allocates for SWA layers by default; it pads this by one micro-batch, ignored here), the
-  others hold the full context. ``context`` is per sequence; ``n_seq`` sequences multiply it.
+* **KV cache** (and the recurrent layers' state): what each kind of layer keeps, full or
+  sliding-window attention, latent attention, recurrent or shared
+  (:mod:`advisor.recommender.kv_cache`). ``context`` is per sequence; ``n_seq`` sequences
+  multiply it.
 * **Compute buffers** (an *estimate*, not yet checked against GPU measurements): the f32 output
   logits ``batch x vocab x 4`` plus :data:`ACTIVATION_TENSORS` f32 activation tensors of
   ``batch x hidden``; without flash attention also the f32 attention scores of one layer,
@@ -29,10 +30,10 @@ overhead terms are the sums over the devices). Each device then holds about ``to
 split, as llama.cpp apportions layers by free memory (the output layer and its logits buffer
 make the last device's share somewhat larger; not modelled).
 
-``"cpu"`` or ``"unified"`` (weights in host memory: CPU backend, Apple unified memory, APUs):
-the prediction is **what llama.cpp adds to the resident memory (RSS) of the process that hosts
-it**: peak RSS minus the RSS before llama.cpp's libraries are loaded. It leaves out the host
-process itself (a Python interpreter with numpy and the measuring code is about 40-100 MiB,
+``"cpu"`` (the CPU backend): the prediction is **what llama.cpp adds to the resident memory
+(RSS) of the process that hosts it**: peak RSS minus the RSS before llama.cpp's libraries are
+loaded. It leaves out the host process itself (a Python interpreter with numpy and the
+measuring code is about 40-100 MiB,
 recorded as ``rss_before_load_mib`` by :mod:`advisor.measure.worker`; a llama.cpp binary's own
 baseline is a few MiB). Each term is what llama.cpp 0.3.36's CPU backend allocates (its
 ``load_tensors`` / ``llama_kv_cache`` / ``sched_reserve`` log lines, read for SmolLM2-135M across
@@ -42,11 +43,9 @@ contexts, micro-batches and flash-attention settings):
   ``repack_bytes``, the anonymous copies the CPU backend makes of the matrices it re-lays out
   for its SIMD kernels (``CPU_REPACK`` buffer: Q4_0, Q4_K, IQ4_NL, MXFP4 on AVX2, also Q2_K on
   AVX-512; more types on ARM). The mapped originals of repacked matrices stay resident as
-  clean page cache, so RSS holds both. :mod:`advisor.recommender.file_memory` counts them from the
-  file; without a file they are taken as 0.
-* **KV cache**: as above, with the context rounded up to a multiple of 256
-  (:data:`LLAMA_CTX_PAD`, ``GGML_PAD(n_ctx, 256)`` in ``llama-context.cpp``); llama.cpp clears
-  the buffer on creation, so all of it is resident.
+  clean page cache, so RSS holds both. :mod:`advisor.recommender.file_memory` counts them from
+  the file; without a file they are taken as 0.
+* **KV cache**: as above; llama.cpp clears the buffer on creation, so all of it is resident.
 * **Compute buffer**: llama.cpp's graph allocator reuses memory once a tensor is dead, so the
   buffer is the larger of two stages, not their sum (``ub = min(batch, padded context)``):
   the output stage ``ub x (vocab + 2 x hidden) x 4`` (f32 logits of every token plus two
@@ -72,6 +71,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from advisor.recommender.kv_cache import cache_size, padded
 from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
 from advisor.vocabulary.quants import get_quant
 from advisor.vocabulary.units import MIB, format_bytes
@@ -79,21 +79,8 @@ from advisor.vocabulary.units import MIB, format_bytes
 if TYPE_CHECKING:
     from advisor.data.catalog import ModelSpec
 
-#: Bytes per cached K/V element for llama.cpp's ``--cache-type-k/-v`` values
-#: (ggml block types: bytes per block / weights per block).
-CACHE_TYPE_BYTES: dict[str, float] = {
-    "f32": 4.0,
-    "f16": 2.0,
-    "bf16": 2.0,
-    "q8_0": 34 / 32,
-    "q5_1": 24 / 32,
-    "q5_0": 22 / 32,
-    "q4_1": 20 / 32,
-    "iq4_nl": 18 / 32,
-    "q4_0": 18 / 32,
-}
-
-#: The KV cache types the recommender offers (``CACHE_TYPE_BYTES`` sizes more).
+#: The KV cache types the recommender offers (:data:`~advisor.recommender.kv_cache.CACHE_TYPE_BYTES`
+#: sizes more).
 CACHE_TYPES: tuple[str, ...] = ("f16", "q8_0", "q4_0")
 
 #: Where the weights live: ``"gpu"`` a discrete GPU, ``"cpu"`` / ``"unified"`` host memory.
@@ -126,20 +113,19 @@ CPU_RUNTIME_OVERHEAD_BYTES = 12 * MIB
 #: SentencePiece file grew it by 0.5 MiB.
 VOCAB_HEAP_BYTES_PER_TOKEN = 365
 
-#: llama.cpp rounds the context up to a multiple of this (``llama-context.cpp``).
-LLAMA_CTX_PAD = 256
-
-
 class MemoryBreakdown(BaseModel):
     """Estimated memory of one model/quant/context, in bytes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     weights_bytes: int = Field(ge=0)
-    kv_cache_bytes: int = Field(ge=0)
+    kv_cache_bytes: int = Field(ge=0, description="KV cache plus recurrent state")
     compute_buffer_bytes: int = Field(ge=0)
     overhead_bytes: int = Field(ge=0)
     total_bytes: int = Field(ge=0)
+    context: int = Field(gt=0, description="tokens per sequence the cache holds")
+    cache_type: str
+    runtime: str = Field(description="where the weights live: gpu (discrete), unified or cpu")
     assumptions: list[str] = Field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -163,33 +149,30 @@ def _need(spec: ModelSpec, field: str) -> Any:
 
 
 def kv_cache_bytes(spec: ModelSpec, *, context: int, cache_type: str = "f16",
-                   n_seq: int = 1) -> int:
-    """K and V cache bytes for ``n_seq`` sequences of ``context`` tokens (SWA aware)."""
-    n_layers, n_kv_heads = int(_need(spec, "n_layers")), int(_need(spec, "n_kv_heads"))
-    head_dim = int(_need(spec, "head_dim"))
-    key = cache_type.strip().lower()
-    if key not in CACHE_TYPE_BYTES:
-        raise UnknownNameError("cache type", cache_type, CACHE_TYPE_BYTES, parameter="cache_type")
-    n_swa = spec.n_swa_layers
-    swa_tokens = min(context, spec.sliding_window) if spec.sliding_window else context
-    token_layers = (n_layers - n_swa) * context + n_swa * swa_tokens
-    per_token_layer = 2 * n_kv_heads * head_dim * CACHE_TYPE_BYTES[key]
-    return int(math.ceil(token_layers * n_seq * per_token_layer))
+                   n_seq: int = 1, swa_full: bool = False) -> int:
+    """KV cache plus recurrent state bytes for ``n_seq`` sequences of ``context`` tokens
+    (:func:`advisor.recommender.kv_cache.cache_size`)."""
+    return cache_size(spec, context=context, cache_type=cache_type, n_seq=n_seq,
+                      swa_full=swa_full).total_bytes
 
 
 def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | None = None,
                     weights_bytes: int | None = None, context: int = 4096,
                     cache_type: str = "f16", batch: int = 512, n_seq: int = 1,
                     flash_attn: bool = True, runtime: Runtime = "gpu",
-                    repack_bytes: int = 0, n_devices: int = 1) -> MemoryBreakdown:
+                    repack_bytes: int = 0, n_devices: int = 1,
+                    swa_full: bool = False) -> MemoryBreakdown:
     """Estimate the memory of running ``spec`` (see the module docstring for each term).
 
     Give one of ``weights_bytes`` (the file size, wins), ``bpw`` or ``quant``. ``runtime`` says
-    where the weights live: ``"gpu"`` (discrete GPU, the default) or ``"cpu"`` / ``"unified"``
-    (host memory; the total is then what llama.cpp adds to the host process's peak RSS, the
-    process's own baseline excluded). ``repack_bytes`` (host memory only) are the CPU backend's
-    re-laid-out copies of weight matrices. ``n_devices`` (``"gpu"`` only) is the number of
-    identical GPUs the layers are split over: each adds its own overhead and compute buffer.
+    where the weights live: ``"gpu"`` (discrete GPU, the default), ``"unified"`` (a GPU that
+    shares system memory: Apple, APUs, DGX Spark; its buffers are counted as a GPU's) or
+    ``"cpu"`` (the CPU backend: the total is then what llama.cpp adds to the host process's peak
+    RSS, the process's own baseline excluded). ``repack_bytes`` (CPU only) are the CPU
+    backend's re-laid-out copies of weight matrices. ``n_devices`` (``"gpu"`` only) is the
+    number of identical GPUs the layers are split over: each adds its own overhead and compute
+    buffer. ``swa_full`` keeps sliding-window layers' cache for the whole context (llama.cpp's
+    ``--swa-full``; llama-cpp-python's default).
 
     >>> from advisor.data.catalog import ModelSpec
     >>> m = ModelSpec(name="toy", family="toy", params_b=1.0, n_layers=2, hidden_size=64,
@@ -211,36 +194,39 @@ def estimate_memory(spec: ModelSpec, *, bpw: float | None = None, quant: str | N
         raise InvalidInputError(f"repack_bytes must be a whole number >= 0, got {repack_bytes!r}",
                                 parameter="repack_bytes")
     hidden, vocab = int(_need(spec, "hidden_size")), int(_need(spec, "vocab_size"))
-    if spec.max_context is not None and context > spec.max_context:
+    limit = context_limit(spec)
+    if limit is not None and context > limit:
         raise InvalidInputError(
-            f"context of {context} tokens exceeds {spec.name}'s max_context of "
-            f"{spec.max_context} tokens; allowed: 1-{spec.max_context}", parameter="context")
+            f"context of {context} tokens exceeds {spec.name}'s longest context of {limit} "
+            f"tokens; allowed: 1-{limit}", parameter="context")
     assumptions: list[str] = []
+    if spec.max_context is not None and context > spec.max_context:
+        assumptions.append(f"context beyond the native {spec.max_context} tokens: needs the "
+                           f"RoPE scaling the model card documents (YaRN, up to {limit})")
     weights = _weights_bytes(spec, bpw, quant, weights_bytes, assumptions)
-    if runtime == "gpu":
+    if runtime != "cpu":
         return _gpu(spec, weights, assumptions, context=context, cache_type=cache_type,
                     batch=batch, n_seq=n_seq, flash_attn=flash_attn, hidden=hidden, vocab=vocab,
-                    n_devices=n_devices)
-    return _host(spec, weights, repack_bytes, assumptions, runtime=runtime, context=context,
+                    n_devices=n_devices, swa_full=swa_full, runtime=runtime)
+    return _host(spec, weights, repack_bytes, assumptions, context=context,
                  cache_type=cache_type, batch=batch, n_seq=n_seq, flash_attn=flash_attn,
-                 hidden=hidden, vocab=vocab)
+                 hidden=hidden, vocab=vocab, swa_full=swa_full)
 
 
-def _kv_assumptions(spec: ModelSpec, assumptions: list[str], cache_type: str, n_seq: int,
-                    context: int) -> None:
-    if spec.n_swa_layers:
-        assumptions.append(
-            f"KV: {spec.n_swa_layers} of {spec.n_layers} layers use a {spec.sliding_window}-token"
-            f" sliding window and hold min(context, window) tokens")
-    assumptions.append(f"KV cache type {cache_type.lower()}, {n_seq} sequence(s) of {context} "
-                       "tokens")
+def context_limit(spec: ModelSpec) -> int | None:
+    """The longest context ``spec`` can serve: its native one, or the one its card documents
+    with RoPE scaling (YaRN) when longer."""
+    known = [c for c in (spec.max_context, spec.max_context_extended) if c is not None]
+    return max(known) if known else None
 
 
 def _gpu(spec: ModelSpec, weights: int, assumptions: list[str], *, context: int,
          cache_type: str, batch: int, n_seq: int, flash_attn: bool, hidden: int,
-         vocab: int, n_devices: int = 1) -> MemoryBreakdown:
-    kv = kv_cache_bytes(spec, context=context, cache_type=cache_type, n_seq=n_seq)
-    _kv_assumptions(spec, assumptions, cache_type, n_seq, context)
+         vocab: int, n_devices: int, swa_full: bool, runtime: str) -> MemoryBreakdown:
+    cache = cache_size(spec, context=context, cache_type=cache_type, n_seq=n_seq,
+                       ubatch=batch, swa_full=swa_full)
+    kv = cache.total_bytes
+    assumptions.extend(cache.notes)
     logits = batch * vocab * 4
     activations = ACTIVATION_TENSORS * batch * hidden * 4
     compute = logits + activations
@@ -250,8 +236,9 @@ def _gpu(spec: ModelSpec, weights: int, assumptions: list[str], *, context: int,
         compute += batch * int(_need(spec, "n_heads")) * context * n_seq * 4
         assumptions.append("no flash attention: + f32 attention scores of one layer")
     if n_devices == 1:
+        kind = "discrete GPU" if runtime == "gpu" else "GPU buffers in unified memory"
         assumptions.append(f"runtime overhead {GPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB (assumed, "
-                           "discrete GPU)")
+                           f"{kind})")
     else:
         assumptions.append(f"runtime overhead {GPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB per device "
                            "(assumed, discrete GPU)")
@@ -265,7 +252,8 @@ def _gpu(spec: ModelSpec, weights: int, assumptions: list[str], *, context: int,
             f"{format_bytes(per_device_bytes(total, n_devices))}")
     return MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv,
                            compute_buffer_bytes=compute, overhead_bytes=overhead,
-                           total_bytes=total, assumptions=assumptions)
+                           total_bytes=total, context=context, cache_type=cache_type.lower(),
+                           runtime=runtime, assumptions=assumptions)
 
 
 def per_device_bytes(total_bytes: Any, n_devices: int) -> Any:
@@ -298,35 +286,37 @@ def host_compute_buffer_bytes(spec: ModelSpec, *, context: int, batch: int = 512
     return max(output_stage, live + ub * context * per_kv)
 
 
-def _host(spec: ModelSpec, weights: int, repack: int, assumptions: list[str], *, runtime: str,
+def _host(spec: ModelSpec, weights: int, repack: int, assumptions: list[str], *,
           context: int, cache_type: str, batch: int, n_seq: int, flash_attn: bool,
-          hidden: int, vocab: int) -> MemoryBreakdown:
-    padded = -(-context // LLAMA_CTX_PAD) * LLAMA_CTX_PAD
+          hidden: int, vocab: int, swa_full: bool) -> MemoryBreakdown:
+    cells = padded(context)
     if repack:
         assumptions.append(f"weights: + {repack} bytes of CPU-repacked matrix copies")
     else:
         assumptions.append("weights: no CPU-repacked copies counted")
     weights += repack
-    kv = kv_cache_bytes(spec, context=padded, cache_type=cache_type, n_seq=n_seq)
-    _kv_assumptions(spec, assumptions, cache_type, n_seq, context)
-    assumptions.append(f"KV: context padded to {padded} tokens (multiple of {LLAMA_CTX_PAD})")
-    compute = host_compute_buffer_bytes(spec, context=padded, batch=batch,
+    cache = cache_size(spec, context=context, cache_type=cache_type, n_seq=n_seq,
+                       ubatch=batch, swa_full=swa_full)
+    kv = cache.total_bytes
+    assumptions.extend(cache.notes)
+    compute = host_compute_buffer_bytes(spec, context=cells, batch=batch,
                                         flash_attn=flash_attn, logits_rows=n_seq)
     compute += n_seq * vocab * 4  # output buffer: one logits row per sequence
     assumptions.append(
         f"compute: resident part of llama.cpp's CPU allocation, larger of the output stage "
         f"({n_seq} logits row(s)) and the {'flash-' if flash_attn else ''}attention stage for "
-        f"micro-batch {min(batch, padded)}, + output buffer; a perplexity run (every token's "
+        f"micro-batch {min(batch, cells)}, + output buffer; a perplexity run (every token's "
         f"logits) makes the whole output stage resident")
     overhead = CPU_RUNTIME_OVERHEAD_BYTES + VOCAB_HEAP_BYTES_PER_TOKEN * vocab
     assumptions.append(
         f"runtime overhead {CPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB (llama.cpp libraries) + "
-        f"{VOCAB_HEAP_BYTES_PER_TOKEN} bytes per vocabulary token; {runtime} runtime: excludes "
+        f"{VOCAB_HEAP_BYTES_PER_TOKEN} bytes per vocabulary token; cpu runtime: excludes "
         "the host process's own baseline RSS")
     total = weights + kv + compute + overhead
     return MemoryBreakdown(weights_bytes=weights, kv_cache_bytes=kv,
                            compute_buffer_bytes=compute, overhead_bytes=overhead,
-                           total_bytes=total, assumptions=assumptions)
+                           total_bytes=total, context=context, cache_type=cache_type.lower(),
+                           runtime="cpu", assumptions=assumptions)
 
 
 def _weights_bytes(spec: ModelSpec, bpw: float | None, quant: str | None,
