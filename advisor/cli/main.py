@@ -17,6 +17,7 @@ import click
 
 from advisor.cli.common import errors_to_exit, recommend_options
 from advisor.cli.export import export
+from advisor.cli.models import models
 from advisor.cli.plot import plot
 from advisor.vocabulary.settings import get_settings
 
@@ -192,6 +193,7 @@ _register_optional()
 
 cli.add_command(plot)
 cli.add_command(export)
+cli.add_command(models)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ The catalog is a data folder (default ``measurements/catalog``) written by
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import threading
 from pathlib import Path
@@ -19,8 +21,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from advisor.data.capability import CategoryScore, read_capability
-from advisor.data.dataset import _read_csv_models, default_measurements_dir
-from advisor.vocabulary.errors import DataFileError, UnknownNameError
+from advisor.data.dataset import _read_csv_models, atomic_write_text, default_measurements_dir
+from advisor.vocabulary.errors import DataFileError, InvalidInputError, UnknownNameError
 from advisor.vocabulary.tasks import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -290,12 +292,31 @@ _CACHE: dict[tuple[Path, tuple[int, ...]], Catalog] = {}
 _LOCK = threading.Lock()
 
 
+def add_model(row: ModelRow, added: Path, catalog: Catalog) -> Path:
+    """Keep ``row`` in the user's file ``added`` (rewritten atomically), so it is loaded with
+    the catalog from then on; a name the catalog already has fails (choose another)."""
+    if row.name.strip().lower() in {n.lower() for n in catalog.names}:
+        raise InvalidInputError(f"a model called {row.name!r} is already in the catalog; give "
+                                "the added one another name (--name)", parameter="name")
+    rows = _read_csv_models(added, ModelRow) if added.is_file() else []
+    rows.append(row)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(ModelRow.model_fields), lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: "" if v is None else v for k, v in r.model_dump().items()})
+    added.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(added, buf.getvalue())
+    return added
+
+
 def _stamp(files: list[Path]) -> tuple[int, ...]:
     return tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in files)
 
 
-def load_catalog(folder: Path | None = None) -> Catalog:
-    """Load ``models.csv`` (+ ``capability.csv``) of ``folder``; cached per folder and file times.
+def load_catalog(folder: Path | None = None, added: Path | None = None) -> Catalog:
+    """Load ``models.csv`` (+ ``capability.csv``) of ``folder`` and the models a user added
+    (``added``, written by :func:`add_model`); cached per folder and file times.
 
     ``folder`` defaults to ``measurements/catalog``. A capability row naming a model that is not
     in ``models.csv`` or a category that does not exist fails with file:line.
@@ -304,12 +325,15 @@ def load_catalog(folder: Path | None = None) -> Catalog:
     models_path, cap_path = folder / "models.csv", folder / "capability.csv"
     if not models_path.is_file():
         raise DataFileError(models_path, None, "catalog file does not exist; run "
-                            "`python -m advisor.data.importers.catalog SHARED_DIR` to create it")
-    key = (folder.resolve(), _stamp([models_path, cap_path]))
+                            "`quant-advisor import-published --shared ../shared/data`")
+    files = [models_path, cap_path] + ([added] if added is not None else [])
+    key = (folder.resolve(), _stamp(files))
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
     rows: list[ModelRow] = _read_csv_models(models_path, ModelRow)
+    if added is not None and added.is_file():
+        rows += _read_csv_models(added, ModelRow)
     capability: dict[str, dict[str, CategoryScore]] = {r.name: {} for r in rows}
     if cap_path.is_file():
         for lineno, cap in enumerate(read_capability(cap_path), start=2):

@@ -252,7 +252,7 @@ def predict_file(input_path: Path, output_path: Path, settings: Settings | None 
     settings = settings or get_settings()
     cases = read_cases(input_path)
     predictors = load_predictors(settings.models_dir)
-    result = predict_cases(cases, predictors, load_catalog(settings.catalog_path),
-                           load_hardware(settings.measurements_dir))
+    catalog = load_catalog(settings.catalog_path, settings.added_models_path)
+    result = predict_cases(cases, predictors, catalog, load_hardware(settings.measurements_dir))
     atomic_write_text(output_path, result.to_csv(index=False))
     return len(result)

@@ -92,7 +92,7 @@ class Advisor:
         from advisor.predictors.artifacts import load_predictors
 
         settings = settings or get_settings()
-        catalog = load_catalog(settings.catalog_path)
+        catalog = load_catalog(settings.catalog_path, settings.added_models_path)
         predictors = load_predictors(settings.models_dir)
         dataset = load_dataset(settings.measurements_dir)
         hardware = load_hardware(settings.measurements_dir)

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         return self.catalog_dir or self.measurements_dir / "catalog"
 
     @property
+    def added_models_path(self) -> Path:
+        """Models the user added from their GGUF files (``quant-advisor models add``)."""
+        return self.data_dir / "models_added.csv"
+
+    @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'advisor.sqlite3'}"
 
