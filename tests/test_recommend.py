@@ -474,3 +474,24 @@ def test_module_level_recommend_takes_devices(fake_advisor, monkeypatch):
     assert (rec.request.hardware, rec.request.n_devices) == ("NVIDIA GeForce RTX 3090 x2", 2)
     with pytest.raises(InvalidInputError, match="devices needs the hardware"):
         recommend_module.recommend("48GB", devices=2)
+
+
+# -- context is the user's: no silent cap ---------------------------------------------------
+
+def test_long_context_picks_a_model_that_serves_it(fake_advisor):
+    from advisor.recommender.memory import context_limit
+
+    rec = fake_advisor.recommend(vram="24GB", task="reasoning", context=131072)
+    assert rec.pick.memory.context == 131072
+    for c in [rec.pick, *rec.alternatives]:
+        assert context_limit(fake_advisor.catalog.get(c.model)) >= 131072
+        assert c.memory.context == 131072
+    assert any("left out: their longest context is below the 131072 tokens" in n
+               for n in rec.notes)
+
+
+def test_context_beyond_every_candidate_is_bad_input(fake_advisor):
+    with pytest.raises(InvalidInputError, match=r"longer than any candidate model serves; "
+                       r"allowed: 128-16384") as err:
+        fake_advisor.recommend(vram="80GB", task="reasoning", context=65536, models=["phi-4"])
+    assert err.value.parameter == "context"

@@ -31,8 +31,9 @@ from advisor.data.dataset import Dataset, load_dataset
 from advisor.data.hardware import load_hardware, resolve_hardware
 from advisor.recommender.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
 from advisor.recommender.explain import explain
+from advisor.recommender.footprint import MemoryAnswer, memory_answer
 from advisor.recommender.front import diverse_alternatives, pareto_front
-from advisor.recommender.memory import per_device_bytes
+from advisor.recommender.memory import context_limit, per_device_bytes
 from advisor.recommender.query import CACHE_TYPES, MAX_CONTEXT, MIN_CONTEXT, Query
 from advisor.recommender.results import (
     Candidate,
@@ -167,6 +168,25 @@ class Advisor:
         return Query(budget, str(vram), mix, context, cache, device, min_tokens_per_s, family,
                      names, n_alt, requested)
 
+    def memory(self, *, model: str, quant: str, context: int | None = None,
+               cache_type: str = "f16", hardware: str | None = None,
+               hardware_kind: str | None = None, bandwidth_gbs: float | None = None,
+               fp16_tflops: float | None = None, hardware_memory_gb: float | None = None,
+               devices: int | None = None) -> MemoryAnswer:
+        """The itemised footprint of ``model`` at ``quant`` (see
+        :func:`advisor.recommender.footprint.memory_answer`); the hardware as for
+        :meth:`parse_query`."""
+        context = self.settings.default_context if context is None else int(context)
+        if not MIN_CONTEXT <= context <= MAX_CONTEXT:
+            raise InvalidInputError(
+                f"context must be between {MIN_CONTEXT} and {MAX_CONTEXT} tokens, got {context}",
+                parameter="context")
+        device = resolve_hardware(hardware, kind=hardware_kind, bandwidth_gbs=bandwidth_gbs,
+                                  fp16_tflops=fp16_tflops, memory_gb=hardware_memory_gb,
+                                  devices=devices, table=self.hardware_table)
+        return memory_answer(self.catalog, model=model, quant=quant, context=context,
+                             cache_type=cache_type, hardware=device)
+
     # -- ranking ---------------------------------------------------------------------------
     def recommend(self, **kwargs: object) -> Recommendation:
         """Validate the inputs (see :meth:`parse_query`) and rank the candidates."""
@@ -178,18 +198,31 @@ class Advisor:
         memory = self.table.memory_arrays(query.context, query.cache_type, query.runtime,
                                           query.n_devices)
         score, low, high, cap_total = self.weighted_quality(query)
-        eligible = np.isfinite(score)
         notes: list[str] = []
-        missing = np.unique(models[~eligible]).tolist()
+        missing = np.unique(models[~np.isfinite(score)]).tolist()
         if missing:
             notes.append(
                 f"{len(missing)} models have no full-precision score for a requested task "
                 f"category and were not ranked: {', '.join(missing)}")
-        if query.family is not None:
-            allowed = [m.name for m in self.catalog.filter(family=query.family)]
-            eligible &= np.isin(models, allowed)
-        if query.models is not None:
-            eligible &= np.isin(models, list(query.models))
+        short = ~memory["context_ok"].astype(bool)
+        if short.any():
+            too_short = sorted({self._models[i] for i in np.flatnonzero(short)})
+            limits = ", ".join(f"{m} {_k(context_limit(self.catalog.get(m)))}"
+                               for m in too_short[:6])
+            more = ", ..." if len(too_short) > 6 else ""
+            notes.append(
+                f"{len(too_short)} model{'s' if len(too_short) != 1 else ''} left out: "
+                f"{'their' if len(too_short) != 1 else 'its'} longest context is below the "
+                f"{query.context} tokens asked for ({limits}{more})")
+        eligible = self.rankable(query, score, memory)
+        if short.any() and not eligible.any():
+            chosen = (np.isin(models, list(query.models)) if query.models is not None
+                      else np.ones(len(models), dtype=bool))
+            longest = max((context_limit(self.catalog.get(m)) or 0)
+                          for m in np.unique(models[chosen]))
+            raise InvalidInputError(
+                f"context of {query.context} tokens is longer than any candidate model serves; "
+                f"allowed: {MIN_CONTEXT}-{longest}", parameter="context")
         speed = None
         if query.hardware is not None:
             speed = self.table.speed_arrays(query.hardware)
@@ -262,6 +295,19 @@ class Advisor:
                                 TIE_POINTS),
             notes=notes, predictor_version=self.predictor_version,
             candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
+
+    def rankable(self, query: Query, score: np.ndarray,
+                 memory: dict[str, np.ndarray]) -> np.ndarray:
+        """Which candidates the query ranks: a score for every requested category, a model
+        that serves the requested context, and within the family / model filters."""
+        models = self.table.arrays["model"]
+        eligible = np.isfinite(score) & memory["context_ok"].astype(bool)
+        if query.family is not None:
+            allowed = [m.name for m in self.catalog.filter(family=query.family)]
+            eligible &= np.isin(models, allowed)
+        if query.models is not None:
+            eligible &= np.isin(models, list(query.models))
+        return eligible  # type: ignore[no-any-return]
 
     def weighted_quality(self, query: Query) -> tuple[np.ndarray, ...]:
         """(score, low, high, capability) per candidate: sums of task weight x capability x
@@ -369,6 +415,11 @@ class Advisor:
             n_devices=query.hardware.n_devices if query.hardware else None,
             min_tokens_per_s=query.min_tokens_per_s, family=query.family,
             models=list(query.models) if query.models else None)
+
+
+def _k(tokens: int | None) -> str:
+    """A context length in thousands of tokens (``131072`` -> ``128K``)."""
+    return "?" if tokens is None else f"{tokens // 1024}K"
 
 
 def _bpw_figure(bpw: float, quant: str, source: str) -> Figure:

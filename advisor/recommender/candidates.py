@@ -18,7 +18,7 @@ import pandas as pd
 
 from advisor.data.dataset import Dataset, rows_frame
 from advisor.predictors.features import over_physical_ceiling
-from advisor.recommender.memory import Runtime, estimate_memory
+from advisor.recommender.memory import Runtime, context_limit, estimate_memory
 from advisor.vocabulary.quants import RECOMMENDABLE, get_quant
 from advisor.vocabulary.schema import QUANTIZED_REFERENCE, Hardware, MetricKind, Provenance
 from advisor.vocabulary.tasks import CATEGORIES
@@ -256,14 +256,37 @@ def predictor_version(card: Any) -> str:
 @lru_cache(maxsize=32)
 def _memory_frame(table: CandidateTable, context: int, cache_type: str, runtime: Runtime,
                   n_devices: int = 1) -> pd.DataFrame:
+    """Memory of every row at ``context`` tokens. Only the weights differ between the quants of
+    one model, so each model's cache, compute buffer and overhead are estimated once.
+    ``context_ok`` is False for a model whose longest context is shorter than ``context`` (its
+    rows then never fit: the memory is not estimated at a context the model cannot serve)."""
+    per_model: dict[str, Any] = {}
+    for name, spec in table.specs.items():
+        limit = context_limit(spec)
+        if limit is not None and context > limit:
+            per_model[name] = None
+            continue
+        per_model[name] = estimate_memory(spec, weights_bytes=1, context=context,
+                                          cache_type=cache_type, runtime=runtime,
+                                          n_devices=n_devices)
     rows = []
     for model, file_bytes in zip(table.frame["model"], table.frame["file_bytes"], strict=True):
-        spec = table.specs[model]
-        ctx = min(context, spec.max_context) if spec.max_context else context
-        rows.append(estimate_memory(spec, weights_bytes=int(file_bytes), context=ctx,
-                                    cache_type=cache_type, runtime=runtime,
-                                    n_devices=n_devices).as_dict())
+        base = per_model[model]
+        if base is None:
+            rows.append({"weights_bytes": int(file_bytes), "kv_cache_bytes": 0,
+                         "compute_buffer_bytes": 0, "overhead_bytes": 0,
+                         "total_bytes": _NEVER_FITS, "context_ok": False, "assumptions": []})
+            continue
+        rows.append({"weights_bytes": int(file_bytes), "kv_cache_bytes": base.kv_cache_bytes,
+                     "compute_buffer_bytes": base.compute_buffer_bytes,
+                     "overhead_bytes": base.overhead_bytes,
+                     "total_bytes": base.total_bytes - 1 + int(file_bytes), "context_ok": True,
+                     "assumptions": base.assumptions})
     return pd.DataFrame.from_records(rows, index=table.frame.index)
+
+
+#: The total of a row that can never fit (a context beyond the model's longest).
+_NEVER_FITS = np.iinfo(np.int64).max // 4
 
 
 @lru_cache(maxsize=64)
