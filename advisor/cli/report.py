@@ -35,7 +35,7 @@ def print_recommendation(rec: Recommendation, console: Console | None = None) ->
     console = console or Console()
     pick = rec.pick
     m = pick.memory
-    console.print(f"[bold]Pick:[/bold] {pick.model} {pick.quant}  "
+    console.print(f"[bold]Pick:[/bold] {pick.model} {pick.quant}, {pick.mode}  "
                   f"({format_bytes(m.total_bytes)} of {format_bytes(rec.request.budget_bytes)})")
     console.print(f"  memory: weights {format_bytes(m.weights_bytes)}, KV cache "
                   f"{format_bytes(m.kv_cache_bytes)} ({m.context} tokens, {m.cache_type}), "

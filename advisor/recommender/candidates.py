@@ -1,4 +1,5 @@
-"""The candidate table: every recommendable catalog model at every recommendable quant.
+"""The candidate table: every recommendable catalog model, in each mode it can answer in
+(thinking, non-thinking), at every recommendable quant.
 
 Everything that does not depend on a request is computed once here (file size, predicted
 retention per task category, the published or measured figures that replace predictions);
@@ -91,6 +92,27 @@ class CandidateTable:
                       n_devices: int = 1) -> dict[str, np.ndarray]:
         return _memory_arrays(self, context, cache_type, runtime, n_devices)
 
+    def memory_for(self, contexts: dict[str, int], cache_type: str, runtime: Runtime = "gpu",
+                   n_devices: int = 1) -> dict[str, np.ndarray]:
+        """Memory per row with each row at the context of its mode (``contexts``: mode ->
+        tokens); a ``context`` column says which."""
+        modes = self.arrays["mode"]
+        (first, *others) = contexts.items()
+        out = self._at_context(first[1], cache_type, runtime, n_devices)
+        for mode, context in others:
+            part = self._at_context(context, cache_type, runtime, n_devices)
+            rows = modes == mode
+            for key, values in part.items():
+                out[key][rows] = values[rows]
+        return out
+
+    def _at_context(self, context: int, cache_type: str, runtime: Runtime,
+                    n_devices: int) -> dict[str, np.ndarray]:
+        part = self.memory_arrays(context, cache_type, runtime, n_devices)
+        rows = len(self.arrays["mode"])
+        return {**{k: v.copy() for k, v in part.items()},
+                "context": np.full(rows, context, dtype=np.int64)}
+
     def speed_arrays(self, hardware: Hardware) -> dict[str, np.ndarray]:
         return _speed_arrays(self, hardware.model_dump_json())
 
@@ -160,10 +182,10 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
         params_b = spec.params_b
         if params_b is None:  # recommendable models always have it
             continue
-        for name in quants:
+        for mode, name in ((m, q) for m in spec.run_modes for q in quants):
             q = get_quant(name)
             records.append({
-                "model": spec.name, "family": spec.family, "params_b": params_b,
+                "model": spec.name, "mode": mode, "family": spec.family, "params_b": params_b,
                 "active_params_b": spec.active_params_b, "quant": q.name,
                 "quant_family": q.family.value, "bpw": q.typical_bpw,
                 "bpw_source": q.typical_source,
@@ -178,8 +200,8 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
         table.speed_lookup = _speed_index(dataset)
     for category in CATEGORIES:
         _add_category(table, predictors.quality, category)
-    log.info("candidate table: %d models x %d quants = %d rows", len(specs), len(quants),
-             len(frame))
+    log.info("candidate table: %d models (with their modes) x %d quants = %d rows", len(specs),
+             len(quants), len(frame))
     return table
 
 
@@ -213,13 +235,20 @@ def _add_category(table: CandidateTable, quality: Predicts, category: str) -> No
     frame[f"ret_high:{category}"] = high
     frame[f"ret_prov:{category}"], frame[f"ret_src:{category}"] = prov, src
     caps, cap_prov, cap_src = [], [], []
-    for model in frame["model"]:
-        score = table.specs[model].capability.get(category)
+    for model, mode in zip(frame["model"], frame["mode"], strict=True):
+        score = capability_of(table.specs[model], mode, category)
         caps.append(np.nan if score is None else float(score.value))
         cap_prov.append(None if score is None else str(score.provenance))
         cap_src.append(None if score is None else _describe_sources(score))
     frame[f"cap:{category}"] = caps
     frame[f"cap_prov:{category}"], frame[f"cap_src:{category}"] = cap_prov, cap_src
+
+
+def capability_of(spec: ModelSpec, mode: str, category: str) -> Any:
+    """``spec``'s full-precision score in ``category`` when answering in ``mode`` (None when
+    there is none)."""
+    del mode  # the catalog's capability does not tell the modes apart yet
+    return spec.capability.get(category)
 
 
 def _describe_sources(score: object) -> str:

@@ -108,6 +108,9 @@ def public_router() -> APIRouter:
         family: Annotated[str | None, Query(description="restrict to a model family")] = None,
         models: Annotated[str | None, Query(description="comma-separated model names")] = None,
         alternatives: Annotated[int | None, Query(description="number of alternatives")] = None,
+        mode: Annotated[str, Query(description="auto (rank each model in every mode it has), "
+                                   "thinking or non-thinking; without context a thinking "
+                                   "answer is sized for 32768 tokens")] = "auto",
     ) -> Response:
         query = advisor.parse_query(
             vram=vram, task=task, context=context, cache_type=cache_type, hardware=hardware,
@@ -115,7 +118,7 @@ def public_router() -> APIRouter:
             hardware_memory_gb=hardware_memory_gb, threads=threads, devices=devices,
             min_tokens_per_s=min_tokens_per_s, family=family,
             models=[m for m in models.split(",") if m.strip()] if models else None,
-            alternatives=alternatives)
+            alternatives=alternatives, mode=mode)
         answers: AnswerCache = request.app.state.answers
         key = query_key(query)
         body = answers.get(advisor, key)
