@@ -87,7 +87,8 @@ class Advisor:
         # depend on the request (filled on first use).
         cols = self.table.arrays
         self._models: list[str] = [str(m) for m in cols["model"]]
-        self._model_codes = np.unique(np.asarray(self._models), return_inverse=True)[1]
+        names, self._model_codes = np.unique(np.asarray(self._models), return_inverse=True)
+        self._model_names: list[str] = [str(n) for n in names]
         self._quants: list[str] = [str(q) for q in cols["quant"]]
         self._params_b: list[float] = [float(p) for p in cols["params_b"]]
         self._bpw: list[float] = [float(b) for b in cols["bpw"]]
@@ -212,7 +213,8 @@ class Advisor:
         memory = self.memory_arrays(query)
         score, low, high, cap_total = self.weighted_quality(query)
         notes: list[str] = []
-        missing = np.unique(models[~np.isfinite(score)]).tolist()
+        missing = [self._model_names[c]
+                   for c in np.unique(self._model_codes[~np.isfinite(score)]).tolist()]
         if missing:
             notes.append(
                 f"{len(missing)} models have no full-precision score for a requested task "
@@ -300,7 +302,9 @@ class Advisor:
         pick_c = build(pick)
         alt_c = [build(i) for i in alternatives]
         modes = self.table.arrays["mode"]
-        front_p = [FrontPoint(model=self._models[i], mode=str(modes[i]), quant=self._quants[i],
+        # built without re-validation: every field comes from the validated table
+        front_p = [FrontPoint.model_construct(
+                       model=self._models[i], mode=str(modes[i]), quant=self._quants[i],
                               params_b=self._params_b[i], bpw=self._bpw[i], total_bytes=t,
                               quality_score=q, fits=f)
                    for i, t, q, f in zip(front.tolist(), total[front].astype(np.int64).tolist(),

@@ -95,9 +95,13 @@ class CandidateTable:
     def memory_for(self, contexts: dict[str, int], cache_type: str, runtime: Runtime = "gpu",
                    n_devices: int = 1) -> dict[str, np.ndarray]:
         """Memory per row with each row at the context of its mode (``contexts``: mode ->
-        tokens); a ``context`` column says which."""
+        tokens); a ``context`` column says which. Cached: treat the arrays as read-only."""
+        return _memory_for(self, tuple(contexts.items()), cache_type, runtime, n_devices)
+
+    def _combine(self, contexts: tuple[tuple[str, int], ...], cache_type: str,
+                 runtime: Runtime, n_devices: int) -> dict[str, np.ndarray]:
         modes = self.arrays["mode"]
-        (first, *others) = contexts.items()
+        (first, *others) = contexts
         out = self._at_context(first[1], cache_type, runtime, n_devices)
         for mode, context in others:
             part = self._at_context(context, cache_type, runtime, n_devices)
@@ -266,6 +270,12 @@ def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 def _memory_arrays(table: CandidateTable, context: int, cache_type: str, runtime: Runtime,
                    n_devices: int = 1) -> dict[str, np.ndarray]:
     return _columns(_memory_frame(table, context, cache_type, runtime, n_devices))
+
+
+@lru_cache(maxsize=32)
+def _memory_for(table: CandidateTable, contexts: tuple[tuple[str, int], ...], cache_type: str,
+                runtime: Runtime, n_devices: int) -> dict[str, np.ndarray]:
+    return table._combine(contexts, cache_type, runtime, n_devices)
 
 
 @lru_cache(maxsize=64)
