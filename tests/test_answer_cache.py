@@ -70,7 +70,10 @@ def test_keys_separate_queries_whose_answers_differ(fake_advisor):
     def key(**kwargs):
         return query_key(fake_advisor.parse_query(**kwargs))
 
-    assert key(vram="24GB") == key(vram="24GB", task="reasoning", context=4096)
+    assert key(vram="24GB") == key(vram="24GB", task="reasoning", mode="auto")
+    # an asked context sizes thinking answers too; without one they get room for the trace
+    assert key(vram="24GB") != key(vram="24GB", context=4096)
+    assert key(vram="24GB") != key(vram="24GB", mode="thinking")
     assert key(vram="24GB") != key(vram="24 GB")  # the answer echoes the budget's text
     assert key(vram="8GB", task="reasoning:0.7,coding:0.3") != key(
         vram="8GB", task="coding:0.3,reasoning:0.7")  # categories are listed in mix order

@@ -39,6 +39,12 @@ def test_gathered_fact_replaces_the_first_catalogs_but_not_a_more_precise_count(
     assert (got["params_total"].value, got["params_total"].source) == ("70.6B", "OLD")
 
 
+def test_the_most_precise_count_wins_among_gathered_facts() -> None:
+    new = [_fact("M", "params_total", "1B", "CARD"), _fact("M", "params_total", "1631750144", "GGUF")]
+    (fact,) = resolve([], new, {}, WHERE)
+    assert (fact.value, fact.source) == ("1631750144", "GGUF")
+
+
 def test_disagreeing_facts_must_be_settled() -> None:
     new = [_fact("M", "max_context", "131072", "A"), _fact("M", "max_context", "163840", "B")]
     with pytest.raises(DataFileError, match=r"M\.max_context: \['131072', '163840'\]"):

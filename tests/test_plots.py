@@ -62,7 +62,8 @@ def test_points_agree_with_the_recommendation(fake_advisor: Advisor, params):
     assert len(points) == rec.candidates_considered
     assert int(points["fits"].sum()) == rec.candidates_fitting
     assert (points["fits"] == (points["total_bytes"] <= query.budget_bytes)).all()
-    row = points[(points["model"] == rec.pick.model) & (points["quant"] == rec.pick.quant)]
+    row = points[(points["model"] == rec.pick.model) & (points["quant"] == rec.pick.quant)
+                 & (points["mode"] == rec.pick.mode)]
     assert len(row) == 1
     assert row["quality_score"].iloc[0] == pytest.approx(rec.pick.quality_score.value)
     assert row["total_bytes"].iloc[0] == rec.pick.memory.total_bytes

@@ -474,3 +474,52 @@ def test_module_level_recommend_takes_devices(fake_advisor, monkeypatch):
     assert (rec.request.hardware, rec.request.n_devices) == ("NVIDIA GeForce RTX 3090 x2", 2)
     with pytest.raises(InvalidInputError, match="devices needs the hardware"):
         recommend_module.recommend("48GB", devices=2)
+
+
+# -- context is the user's: no silent cap ---------------------------------------------------
+
+def test_long_context_picks_a_model_that_serves_it(fake_advisor):
+    from advisor.recommender.memory import context_limit
+
+    rec = fake_advisor.recommend(vram="24GB", task="reasoning", context=131072)
+    assert rec.pick.memory.context == 131072
+    for c in [rec.pick, *rec.alternatives]:
+        assert context_limit(fake_advisor.catalog.get(c.model)) >= 131072
+        assert c.memory.context == 131072
+    assert any("left out: their longest context is below the 131072 tokens" in n
+               for n in rec.notes)
+
+
+def test_context_beyond_every_candidate_is_bad_input(fake_advisor):
+    with pytest.raises(InvalidInputError, match=r"longer than any candidate model serves; "
+                       r"allowed: 128-16384") as err:
+        fake_advisor.recommend(vram="80GB", task="reasoning", context=65536, models=["phi-4"])
+    assert err.value.parameter == "context"
+
+
+# -- thinking needs room: modes and their contexts -------------------------------------------
+
+def test_thinking_rows_get_room_for_the_trace_unless_a_context_is_asked(fake_advisor):
+    from advisor.recommender.query import THINKING_CONTEXT
+
+    rec = fake_advisor.recommend(vram="48GB", task="reasoning", mode="thinking")
+    assert {c.mode for c in [rec.pick, *rec.alternatives]} == {"thinking"}
+    assert all(c.memory.context == THINKING_CONTEXT for c in [rec.pick, *rec.alternatives])
+    assert rec.request.contexts == {"non-thinking": 4096, "thinking": THINKING_CONTEXT}
+    asked = fake_advisor.recommend(vram="48GB", task="reasoning", mode="thinking",
+                                   context=8192)
+    assert asked.pick.memory.context == 8192 and asked.request.context_given
+
+
+def test_non_thinking_mode_leaves_thinking_only_models_out(fake_advisor):
+    rec = fake_advisor.recommend(vram="48GB", task="reasoning", mode="non-thinking")
+    for c in [rec.pick, *rec.alternatives]:
+        assert c.mode == "non-thinking"
+        assert "non-thinking" in fake_advisor.catalog.get(c.model).run_modes
+
+
+def test_unknown_mode_is_bad_input(fake_advisor):
+    with pytest.raises(InvalidInputError, match="mode must be one of auto, thinking, "
+                       "non-thinking, got 'deep'") as err:
+        fake_advisor.recommend(vram="24GB", mode="deep")
+    assert err.value.parameter == "mode"

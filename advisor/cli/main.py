@@ -51,6 +51,30 @@ def recommend(as_json: bool, models: tuple[str, ...], **kwargs: Any) -> None:
         print_recommendation(rec)
 
 
+@cli.command("memory")
+@click.option("--model", required=True, help="A catalog model (quant-advisor models).")
+@click.option("--quant", required=True, help="A quant type (quant-advisor quants), e.g. Q4_K_M.")
+@click.option("--context", type=int, default=None, help="Context length in tokens [4096].")
+@click.option("--cache-type", default="f16", show_default=True, help="KV cache: f16, q8_0, q4_0.")
+@click.option("--hardware", default=None,
+              help="A device from `quant-advisor hardware` (where the weights live follows it: "
+              "CPU, unified memory or a discrete GPU); several GPUs as 'RTX 3090 x2'.")
+@click.option("--json", "as_json", is_flag=True, help="Print the footprint as JSON.")
+@errors_to_exit
+def memory_cmd(model: str, quant: str, context: int | None, cache_type: str,
+               hardware: str | None, as_json: bool) -> None:
+    """How much memory a model at a quant takes: weights, KV cache, compute, overhead."""
+    from advisor.cli.report import print_memory
+    from advisor.recommender.advisor import Advisor
+
+    answer = Advisor.load(get_settings()).memory(model=model, quant=quant, context=context,
+                                                 cache_type=cache_type, hardware=hardware)
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+    else:
+        print_memory(answer)
+
+
 @cli.command()
 @click.option("--host", default=None, help="Interface to listen on [127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [8000].")

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from advisor.recommender.footprint import MemoryAnswer
 from advisor.recommender.memory import per_device_bytes
 from advisor.recommender.results import Candidate, Figure, Recommendation
 from advisor.vocabulary.quants import QuantType
@@ -34,7 +35,7 @@ def print_recommendation(rec: Recommendation, console: Console | None = None) ->
     console = console or Console()
     pick = rec.pick
     m = pick.memory
-    console.print(f"[bold]Pick:[/bold] {pick.model} {pick.quant}  "
+    console.print(f"[bold]Pick:[/bold] {pick.model} {pick.quant}, {pick.mode}  "
                   f"({format_bytes(m.total_bytes)} of {format_bytes(rec.request.budget_bytes)})")
     console.print(f"  memory: weights {format_bytes(m.weights_bytes)}, KV cache "
                   f"{format_bytes(m.kv_cache_bytes)} ({m.context} tokens, {m.cache_type}), "
@@ -97,3 +98,23 @@ def card_summary(card: Any) -> str:
                      for k, v in sorted(m.items()) if k != "units"]
             lines.append(f"{group}/{target} ({m.get('units', '')}): " + ", ".join(parts))
     return "\n".join(lines)
+
+
+def print_memory(answer: MemoryAnswer, console: Console | None = None) -> None:
+    """The itemised footprint of one model at one quant."""
+    console = console or Console()
+    where = f" on {answer.hardware}" if answer.hardware else ""
+    console.print(f"[bold]{answer.model} {answer.quant}[/bold]{where}: "
+                  f"{format_bytes(answer.total_bytes)} at {answer.context} tokens "
+                  f"({answer.cache_type} KV cache, {answer.runtime} memory)")
+    for label, value in (("weights", answer.weights_bytes),
+                         ("KV cache and state", answer.kv_cache_bytes),
+                         ("compute buffers", answer.compute_buffer_bytes),
+                         ("runtime overhead", answer.overhead_bytes)):
+        console.print(f"  {label:<19} {format_bytes(value):>10}")
+    console.print(f"  weights at {answer.bpw:.2f} bits/weight: {answer.bpw_source}")
+    if answer.fits_device is not None and answer.device_memory_bytes is not None:
+        verdict = "fits" if answer.fits_device else "does not fit"
+        console.print(f"  {verdict} the device's {format_bytes(answer.device_memory_bytes)}")
+    for line in answer.assumptions:
+        console.print(f"  - {line}")

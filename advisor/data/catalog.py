@@ -229,6 +229,17 @@ class ModelRow(BaseModel):
         return (d_conv - 1) * (d_inner + 2 * groups * d_state) + d_state * d_inner
 
     @property
+    def run_modes(self) -> tuple[str, ...]:
+        """The ways a user can run it: ``thinking`` (a reasoning trace before the answer),
+        ``non-thinking``, or both (a hybrid model; gpt-oss at high and at low reasoning
+        effort)."""
+        if self.modes == "thinking":
+            return ("thinking",)
+        if self.modes in ("hybrid", "reasoning_effort"):
+            return ("thinking", "non-thinking")
+        return ("non-thinking",)
+
+    @property
     def thinks(self) -> bool:
         """Whether the model can write a reasoning trace before its answer."""
         return self.modes in ("thinking", "hybrid", "reasoning_effort")

@@ -31,9 +31,17 @@ from advisor.data.dataset import Dataset, load_dataset
 from advisor.data.hardware import load_hardware, resolve_hardware
 from advisor.recommender.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
 from advisor.recommender.explain import explain
+from advisor.recommender.footprint import MemoryAnswer, memory_answer
 from advisor.recommender.front import diverse_alternatives, pareto_front
-from advisor.recommender.memory import per_device_bytes
-from advisor.recommender.query import CACHE_TYPES, MAX_CONTEXT, MIN_CONTEXT, Query
+from advisor.recommender.memory import context_limit, per_device_bytes
+from advisor.recommender.query import (
+    CACHE_TYPES,
+    MAX_CONTEXT,
+    MIN_CONTEXT,
+    MODES,
+    THINKING_CONTEXT,
+    Query,
+)
 from advisor.recommender.results import (
     Candidate,
     Figure,
@@ -79,7 +87,8 @@ class Advisor:
         # depend on the request (filled on first use).
         cols = self.table.arrays
         self._models: list[str] = [str(m) for m in cols["model"]]
-        self._model_codes = np.unique(np.asarray(self._models), return_inverse=True)[1]
+        names, self._model_codes = np.unique(np.asarray(self._models), return_inverse=True)
+        self._model_names: list[str] = [str(n) for n in names]
         self._quants: list[str] = [str(q) for q in cols["quant"]]
         self._params_b: list[float] = [float(p) for p in cols["params_b"]]
         self._bpw: list[float] = [float(b) for b in cols["bpw"]]
@@ -111,7 +120,7 @@ class Advisor:
                     devices: int | None = None,
                     min_tokens_per_s: float | None = None, family: str | None = None,
                     models: list[str] | None = None,
-                    alternatives: int | None = None) -> Query:
+                    alternatives: int | None = None, mode: str = "auto") -> Query:
         """Validate a request; errors are InvalidInputError or UnknownNameError naming the
         parameter.
 
@@ -126,6 +135,11 @@ class Advisor:
         """
         budget = parse_memory(vram, parameter="vram")
         mix = parse_task_mix(task, parameter="task")
+        mode = (mode or "auto").strip().lower()
+        if mode not in MODES:
+            raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}",
+                                    parameter="mode")
+        given = context is not None
         context = self.settings.default_context if context is None else int(context)
         if not MIN_CONTEXT <= context <= MAX_CONTEXT:
             raise InvalidInputError(
@@ -165,7 +179,28 @@ class Advisor:
             if budget > on_device:  # more than the hardware has: its memory is the limit
                 requested, budget = budget, on_device
         return Query(budget, str(vram), mix, context, cache, device, min_tokens_per_s, family,
-                     names, n_alt, requested)
+                     names, n_alt, requested, mode=mode,
+                     thinking_context=context if given else THINKING_CONTEXT,
+                     context_given=given)
+
+    def memory(self, *, model: str, quant: str, context: int | None = None,
+               cache_type: str = "f16", hardware: str | None = None,
+               hardware_kind: str | None = None, bandwidth_gbs: float | None = None,
+               fp16_tflops: float | None = None, hardware_memory_gb: float | None = None,
+               devices: int | None = None) -> MemoryAnswer:
+        """The itemised footprint of ``model`` at ``quant`` (see
+        :func:`advisor.recommender.footprint.memory_answer`); the hardware as for
+        :meth:`parse_query`."""
+        context = self.settings.default_context if context is None else int(context)
+        if not MIN_CONTEXT <= context <= MAX_CONTEXT:
+            raise InvalidInputError(
+                f"context must be between {MIN_CONTEXT} and {MAX_CONTEXT} tokens, got {context}",
+                parameter="context")
+        device = resolve_hardware(hardware, kind=hardware_kind, bandwidth_gbs=bandwidth_gbs,
+                                  fp16_tflops=fp16_tflops, memory_gb=hardware_memory_gb,
+                                  devices=devices, table=self.hardware_table)
+        return memory_answer(self.catalog, model=model, quant=quant, context=context,
+                             cache_type=cache_type, hardware=device)
 
     # -- ranking ---------------------------------------------------------------------------
     def recommend(self, **kwargs: object) -> Recommendation:
@@ -175,21 +210,37 @@ class Advisor:
     def rank(self, query: Query) -> Recommendation:
         cols = self.table.arrays
         models = cols["model"]
-        memory = self.table.memory_arrays(query.context, query.cache_type, query.runtime,
-                                          query.n_devices)
+        memory = self.memory_arrays(query)
         score, low, high, cap_total = self.weighted_quality(query)
-        eligible = np.isfinite(score)
         notes: list[str] = []
-        missing = np.unique(models[~eligible]).tolist()
+        missing = [self._model_names[c]
+                   for c in np.unique(self._model_codes[~np.isfinite(score)]).tolist()]
         if missing:
             notes.append(
                 f"{len(missing)} models have no full-precision score for a requested task "
                 f"category and were not ranked: {', '.join(missing)}")
-        if query.family is not None:
-            allowed = [m.name for m in self.catalog.filter(family=query.family)]
-            eligible &= np.isin(models, allowed)
-        if query.models is not None:
-            eligible &= np.isin(models, list(query.models))
+        short = ~memory["context_ok"].astype(bool)
+        if short.any():
+            too_short = sorted({self._models[i] for i in np.flatnonzero(short)})
+            limits = ", ".join(f"{m} {_k(context_limit(self.catalog.get(m)))}"
+                               for m in too_short[:6])
+            more = ", ..." if len(too_short) > 6 else ""
+            asked = (f"{query.context} tokens asked for" if query.context_given else
+                     f"{query.thinking_context} tokens a thinking answer needs")
+            notes.append(
+                f"{len(too_short)} model{'s' if len(too_short) != 1 else ''} left out"
+                f"{'' if query.context_given else ' in thinking mode'}: "
+                f"{'their' if len(too_short) != 1 else 'its'} longest context is below the "
+                f"{asked} ({limits}{more})")
+        eligible = self.rankable(query, score, memory)
+        if short.any() and not eligible.any():
+            chosen = (np.isin(models, list(query.models)) if query.models is not None
+                      else np.ones(len(models), dtype=bool))
+            longest = max((context_limit(self.catalog.get(m)) or 0)
+                          for m in np.unique(models[chosen]))
+            raise InvalidInputError(
+                f"context of {query.context} tokens is longer than any candidate model serves; "
+                f"allowed: {MIN_CONTEXT}-{longest}", parameter="context")
         speed = None
         if query.hardware is not None:
             speed = self.table.speed_arrays(query.hardware)
@@ -250,7 +301,10 @@ class Advisor:
 
         pick_c = build(pick)
         alt_c = [build(i) for i in alternatives]
-        front_p = [FrontPoint(model=self._models[i], quant=self._quants[i],
+        modes = self.table.arrays["mode"]
+        # built without re-validation: every field comes from the validated table
+        front_p = [FrontPoint.model_construct(
+                       model=self._models[i], mode=str(modes[i]), quant=self._quants[i],
                               params_b=self._params_b[i], bpw=self._bpw[i], total_bytes=t,
                               quality_score=q, fits=f)
                    for i, t, q, f in zip(front.tolist(), total[front].astype(np.int64).tolist(),
@@ -262,6 +316,29 @@ class Advisor:
                                 TIE_POINTS),
             notes=notes, predictor_version=self.predictor_version,
             candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
+
+    def rankable(self, query: Query, score: np.ndarray,
+                 memory: dict[str, np.ndarray]) -> np.ndarray:
+        """Which candidates the query ranks: a score for every requested category, a model
+        that serves the requested context, and within the family / model filters."""
+        models = self.table.arrays["model"]
+        eligible = np.isfinite(score) & memory["context_ok"].astype(bool)
+        if query.mode != "auto":
+            eligible &= self.table.arrays["mode"] == query.mode
+        if query.family is not None:
+            allowed = [m.name for m in self.catalog.filter(family=query.family)]
+            eligible &= np.isin(models, allowed)
+        if query.models is not None:
+            eligible &= np.isin(models, list(query.models))
+        return eligible  # type: ignore[no-any-return]
+
+    def memory_arrays(self, query: Query) -> dict[str, np.ndarray]:
+        """Memory per candidate row, each at the context of its mode (the asked context, or
+        the default of non-thinking and of thinking answers: :data:`THINKING_CONTEXT`)."""
+        contexts = {"non-thinking": query.context_for("non-thinking"),
+                    "thinking": query.context_for("thinking")}
+        return self.table.memory_for(contexts, query.cache_type, query.runtime,
+                                     query.n_devices)
 
     def weighted_quality(self, query: Query) -> tuple[np.ndarray, ...]:
         """(score, low, high, capability) per candidate: sums of task weight x capability x
@@ -304,7 +381,7 @@ class Advisor:
                     source=f"{speed[f'tps_src:{test}'][i]} on {query.hardware.name}")  # type: ignore[union-attr]
         assumptions = memory["assumptions"][i] if "assumptions" in memory else []
         return Candidate(
-            model=self._models[i], family=str(cols["family"][i]),
+            model=self._models[i], mode=str(cols["mode"][i]), family=str(cols["family"][i]),
             params_b=self._params_b[i], quant=self._quants[i],
             quant_family=str(cols["quant_family"][i]),
             bpw=self._bpw_figure_of(i),
@@ -315,7 +392,7 @@ class Advisor:
                 compute_buffer_bytes=int(memory["compute_buffer_bytes"][i]),
                 overhead_bytes=int(memory["overhead_bytes"][i]),
                 total_bytes=int(memory["total_bytes"][i]),
-                context=query.context, cache_type=query.cache_type,
+                context=int(memory["context"][i]), cache_type=query.cache_type,
                 assumptions=list(assumptions or [])),
             fits=bool(fits[i]),
             quality_score=Figure(value=float(score[i]), low=float(low[i]), high=float(high[i]),
@@ -368,7 +445,15 @@ class Advisor:
             threads=query.hardware.threads if query.hardware else None,
             n_devices=query.hardware.n_devices if query.hardware else None,
             min_tokens_per_s=query.min_tokens_per_s, family=query.family,
-            models=list(query.models) if query.models else None)
+            models=list(query.models) if query.models else None, mode=query.mode,
+            contexts={"non-thinking": query.context_for("non-thinking"),
+                      "thinking": query.context_for("thinking")},
+            context_given=query.context_given)
+
+
+def _k(tokens: int | None) -> str:
+    """A context length in thousands of tokens (``131072`` -> ``128K``)."""
+    return "?" if tokens is None else f"{tokens // 1024}K"
 
 
 def _bpw_figure(bpw: float, quant: str, source: str) -> Figure:

@@ -1,4 +1,5 @@
-"""The candidate table: every recommendable catalog model at every recommendable quant.
+"""The candidate table: every recommendable catalog model, in each mode it can answer in
+(thinking, non-thinking), at every recommendable quant.
 
 Everything that does not depend on a request is computed once here (file size, predicted
 retention per task category, the published or measured figures that replace predictions);
@@ -18,7 +19,7 @@ import pandas as pd
 
 from advisor.data.dataset import Dataset, rows_frame
 from advisor.predictors.features import over_physical_ceiling
-from advisor.recommender.memory import Runtime, estimate_memory
+from advisor.recommender.memory import Runtime, context_limit, estimate_memory
 from advisor.vocabulary.quants import RECOMMENDABLE, get_quant
 from advisor.vocabulary.schema import QUANTIZED_REFERENCE, Hardware, MetricKind, Provenance
 from advisor.vocabulary.tasks import CATEGORIES
@@ -91,6 +92,31 @@ class CandidateTable:
                       n_devices: int = 1) -> dict[str, np.ndarray]:
         return _memory_arrays(self, context, cache_type, runtime, n_devices)
 
+    def memory_for(self, contexts: dict[str, int], cache_type: str, runtime: Runtime = "gpu",
+                   n_devices: int = 1) -> dict[str, np.ndarray]:
+        """Memory per row with each row at the context of its mode (``contexts``: mode ->
+        tokens); a ``context`` column says which. Cached: treat the arrays as read-only."""
+        return _memory_for(self, tuple(contexts.items()), cache_type, runtime, n_devices)
+
+    def _combine(self, contexts: tuple[tuple[str, int], ...], cache_type: str,
+                 runtime: Runtime, n_devices: int) -> dict[str, np.ndarray]:
+        modes = self.arrays["mode"]
+        (first, *others) = contexts
+        out = self._at_context(first[1], cache_type, runtime, n_devices)
+        for mode, context in others:
+            part = self._at_context(context, cache_type, runtime, n_devices)
+            rows = modes == mode
+            for key, values in part.items():
+                out[key][rows] = values[rows]
+        return out
+
+    def _at_context(self, context: int, cache_type: str, runtime: Runtime,
+                    n_devices: int) -> dict[str, np.ndarray]:
+        part = self.memory_arrays(context, cache_type, runtime, n_devices)
+        rows = len(self.arrays["mode"])
+        return {**{k: v.copy() for k, v in part.items()},
+                "context": np.full(rows, context, dtype=np.int64)}
+
     def speed_arrays(self, hardware: Hardware) -> dict[str, np.ndarray]:
         return _speed_arrays(self, hardware.model_dump_json())
 
@@ -160,10 +186,10 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
         params_b = spec.params_b
         if params_b is None:  # recommendable models always have it
             continue
-        for name in quants:
+        for mode, name in ((m, q) for m in spec.run_modes for q in quants):
             q = get_quant(name)
             records.append({
-                "model": spec.name, "family": spec.family, "params_b": params_b,
+                "model": spec.name, "mode": mode, "family": spec.family, "params_b": params_b,
                 "active_params_b": spec.active_params_b, "quant": q.name,
                 "quant_family": q.family.value, "bpw": q.typical_bpw,
                 "bpw_source": q.typical_source,
@@ -178,8 +204,8 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
         table.speed_lookup = _speed_index(dataset)
     for category in CATEGORIES:
         _add_category(table, predictors.quality, category)
-    log.info("candidate table: %d models x %d quants = %d rows", len(specs), len(quants),
-             len(frame))
+    log.info("candidate table: %d models (with their modes) x %d quants = %d rows", len(specs),
+             len(quants), len(frame))
     return table
 
 
@@ -213,13 +239,20 @@ def _add_category(table: CandidateTable, quality: Predicts, category: str) -> No
     frame[f"ret_high:{category}"] = high
     frame[f"ret_prov:{category}"], frame[f"ret_src:{category}"] = prov, src
     caps, cap_prov, cap_src = [], [], []
-    for model in frame["model"]:
-        score = table.specs[model].capability.get(category)
+    for model, mode in zip(frame["model"], frame["mode"], strict=True):
+        score = capability_of(table.specs[model], mode, category)
         caps.append(np.nan if score is None else float(score.value))
         cap_prov.append(None if score is None else str(score.provenance))
         cap_src.append(None if score is None else _describe_sources(score))
     frame[f"cap:{category}"] = caps
     frame[f"cap_prov:{category}"], frame[f"cap_src:{category}"] = cap_prov, cap_src
+
+
+def capability_of(spec: ModelSpec, mode: str, category: str) -> Any:
+    """``spec``'s full-precision score in ``category`` when answering in ``mode`` (None when
+    there is none)."""
+    del mode  # the catalog's capability does not tell the modes apart yet
+    return spec.capability.get(category)
 
 
 def _describe_sources(score: object) -> str:
@@ -239,6 +272,12 @@ def _memory_arrays(table: CandidateTable, context: int, cache_type: str, runtime
     return _columns(_memory_frame(table, context, cache_type, runtime, n_devices))
 
 
+@lru_cache(maxsize=32)
+def _memory_for(table: CandidateTable, contexts: tuple[tuple[str, int], ...], cache_type: str,
+                runtime: Runtime, n_devices: int) -> dict[str, np.ndarray]:
+    return table._combine(contexts, cache_type, runtime, n_devices)
+
+
 @lru_cache(maxsize=64)
 def _speed_arrays(table: CandidateTable, hardware_json: str) -> dict[str, np.ndarray]:
     return _columns(_speed_frame(table, hardware_json))
@@ -256,14 +295,37 @@ def predictor_version(card: Any) -> str:
 @lru_cache(maxsize=32)
 def _memory_frame(table: CandidateTable, context: int, cache_type: str, runtime: Runtime,
                   n_devices: int = 1) -> pd.DataFrame:
+    """Memory of every row at ``context`` tokens. Only the weights differ between the quants of
+    one model, so each model's cache, compute buffer and overhead are estimated once.
+    ``context_ok`` is False for a model whose longest context is shorter than ``context`` (its
+    rows then never fit: the memory is not estimated at a context the model cannot serve)."""
+    per_model: dict[str, Any] = {}
+    for name, spec in table.specs.items():
+        limit = context_limit(spec)
+        if limit is not None and context > limit:
+            per_model[name] = None
+            continue
+        per_model[name] = estimate_memory(spec, weights_bytes=1, context=context,
+                                          cache_type=cache_type, runtime=runtime,
+                                          n_devices=n_devices)
     rows = []
     for model, file_bytes in zip(table.frame["model"], table.frame["file_bytes"], strict=True):
-        spec = table.specs[model]
-        ctx = min(context, spec.max_context) if spec.max_context else context
-        rows.append(estimate_memory(spec, weights_bytes=int(file_bytes), context=ctx,
-                                    cache_type=cache_type, runtime=runtime,
-                                    n_devices=n_devices).as_dict())
+        base = per_model[model]
+        if base is None:
+            rows.append({"weights_bytes": int(file_bytes), "kv_cache_bytes": 0,
+                         "compute_buffer_bytes": 0, "overhead_bytes": 0,
+                         "total_bytes": _NEVER_FITS, "context_ok": False, "assumptions": []})
+            continue
+        rows.append({"weights_bytes": int(file_bytes), "kv_cache_bytes": base.kv_cache_bytes,
+                     "compute_buffer_bytes": base.compute_buffer_bytes,
+                     "overhead_bytes": base.overhead_bytes,
+                     "total_bytes": base.total_bytes - 1 + int(file_bytes), "context_ok": True,
+                     "assumptions": base.assumptions})
     return pd.DataFrame.from_records(rows, index=table.frame.index)
+
+
+#: The total of a row that can never fit (a context beyond the model's longest).
+_NEVER_FITS = np.iinfo(np.int64).max // 4
 
 
 @lru_cache(maxsize=64)

@@ -33,7 +33,8 @@ FORMATS = (".png", ".svg")
 #: model-size classes used to colour points, in billions of parameters (upper bounds)
 SIZE_CLASSES: tuple[tuple[str, float], ...] = (
     ("< 4B", 4.0), ("4-10B", 10.0), ("10-35B", 35.0), ("35B +", float("inf")))
-POINT_COLUMNS = ("model", "family", "params_b", "quant", "bpw", "file_bytes", "total_bytes",
+POINT_COLUMNS = ("model", "mode", "family", "params_b", "quant", "bpw", "file_bytes",
+                 "total_bytes",
                  "quality_score", "retention", "fits", "fast_enough", "tg128", "pp512")
 
 
@@ -50,15 +51,14 @@ def chart_points(advisor: Advisor, query: Query) -> pd.DataFrame:
     query's context and cache type, ``tg128``/``pp512`` tokens/s on the query's hardware (NaN
     without hardware); ``fits`` compares memory with the budget (and, on several GPUs, each one's
     share with one GPU's memory: :meth:`~advisor.recommender.advisor.Query.fits`) and
-    ``fast_enough`` speed with ``min_tokens_per_s``. Candidates outside the query's family or model
-    filters, or without a capability score for a requested category, are left out.
+    ``fast_enough`` speed with ``min_tokens_per_s``. Only the candidates the query ranks are kept
+    (:meth:`~advisor.recommender.advisor.Advisor.rankable`).
     """
     frame = advisor.table.frame
     score, _, _, cap_total = advisor.weighted_quality(query)
-    memory = advisor.table.memory(query.context, query.cache_type, query.runtime,
-                                  query.n_devices)
-    out = frame[["model", "family", "params_b", "quant", "bpw", "file_bytes"]].copy()
-    out["total_bytes"] = memory["total_bytes"].to_numpy(dtype=np.int64)
+    memory = advisor.memory_arrays(query)
+    out = frame[["model", "mode", "family", "params_b", "quant", "bpw", "file_bytes"]].copy()
+    out["total_bytes"] = memory["total_bytes"].astype(np.int64)
     out["quality_score"] = score
     with np.errstate(invalid="ignore", divide="ignore"):
         out["retention"] = score / cap_total
@@ -71,11 +71,7 @@ def chart_points(advisor: Advisor, query: Query) -> pd.DataFrame:
     out["fits"] = query.fits(out["total_bytes"].to_numpy())
     minimum = query.min_tokens_per_s
     out["fast_enough"] = True if minimum is None else out["tg128"] >= minimum
-    keep = np.isfinite(score)
-    if query.family is not None:
-        keep &= out["model"].isin({m.name for m in advisor.catalog.filter(family=query.family)})
-    if query.models is not None:
-        keep &= out["model"].isin(query.models)
+    keep = advisor.rankable(query, score, memory)
     return out.loc[keep, list(POINT_COLUMNS)].sort_values("total_bytes").reset_index(drop=True)
 
 

@@ -10,9 +10,18 @@ from advisor.recommender.memory import CACHE_TYPES, Runtime, per_device_bytes
 from advisor.vocabulary.schema import Hardware, HardwareKind
 from advisor.vocabulary.tasks import TaskCategory
 
-__all__ = ["CACHE_TYPES", "MAX_CONTEXT", "MIN_CONTEXT", "Query"]
+__all__ = ["CACHE_TYPES", "MAX_CONTEXT", "MIN_CONTEXT", "MODES", "THINKING_CONTEXT", "Query"]
 
 MIN_CONTEXT, MAX_CONTEXT = 128, 1_048_576
+#: How a model may be asked to answer: ``auto`` ranks each model in every mode it has.
+MODES: tuple[str, ...] = ("auto", "thinking", "non-thinking")
+#: Context a model answering in thinking mode is sized for when the request sets none: its
+#: reasoning trace shares the context (and so the KV cache) with the prompt and the answer.
+#: 32,768 tokens is the output length the Qwen3 model cards recommend for most queries in
+#: thinking mode ("Best Practices: Adequate Output Length") and the generation length the
+#: DeepSeek-R1 README evaluates its distills with. A non-thinking answer keeps the service's
+#: default context (``ADVISOR_DEFAULT_CONTEXT``, 4,096 tokens: a prompt and a reply).
+THINKING_CONTEXT = 32768
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,16 @@ class Query:
     models: tuple[str, ...] | None
     n_alternatives: int
     requested_bytes: int | None = None
+    mode: str = "auto"
+    #: the context thinking-mode rows are sized for (``context`` when the request set one)
+    thinking_context: int | None = None
+    context_given: bool = True
+
+    def context_for(self, mode: str) -> int:
+        """The context a row answering in ``mode`` is sized for."""
+        if mode == "thinking" and self.thinking_context is not None:
+            return self.thinking_context
+        return self.context
 
     @property
     def runtime(self) -> Runtime:

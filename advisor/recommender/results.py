@@ -37,9 +37,11 @@ class MemoryFigures(BaseModel):
 
 
 class Candidate(BaseModel):
-    """One model at one quant level."""
+    """One model, answering in one mode, at one quant level."""
 
     model: str
+    mode: str = Field(description="thinking (a reasoning trace before the answer) or "
+                      "non-thinking; its capability and context are this mode's")
     family: str
     params_b: float
     quant: str
@@ -65,6 +67,7 @@ class FrontPoint(BaseModel):
     """A point of the quality-against-memory Pareto front (compact, for charts)."""
 
     model: str
+    mode: str
     quant: str
     params_b: float
     bpw: float
@@ -90,6 +93,13 @@ class RequestEcho(BaseModel):
     min_tokens_per_s: float | None
     family: str | None
     models: list[str] | None
+    mode: str = Field("auto", description="auto (every mode a model has), thinking or "
+                      "non-thinking")
+    contexts: dict[str, int] = Field(
+        default_factory=dict, description="tokens each mode's answers are sized for: the "
+        "context asked for, or the defaults (non-thinking: a prompt and a reply; thinking: "
+        "room for the reasoning trace)")
+    context_given: bool = True
 
 
 class Recommendation(BaseModel):

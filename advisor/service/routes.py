@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from advisor._version import __version__
 from advisor.data.hardware import MAX_DEVICES, MAX_THREADS
+from advisor.recommender.footprint import MemoryAnswer
 from advisor.recommender.memory import CACHE_TYPES
 from advisor.recommender.results import Recommendation
 from advisor.service.answer_cache import AnswerCache, query_key
@@ -107,6 +108,9 @@ def public_router() -> APIRouter:
         family: Annotated[str | None, Query(description="restrict to a model family")] = None,
         models: Annotated[str | None, Query(description="comma-separated model names")] = None,
         alternatives: Annotated[int | None, Query(description="number of alternatives")] = None,
+        mode: Annotated[str, Query(description="auto (rank each model in every mode it has), "
+                                   "thinking or non-thinking; without context a thinking "
+                                   "answer is sized for 32768 tokens")] = "auto",
     ) -> Response:
         query = advisor.parse_query(
             vram=vram, task=task, context=context, cache_type=cache_type, hardware=hardware,
@@ -114,7 +118,7 @@ def public_router() -> APIRouter:
             hardware_memory_gb=hardware_memory_gb, threads=threads, devices=devices,
             min_tokens_per_s=min_tokens_per_s, family=family,
             models=[m for m in models.split(",") if m.strip()] if models else None,
-            alternatives=alternatives)
+            alternatives=alternatives, mode=mode)
         answers: AnswerCache = request.app.state.answers
         key = query_key(query)
         body = answers.get(advisor, key)
@@ -149,5 +153,22 @@ def public_router() -> APIRouter:
     def hardware_(advisor: AdvisorDep) -> list[dict[str, Any]]:
         """The known single devices (ask for several GPUs with a count on the name, 'x2')."""
         return [h.model_dump(mode="json") for h in advisor.hardware_table.values()]
+
+    @router.get("/memory", response_model=MemoryAnswer, responses={422: {"model": ErrorBody}})
+    def memory(
+        advisor: AdvisorDep,
+        model: Annotated[str, Query(description="a catalog model (see /models)")],
+        quant: Annotated[str, Query(description="a quant type (see /quants), e.g. Q4_K_M")],
+        context: Annotated[int | None, Query(description="context length in tokens")] = None,
+        cache_type: Annotated[str, Query(description=f"KV cache type: {', '.join(CACHE_TYPES)}"
+                                         )] = "f16",
+        hardware: Annotated[str | None, Query(
+            description="a name from /hardware (where the weights live follows it: CPU, "
+            "unified memory or a discrete GPU); several GPUs as 'RTX 3090 x2'")] = None,
+    ) -> MemoryAnswer:
+        """How much memory ``model`` at ``quant`` takes: weights, KV cache (and recurrent
+        state), compute buffers and runtime overhead, with what the estimate assumes."""
+        return advisor.memory(model=model, quant=quant, context=context, cache_type=cache_type,
+                              hardware=hardware)
 
     return router

@@ -29,6 +29,7 @@ class CandidatePoint(BaseModel):
     """One candidate, compact: what the trade-off charts plot."""
 
     model: str
+    mode: str = Field(description="thinking or non-thinking")
     family: str
     params_b: float
     quant: str

@@ -9,10 +9,10 @@ Inputs, in the shared catalog folder (see its ``SOURCES.md`` files):
 * ``resolutions.csv``: for each (model, field) where two gathered facts disagree, the value
   kept and why.
 
-A gathered fact replaces the first catalog's value for the same field, except parameter counts,
-where the more precise figure is kept (an exact count over "70B"). Two gathered facts that
-disagree must be settled in ``resolutions.csv``; an unsettled one stops the import with the
-list of disagreements.
+A gathered fact replaces the first catalog's value for the same field. Of parameter counts the
+most precise figure is kept, whichever file gives it (an exact count over "70B"). Two gathered
+facts that disagree on anything else must be settled in ``resolutions.csv``; an unsettled one
+stops the import with the list of disagreements.
 """
 
 from __future__ import annotations
@@ -120,6 +120,9 @@ def resolve(old: list[Fact], new: list[Fact], resolutions: dict[tuple[str, str],
     unsettled = []
     for key, facts in grouped.items():
         values = {f.value for f in facts}
+        if len(values) > 1 and key[1] in _PRECISION_FIELDS and key not in resolutions:
+            facts = [max(facts, key=lambda f: precision(f.value))]  # an exact count wins
+            values = {facts[0].value}
         if len(values) > 1:
             if key not in resolutions:
                 unsettled.append(f"{key[0]}.{key[1]}: {sorted(values)}")
