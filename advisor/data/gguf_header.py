@@ -113,10 +113,13 @@ def model_row_from_gguf(path: Path, name: str | None = None) -> ModelRow:
         "vocab_size": _scalar(g("vocab_size")) or m.get("tokenizer.n_tokens"),
         "max_context": _scalar(g("context_length")),
         "intermediate_size": _scalar(g("feed_forward_length")),
-        "n_experts": _scalar(g("expert_count")), "n_experts_used": _scalar(g("expert_used_count")),
+        # a zero count or width (a converter writing the key for a model without it) is none
+        "n_experts": _scalar(g("expert_count")) or None,
+        "n_experts_used": _scalar(g("expert_used_count")) or None,
         "n_shared_experts": _scalar(g("expert_shared_count")),
-        "moe_intermediate_size": _scalar(g("expert_feed_forward_length")),
-        "shared_expert_intermediate_size": _scalar(g("expert_shared_feed_forward_length")),
+        "moe_intermediate_size": _scalar(g("expert_feed_forward_length")) or None,
+        "shared_expert_intermediate_size": _scalar(g("expert_shared_feed_forward_length"))
+        or None,
         "n_dense_layers": _scalar(g("leading_dense_block_count")),
         "q_lora_rank": _scalar(g("attention.q_lora_rank")),
         "kv_lora_rank": _scalar(g("attention.kv_lora_rank")),

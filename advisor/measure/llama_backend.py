@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -26,10 +27,15 @@ _BACKEND_READY = False
 
 #: llama.cpp's error lines, kept by the log callback and logged later from Python code.
 _ERRORS: deque[bytes] = deque(maxlen=50)
+#: llama.cpp's lines that report the size of a buffer it allocates (``load_tensors``,
+#: ``llama_context``, ``llama_kv_cache``, ``llama_memory_recurrent``, ``sched_reserve``).
+_BUFFERS: deque[bytes] = deque(maxlen=200)
+_BUFFER_LINE = re.compile(r"(\S+)\s+(model|KV|RS|output|compute) buffer size =\s*([\d.]+) MiB")
 
 
 def _quiet_callback():  # type: ignore[no-untyped-def]
-    """A log callback that keeps error lines (level 4) and drops the rest.
+    """A log callback that keeps error lines (level 4) and the lines reporting a buffer's size,
+    and drops the rest.
 
     It must do almost nothing: llama.cpp calls it from its own threads (the CUDA backend's
     loaders among them), and calling into ``logging`` from there crashed the process on an
@@ -41,6 +47,8 @@ def _quiet_callback():  # type: ignore[no-untyped-def]
     def _cb(level, text, user_data):  # type: ignore[no-untyped-def]
         if level == 4 and text:  # GGML_LOG_LEVEL_ERROR (INFO 2, WARN 3, CONT 5)
             _ERRORS.append(text)
+        elif text and b"buffer size =" in text:
+            _BUFFERS.append(text)
 
     return _cb
 
@@ -55,6 +63,26 @@ def pop_errors() -> list[str]:
     for line in lines:
         log.error("llama.cpp: %s", line)
     return lines
+
+
+def pop_buffer_sizes() -> dict[str, float]:
+    """The buffers llama.cpp reported allocating since the last call, MiB by name
+    (``CPU_Mapped model``, ``CPU_REPACK model``, ``CPU KV``, ``CPU RS``, ``CPU output``,
+    ``CPU compute``), summed over buffers of one name (a sliding-window model has two KV
+    caches). A context's buffers are those of the last context made (its ``output`` line comes
+    first, llama-context.cpp). Empty when llama.cpp's log is not captured (GPU runs, see
+    :func:`init_backend`)."""
+    sizes: dict[str, float] = {}
+    for raw in _BUFFERS:
+        m = _BUFFER_LINE.search(raw.decode("utf-8", "replace"))
+        if not m:
+            continue
+        if m[2] == "output":  # a new context: forget the previous one's buffers
+            sizes = {k: v for k, v in sizes.items() if k.endswith(" model")}
+        key = f"{m[1]} {m[2]}"
+        sizes[key] = sizes.get(key, 0.0) + float(m[3])
+    _BUFFERS.clear()
+    return sizes
 
 
 def init_backend(*, quiet: bool = True) -> None:
@@ -92,12 +120,15 @@ def library_version() -> str:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """How the model runs: threads, GPU layers, batch size (tokens per decode), flash attention."""
+    """How the model runs: threads, GPU layers, batch size (tokens per decode), flash attention,
+    and ``swa_full``: sliding-window layers keep a cache of the whole context (the default of
+    llama.cpp's C API and so of llama-cpp-python; llama-server's is off, ``--swa-full``)."""
 
     threads: int
     gpu_layers: int = 0
     batch_size: int = 512
     flash_attn: bool = False
+    swa_full: bool = True
 
 
 class LlamaSession:
@@ -141,6 +172,7 @@ class LlamaSession:
         cparams.n_threads = self.config.threads
         cparams.n_threads_batch = self.config.threads
         cparams.no_perf = True
+        cparams.swa_full = self.config.swa_full
         cparams.flash_attn_type = (L.LLAMA_FLASH_ATTN_TYPE_ENABLED if self.config.flash_attn
                                    else L.LLAMA_FLASH_ATTN_TYPE_DISABLED)
         self._ctx = L.llama_init_from_model(self._model, cparams)
@@ -172,9 +204,12 @@ class LlamaSession:
         """Forget every cached position."""
         self._L.llama_memory_clear(self._L.llama_get_memory(self._ctx), True)
 
-    def truncate(self, n_pos: int) -> None:
-        """Drop cached positions ``>= n_pos``."""
-        self._L.llama_memory_seq_rm(self._L.llama_get_memory(self._ctx), 0, n_pos, -1)
+    def truncate(self, n_pos: int) -> bool:
+        """Drop cached positions ``>= n_pos``; False when the model's memory cannot drop part
+        of a sequence (a recurrent state keeps no per-position history: Mamba, Gated DeltaNet,
+        short convolution), and nothing was dropped."""
+        return bool(self._L.llama_memory_seq_rm(self._L.llama_get_memory(self._ctx), 0, n_pos,
+                                                -1))
 
     def decode(self, tokens: Sequence[int], start_pos: int, *, out_from: int | None = None
                ) -> np.ndarray | None:

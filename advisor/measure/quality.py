@@ -155,7 +155,9 @@ def choose_answers(session: LlamaSession, items: list[TaskItem]) -> list[int]:
             whole = session.tokenize(item.prompt + choice, add_bos=True)
             cont = (whole[len(ctx):] if whole[:len(ctx)] == ctx
                     else session.tokenize(choice, add_bos=False))
-            session.truncate(len(ctx))
+            if not session.truncate(len(ctx)):  # a recurrent state: decode the prompt again
+                session.clear()
+                session.decode(ctx, 0)
             score = float(prompt_lp[cont[0]])
             if len(cont) > 1:
                 lp = _log_softmax(session.decode(cont[:-1], len(ctx), out_from=0))  # type: ignore[arg-type]

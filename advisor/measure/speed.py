@@ -60,7 +60,8 @@ def _fill(session: LlamaSession, depth: int) -> None:
 
 def _time_once(session: LlamaSession, n_prompt: int, n_gen: int, depth: int, seed: int
                ) -> float:
-    session.truncate(depth)
+    if not session.truncate(depth):  # a recurrent state cannot be rolled back: decode it again
+        _fill(session, depth)
     tokens = _random_tokens(session, max(n_prompt, n_gen), seed)
     t0 = time.perf_counter()
     if n_prompt:
@@ -74,7 +75,8 @@ def _time_once(session: LlamaSession, n_prompt: int, n_gen: int, depth: int, see
 def timed_runs(session: LlamaSession, test: str) -> Iterator[float]:
     """Tokens/s of one run of ``test`` after another, without end, after one warm-up run.
 
-    The depth prefix is decoded once, untimed; each run then drops positions past it.
+    The depth prefix is decoded once, untimed; each run then drops positions past it (a model
+    with recurrent layers, whose state cannot be rolled back, decodes the prefix again, untimed).
     """
     n_prompt, n_gen, depth = parse_test(test)
     if depth + n_prompt + n_gen > session.n_ctx:

@@ -60,11 +60,12 @@ def metadata(a: Architecture, n_blocks: int) -> dict[str, tuple[str, Any]]:
         kv |= {f"{p}.expert_count": (u32, a.n_experts),
                f"{p}.expert_used_count": (u32, a.n_experts_used),
                f"{p}.expert_feed_forward_length": (u32, a.expert_width),
-               f"{p}.expert_shared_count": (u32, a.n_shared_experts),
-               f"{p}.expert_shared_feed_forward_length": (u32, a.shared_width or 0),
                f"{p}.leading_dense_block_count": (u32, a.n_dense_layers),
                f"{p}.expert_weights_scale": (f32, 1.0), f"{p}.expert_gating_func": (u32, 2),
                f"{p}.expert_weights_norm": ("add_bool", True)}
+        if a.n_shared_experts:
+            kv |= {f"{p}.expert_shared_count": (u32, a.n_shared_experts),
+                   f"{p}.expert_shared_feed_forward_length": (u32, a.shared_width)}
     if a.sliding_window or p in ("gemma4", "gpt-oss", "gemma3", "gemma2"):
         kv |= {f"{p}.attention.sliding_window": (u32, a.sliding_window or 1024),
                f"{p}.attention.sliding_window_pattern": (

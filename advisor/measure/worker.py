@@ -49,6 +49,9 @@ class FileResult:
     rss_before_load_mib: float = 0.0
     peak_rss_mib: float = 0.0
     gpu_mib: float | None = None  # GPU memory in use after the speed tests minus before load
+    # the buffers llama.cpp reported allocating for the model and the speed tests' context
+    # (MiB by name, llama_backend.pop_buffer_sizes); empty for GPU runs
+    llama_buffers_mib: dict[str, float] = field(default_factory=dict)
     speed: dict[str, list[float]] = field(default_factory=dict)
     load_avg_1m: tuple[float, float] = (0.0, 0.0)  # system load before and after speed tests
     copy_bandwidth_gbs: float | None = None  # host copy bandwidth before the worker (the ladder's)
@@ -83,7 +86,7 @@ def measure_file(job: FileJob) -> FileResult:
 
     from advisor.measure import quality
     from advisor.measure.environment import gpu_memory_used_mib
-    from advisor.measure.llama_backend import LlamaSession
+    from advisor.measure.llama_backend import LlamaSession, pop_buffer_sizes
     from advisor.measure.speed import context_for, run_test
     from advisor.measure.task_suites import build_suites
 
@@ -105,6 +108,7 @@ def measure_file(job: FileJob) -> FileResult:
             for test in fitting:
                 result.speed[test] = list(run_test(session, test, job.repeats).raw_tokens_per_s)
         result.peak_rss_mib = _peak_rss_mib()
+        result.llama_buffers_mib = pop_buffer_sizes()
         if gpu_before is not None:  # llama.cpp allocates its buffers up front: used ~ peak
             gpu_after = gpu_memory_used_mib()
             result.gpu_mib = None if gpu_after is None else max(gpu_after - gpu_before, 0.0)

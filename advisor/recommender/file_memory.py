@@ -20,8 +20,21 @@ REPACK_RULES: dict[str, tuple[frozenset[str], int]] = {
     "avx512f": (frozenset({"Q2_K"}), 8),
     "neon": (frozenset({"Q4_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "MXFP4", "Q8_0"}), 4),
 }
-#: Tensors read with GET_ROWS (embedding lookups) stay in the plain CPU buffer.
-_NOT_REPACKED = ("token_embd.weight",)
+#: Tensors read with GET_ROWS (embedding lookups) stay in the plain CPU buffer
+#: (llama-arch.cpp ``LLM_TENSOR_INFOS``: TOKEN_EMBD, PER_LAYER_TOKEN_EMBD, NEXTN_EMBED_TOKENS).
+_NOT_REPACKED = ("token_embd.weight", "per_layer_token_embd.weight", "nextn.embed_tokens.weight")
+
+
+def _repackable(t: TensorInfo) -> bool:
+    """A weight the CPU backend may repack: a 2-D matrix of a ``MUL_MAT`` or a 3-D stack of
+    experts of a ``MUL_MAT_ID`` (``ffn_*_exps``); ggml-cpu ``repack.cpp``,
+    ``extra_buffer_type::supports_op``. Batched 3-D matrices (MLA's ``attn_k_b``) are not."""
+    if t.name.endswith(_NOT_REPACKED):
+        return False
+    dims = len(t.shape)
+    while dims > 1 and t.shape[dims - 1] == 1:
+        dims -= 1
+    return dims == 2 or (dims == 3 and "_exps." in t.name)
 
 
 def repack_bytes(tensors: list[TensorInfo], isa: list[str]) -> int:
@@ -32,7 +45,7 @@ def repack_bytes(tensors: list[TensorInfo], isa: list[str]) -> int:
     rules = [REPACK_RULES[f] for f in REPACK_RULES if f in flags]
     total = 0
     for t in tensors:
-        if len(t.shape) != 2 or t.name in _NOT_REPACKED:
+        if not _repackable(t):
             continue
         if any(t.type_name in types and t.shape[1] % rows == 0 for types, rows in rules):
             total += t.n_bytes
