@@ -29,6 +29,7 @@ import numpy as np
 from advisor.data.catalog import Catalog, load_catalog
 from advisor.data.dataset import Dataset, load_dataset
 from advisor.data.hardware import load_hardware, resolve_hardware
+from advisor.data.weights_table import WeightsRow, read_weights_table
 from advisor.recommender.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
 from advisor.recommender.explain import explain
 from advisor.recommender.footprint import MemoryAnswer, memory_answer
@@ -76,12 +77,16 @@ class Advisor:
     """Holds everything that does not change between requests."""
 
     def __init__(self, catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
-                 hardware_table: dict[str, Hardware], settings: Settings | None = None) -> None:
+                 hardware_table: dict[str, Hardware], settings: Settings | None = None, *,
+                 weights: dict[tuple[str, str], WeightsRow] | None = None) -> None:
         self.settings = settings or get_settings()
         self.catalog = catalog
         self.predictors = predictors
         self.hardware_table = hardware_table
-        self.table: CandidateTable = build_table(catalog, predictors, dataset)
+        if weights is None:  # the files of the catalog the settings name
+            weights = read_weights_table(self.settings.catalog_path)
+        self.weights = weights
+        self.table: CandidateTable = build_table(catalog, predictors, dataset, weights=weights)
         # Request-independent parts of the answer, as plain Python values (reading a list is
         # several times cheaper than a numpy scalar) and, per row, the figures that do not
         # depend on the request (filled on first use).
@@ -199,8 +204,8 @@ class Advisor:
         device = resolve_hardware(hardware, kind=hardware_kind, bandwidth_gbs=bandwidth_gbs,
                                   fp16_tflops=fp16_tflops, memory_gb=hardware_memory_gb,
                                   devices=devices, table=self.hardware_table)
-        return memory_answer(self.catalog, model=model, quant=quant, context=context,
-                             cache_type=cache_type, hardware=device)
+        return memory_answer(self.catalog, self.weights, model=model, quant=quant,
+                             context=context, cache_type=cache_type, hardware=device)
 
     # -- ranking ---------------------------------------------------------------------------
     def recommend(self, **kwargs: object) -> Recommendation:
@@ -457,12 +462,19 @@ def _k(tokens: int | None) -> str:
 
 
 def _bpw_figure(bpw: float, quant: str, source: str) -> Figure:
-    if source == "nominal":
-        return Figure(value=bpw, unit="bits/weight", provenance="catalog",
-                      source=f"nominal bits/weight of {quant} blocks (advisor.vocabulary.quants)")
+    """The file's bits per weight: a published file's size, llama-quantize's types for this
+    architecture (computed), or the quant's typical bits per weight (weights.csv's
+    ``size_source|source``)."""
+    kind, _, cited = source.partition("|")
+    if kind == "published":
+        return Figure(value=bpw, unit="bits/weight", provenance="published",
+                      source=f"size of the published {quant} file: {cited}")
+    if kind == "computed":
+        return Figure(value=bpw, unit="bits/weight", provenance="computed",
+                      source=f"this architecture's tensors at {cited}")
     return Figure(value=bpw, unit="bits/weight", provenance="published",
                   source=f"typical {quant} file bits/weight, measured on another model "
-                  f"({source})")
+                  f"({cited or kind})")
 
 
 def _opt(x: object) -> float | None:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from advisor.data.dataset import Dataset, rows_frame
+from advisor.data.weights_table import WeightsRow, estimated_row
 from advisor.predictors.features import over_physical_ceiling
 from advisor.recommender.memory import Runtime, context_limit, estimate_memory
 from advisor.vocabulary.quants import RECOMMENDABLE, get_quant
@@ -46,6 +47,9 @@ class PredictorSet(Protocol):
     def card(self) -> Any: ...
 
 
+#: How each file splits, for placement and MoE speed (:class:`WeightsRow`'s columns).
+PLACEMENT_COLUMNS = ("token_embd_bytes", "output_bytes", "layer_bytes", "expert_bytes",
+                     "n_layers", "n_moe_layers", "active_bytes")
 #: llama-bench tests reported for every candidate when the hardware is known.
 SPEED_TESTS: dict[str, tuple[int, int]] = {"pp512": (512, 0), "tg128": (0, 128)}
 #: (hardware, model, quant, test, CPU threads or None, devices) of a published/measured speed
@@ -178,23 +182,32 @@ def _speed_index(dataset: Dataset) -> dict[SpeedKey, Lookup]:
 
 
 def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
-                quants: tuple[str, ...] = RECOMMENDABLE) -> CandidateTable:
-    """Enumerate candidates and predict their retention per task category (done once)."""
+                quants: tuple[str, ...] = RECOMMENDABLE,
+                weights: dict[tuple[str, str], WeightsRow] | None = None) -> CandidateTable:
+    """Enumerate candidates and predict their retention per task category (done once).
+
+    ``weights`` (:func:`advisor.data.weights_table.read_weights_table`) gives each file's
+    bytes and how they split; a file it lacks (a model the user added) is estimated from the
+    parameter count."""
     specs = {m.name: m for m in catalog.models if m.recommendable}
+    weights = weights or {}
     records = []
     for spec in specs.values():
         params_b = spec.params_b
         if params_b is None:  # recommendable models always have it
             continue
-        for mode, name in ((m, q) for m in spec.run_modes for q in quants):
+        for name in quants:
             q = get_quant(name)
-            records.append({
-                "model": spec.name, "mode": mode, "family": spec.family, "params_b": params_b,
-                "active_params_b": spec.active_params_b, "quant": q.name,
-                "quant_family": q.family.value, "bpw": q.typical_bpw,
-                "bpw_source": q.typical_source,
-                "file_bytes": int(round(params_b * 1e9 * q.typical_bpw / 8)),
-            })
+            w = weights.get((spec.name, q.name)) or estimated_row(
+                spec, q.name, "not in the weights table")
+            for mode in spec.run_modes:
+                records.append({
+                    "model": spec.name, "mode": mode, "family": spec.family,
+                    "params_b": params_b, "active_params_b": spec.active_params_b,
+                    "quant": q.name, "quant_family": q.family.value, "bpw": w.bpw,
+                    "bpw_source": f"{w.size_source}|{w.source}", "file_bytes": w.file_bytes,
+                    **{k: getattr(w, k) for k in PLACEMENT_COLUMNS},
+                })
     frame = pd.DataFrame.from_records(records)
     version = predictor_version(predictors.card)
     table = CandidateTable(frame=frame, specs=specs, predictor_version=version,

@@ -13,6 +13,7 @@ def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
     from advisor.data.importers.gguf_files import import_gguf_files
     from advisor.data.importers.quality import write_quality
     from advisor.data.importers.speed import write_speed
+    from advisor.data.importers.weights_table import import_weights
 
     for sub in ("quality", "speed", "catalog", "gguf"):
         if not (shared_dir / sub).is_dir():
@@ -22,6 +23,7 @@ def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
     catalog = import_catalog(shared_dir / "catalog", out_dir / "catalog")
     files = import_gguf_files(shared_dir / "gguf", out_dir / "catalog" / "models.csv",
                               out_dir / "catalog" / "gguf_files.csv")
+    weights = import_weights(out_dir / "catalog")
     return {
         "quality": write_quality(shared_dir, out_dir),
         "speed": write_speed(shared_dir, out_dir),
@@ -29,4 +31,6 @@ def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
                     "scores": catalog.n_scores, "capability": catalog.n_capability},
         "gguf_files": {"files": files.n_files, "standard": files.n_standard,
                        "models": files.n_models},
+        "weights": {"files": weights.rows, "published": weights.published,
+                    "computed": weights.computed, "estimated": weights.estimated},
     }
