@@ -8,9 +8,10 @@ from advisor.vocabulary.errors import DataFileError
 
 
 def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
-    """Run the quality, speed and catalog importers; returns their counts."""
+    """Run the quality, speed, catalog, GGUF-file and GGUF-repo importers; returns their counts."""
     from advisor.data.importers.catalog import import_catalog
     from advisor.data.importers.gguf_files import import_gguf_files
+    from advisor.data.importers.gguf_repos import import_gguf_repos
     from advisor.data.importers.quality import write_quality
     from advisor.data.importers.speed import write_speed
 
@@ -22,6 +23,7 @@ def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
     catalog = import_catalog(shared_dir / "catalog", out_dir / "catalog")
     files = import_gguf_files(shared_dir / "gguf", out_dir / "catalog" / "models.csv",
                               out_dir / "catalog" / "gguf_files.csv")
+    repos = import_gguf_repos(shared_dir / "gguf", out_dir / "catalog")
     return {
         "quality": write_quality(shared_dir, out_dir),
         "speed": write_speed(shared_dir, out_dir),
@@ -29,4 +31,6 @@ def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
                     "scores": catalog.n_scores, "capability": catalog.n_capability},
         "gguf_files": {"files": files.n_files, "standard": files.n_standard,
                        "models": files.n_models},
+        "gguf_repos": {"rows": repos.rows, "models": repos.models,
+                       "catalog_models_without_repo": repos.catalog_models_without_repo},
     }
