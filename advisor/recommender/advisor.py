@@ -28,11 +28,13 @@ import numpy as np
 
 from advisor.data.catalog import Catalog, load_catalog
 from advisor.data.dataset import Dataset, load_dataset
+from advisor.data.downloads import RepoTable, load_repos
 from advisor.data.hardware import load_hardware, resolve_hardware
 from advisor.recommender.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
-from advisor.recommender.explain import explain
+from advisor.recommender.explain import explain, unranked_note
 from advisor.recommender.footprint import MemoryAnswer, memory_answer
 from advisor.recommender.front import diverse_alternatives, pareto_front
+from advisor.recommender.launch import attach_launch
 from advisor.recommender.memory import context_limit, per_device_bytes
 from advisor.recommender.query import (
     CACHE_TYPES,
@@ -76,8 +78,10 @@ class Advisor:
     """Holds everything that does not change between requests."""
 
     def __init__(self, catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
-                 hardware_table: dict[str, Hardware], settings: Settings | None = None) -> None:
+                 hardware_table: dict[str, Hardware], settings: Settings | None = None,
+                 repos: RepoTable | None = None) -> None:
         self.settings = settings or get_settings()
+        self.repos = repos if repos is not None else load_repos(self.settings.catalog_path)
         self.catalog = catalog
         self.predictors = predictors
         self.hardware_table = hardware_table
@@ -216,9 +220,7 @@ class Advisor:
         missing = [self._model_names[c]
                    for c in np.unique(self._model_codes[~np.isfinite(score)]).tolist()]
         if missing:
-            notes.append(
-                f"{len(missing)} models have no full-precision score for a requested task "
-                f"category and were not ranked: {', '.join(missing)}")
+            notes.append(unranked_note(missing))
         short = ~memory["context_ok"].astype(bool)
         if short.any():
             too_short = sorted({self._models[i] for i in np.flatnonzero(short)})
@@ -299,7 +301,8 @@ class Advisor:
         def build(i: int) -> Candidate:
             return self._candidate(i, query, memory, speed, score, low, high, cap_total, fits)
 
-        pick_c = build(pick)
+        pick_c = attach_launch(build(pick), self.catalog.get(self._models[pick]),
+                               query.hardware, self.repos)
         alt_c = [build(i) for i in alternatives]
         modes = self.table.arrays["mode"]
         # built without re-validation: every field comes from the validated table
