@@ -15,7 +15,7 @@ setup: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
 setup-dev: $(BIN)/python browser
-	$(BIN)/pip install --quiet -e '.[test,measure,plot]'
+	$(BIN)/pip install --quiet -e '.[test,measure,plot,mcp]'
 
 # Headless Chromium for the browser tests (Debian package; they skip without it).
 browser:
