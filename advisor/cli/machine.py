@@ -62,6 +62,16 @@ def describe(found: Any) -> str:
     return "\n".join(lines)
 
 
+def recommend_inputs(kwargs: dict[str, Any], advisor: Any, detect: bool) -> dict[str, Any]:
+    """A recommendation's options, filled from this machine with ``detect``; without a budget
+    (given or detected) a usage error."""
+    kwargs = fill_from_machine(kwargs, advisor) if detect else kwargs
+    if kwargs.get("vram") is None:
+        raise click.UsageError("Missing option '--vram' (or give --detect to read it from this "
+                               "machine).")
+    return kwargs
+
+
 def fill_from_machine(kwargs: dict[str, Any], advisor: Any) -> dict[str, Any]:
     """``kwargs`` (a recommendation's options) with the budget, RAM and device of this machine
     where they were not given. Says on stderr what it read and filled."""

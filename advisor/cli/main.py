@@ -41,15 +41,12 @@ def cli(verbose: int) -> None:
 @errors_to_exit
 def recommend(as_json: bool, models: tuple[str, ...], detect: bool, **kwargs: Any) -> None:
     """Recommend a model and quant for a memory budget and task mix."""
-    from advisor.cli.machine import fill_from_machine
+    from advisor.cli.machine import recommend_inputs
     from advisor.cli.report import print_recommendation
     from advisor.recommender.advisor import Advisor
 
     advisor = Advisor.load(get_settings())
-    kwargs = fill_from_machine(kwargs, advisor) if detect else kwargs
-    if kwargs["vram"] is None:
-        raise click.UsageError("Missing option '--vram' (or give --detect to read it from "
-                               "this machine).")
+    kwargs = recommend_inputs(kwargs, advisor, detect)
     rec = advisor.recommend(models=list(models) or None, **kwargs)
     if as_json:
         click.echo(rec.model_dump_json(indent=2))
