@@ -161,7 +161,7 @@ def predict(input_path: Path, output_path: Path) -> None:
     from advisor.predictors.batch import predict_file
 
     n = predict_file(input_path, output_path, get_settings())
-    click.echo(f"wrote {n} rows to {output_path}", err=True)
+    click.echo(f"wrote {n} row{'' if n == 1 else 's'} to {output_path}", err=True)
 
 
 @cli.command("import-published")
