@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 pytest.importorskip("mcp")
 from mcp import Client, StdioServerParameters  # noqa: E402
 
-from advisor.recommender.memory import estimate_memory  # noqa: E402
 from advisor.service.app import create_app  # noqa: E402
 from advisor.service.mcp_server import build_server  # noqa: E402
 from advisor.vocabulary.settings import Settings  # noqa: E402
@@ -62,15 +61,14 @@ def test_tools_have_json_schema_inputs(fake_advisor):
 def test_tools_answer_as_the_api_does(fake_advisor, api):
     query = {"vram": "24GB", "task": "reasoning:0.7,coding:0.3", "hardware": RTX,
              "context": 8192}
+    footprint = {"model": "Qwen3-14B", "quant": "Q4_K_M", "context": 8192, "hardware": RTX}
     _, (rec, models, hardware, memory) = _session(build_server(fake_advisor), [
-        ("recommend", query), ("models", {}), ("hardware", {}),
-        ("memory", {"model": "Qwen3-14B", "quant": "Q4_K_M", "context": 8192})])
+        ("recommend", query), ("models", {}), ("hardware", {}), ("memory", footprint)])
     assert _body(rec) == api.get("/recommend", params=query).json()
     assert _body(rec)["pick"]["run"]["llama_server"].startswith("llama-server -hf ")
     assert _body(models) == api.get("/models").json()
     assert _body(hardware) == api.get("/hardware").json()
-    spec = fake_advisor.catalog.get("Qwen3-14B")
-    assert _body(memory) == estimate_memory(spec, quant="Q4_K_M", context=8192).as_dict()
+    assert _body(memory) == api.get("/memory", params=footprint).json()
 
 
 @pytest.mark.parametrize("tool, args, error, parameter", [

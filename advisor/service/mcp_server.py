@@ -2,8 +2,8 @@
 ``mcp`` SDK) with the tools ``recommend``, ``memory``, ``models`` and ``hardware``.
 
 Each tool is a thin adapter over the same core calls as the HTTP API's routes, so it answers
-what ``GET /recommend``, ``/models`` and ``/hardware`` answer for the same inputs; ``memory``
-is :func:`advisor.recommender.memory.estimate_memory` for a catalog model. Bad input comes back
+what ``GET /recommend``, ``/memory``, ``/models`` and ``/hardware`` answer for the same
+inputs. Bad input comes back
 as a tool error whose text is the API's error body (``error``, ``message``, ``parameter``).
 """
 
@@ -21,7 +21,7 @@ from pydantic import Field
 from advisor._version import __version__
 from advisor.data.hardware import MAX_DEVICES, MAX_THREADS
 from advisor.recommender.advisor import Advisor
-from advisor.recommender.memory import CACHE_TYPES, estimate_memory
+from advisor.recommender.memory import CACHE_TYPES
 from advisor.vocabulary.errors import InvalidInputError, NothingFitsError
 from advisor.vocabulary.settings import Settings
 from advisor.vocabulary.tasks import CATEGORIES
@@ -91,22 +91,23 @@ def build_server(advisor: Advisor) -> MCPServer:
             body: dict[str, Any] = json.loads(advisor.rank(query).model_dump_json())
         return body
 
-    @server.tool(description="Memory (bytes) to run a catalog model at a quant with llama.cpp "
-                 "on a GPU: weights, KV cache, compute buffers and runtime overhead, with the "
-                 "assumptions made.")
+    @server.tool(description="Memory (bytes) to run a catalog model at a quant with llama.cpp: "
+                 "weights, KV cache, compute buffers and runtime overhead, with the assumptions "
+                 "made; with hardware, where the weights live follows it and whether it fits. "
+                 "Same answer as GET /memory.")
     def memory(
         model: Annotated[str, Field(description="a catalog model name (see the models tool)")],
         quant: Annotated[str, Field(description="a llama.cpp quant type, e.g. Q4_K_M")],
-        context: Annotated[int, Field(ge=1, description="context length, tokens")] = 4096,
+        context: Annotated[int | None, Field(description="context length, tokens")] = None,
         cache_type: Annotated[str, Field(description="KV cache type: "
                                          f"{', '.join(CACHE_TYPES)}")] = "f16",
-        devices: Annotated[int, Field(ge=1, le=MAX_DEVICES, description="identical GPUs the "
-                                      "layers are split over")] = 1,
+        hardware: Annotated[str | None, Field(description="a device name from the hardware "
+                                              "tool; 'RTX 3090 x2' for several GPUs")] = None,
     ) -> dict[str, Any]:
         with _tool_errors():
-            spec = advisor.catalog.get(model)
-            return estimate_memory(spec, quant=quant, context=context, cache_type=cache_type,
-                                   n_devices=devices).as_dict()
+            answer = advisor.memory(model=model, quant=quant, context=context,
+                                    cache_type=cache_type, hardware=hardware)
+        return answer.model_dump(mode="json")
 
     @server.tool(description="The catalog's models with their architecture numbers (same as "
                  "GET /models).")

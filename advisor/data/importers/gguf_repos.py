@@ -78,9 +78,10 @@ def catalog_name(published: str, names: list[str]) -> str | None:
     """The catalog's name for a published checkpoint name, or None.
 
     Exact (case-insensitive) names win, so a catalog that lists ``Qwen3-4B-Instruct-2507`` gets
-    it; else the catalog row that drops the checkpoint's ``-Instruct`` / ``-it`` (the catalog's
-    older rows stand for the instruct checkpoint: ``Llama-3.1-8B`` for ``Llama-3.1-8B-Instruct``,
-    ``Mistral-7B-v0.3`` for ``Mistral-7B-Instruct-v0.3``), or a named alias. A dated release
+    it (or its ``-BF16`` release, as NVIDIA names its repos); else the catalog row that drops
+    the checkpoint's ``-Instruct`` / ``-it`` (the catalog's older rows stand for the instruct
+    checkpoint: ``Llama-3.1-8B`` for ``Llama-3.1-8B-Instruct``, ``Mistral-7B-v0.3`` for
+    ``Mistral-7B-Instruct-v0.3``), or a named alias. A dated release
     (``Qwen3-4B-Instruct-2507``) is a different checkpoint and is never folded into its base.
 
     >>> catalog_name("gemma-3-27b-it", ["gemma-3-27b", "Qwen3-14B"])
@@ -92,6 +93,8 @@ def catalog_name(published: str, names: list[str]) -> str | None:
     key = published.strip().lower()
     if key in by_key:
         return by_key[key]
+    if f"{key}-bf16" in by_key:  # the catalog names NVIDIA's BF16 release repo
+        return by_key[f"{key}-bf16"]
     alias = _ALIASES.get(key)
     if alias is not None and alias.lower() in by_key:
         return by_key[alias.lower()]
