@@ -17,6 +17,7 @@ from advisor.data.importers.gguf_repos import (
     catalog_name,
     file_pattern,
     import_gguf_repos,
+    source_keys,
 )
 from advisor.vocabulary.errors import DataFileError
 
@@ -161,6 +162,25 @@ def test_committed_table_covers_the_catalog_and_names_the_makers_repos():
     assert repos.ollama_tag("Qwen3-14B") == "qwen3:14b"
 
 
+def test_source_keys_of_sources_md():
+    text = ("# x\n## Source keys\n\n| key | citation | what was read |\n|---|---|---|\n"
+            "| LOCALAI | mudler/LocalAI @ 82c1 : `gallery/index.yaml` | uri entries |\n"
+            "| OTHER | same @ 9f0e : `x.yaml` | y |\n\n## Next\n| A | b | c |\n")
+    assert source_keys(text) == [
+        {"source_id": "LOCALAI", "kind": "catalog",
+         "citation": "mudler/LocalAI @ 82c1 : `gallery/index.yaml`; read: uri entries"},
+        {"source_id": "OTHER", "kind": "catalog",
+         "citation": "mudler/LocalAI @ 9f0e : `x.yaml`; read: y"}]
+
+
+def test_every_source_key_of_the_table_is_cited():
+    cited = {r["source_id"] for r in csv.DictReader(
+        (default_measurements_dir() / "sources_gguf.csv").open(encoding="utf-8"))}
+    used = {part.split(" ")[0] for e in load_repos().entries for part in e.source.split("; ")}
+    keys = {k for k in used if k.isupper() and k not in ("DOCS", "PAGES")}
+    assert keys <= cited, keys - cited
+
+
 def test_missing_table_is_empty_and_a_bad_one_names_its_line(tmp_path: Path):
     assert len(load_repos(tmp_path)) == 0
     path = tmp_path / "gguf_repos.csv"
@@ -183,5 +203,7 @@ def test_reimport_reproduces_the_committed_table(tmp_path: Path):
     report = import_gguf_repos(SHARED / "gguf", tmp_path)
     assert (tmp_path / "gguf_repos.csv").read_bytes() == \
         (committed / "gguf_repos.csv").read_bytes(), "run `quant-advisor import-published`"
+    assert (tmp_path.parent / "sources_gguf.csv").read_bytes() == \
+        (committed.parent / "sources_gguf.csv").read_bytes()
     names = [m.name for m in load_catalog(committed).models]
     assert report.catalog_models_without_repo == [n for n in names if not load_repos().of(n)]

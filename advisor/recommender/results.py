@@ -55,7 +55,8 @@ class Download(BaseModel):
         None, description="the model's Ollama library tag; Ollama chooses its quant")
     other_repos: list[str] = Field(default_factory=list,
                                    description="other repos holding this quant, by preference")
-    source: str = Field(description="where the repo and its file names were read")
+    source: str = Field(description="where the repo and its file names were read: source keys "
+                        "(cited in measurements/sources_gguf.csv) or the page's URL")
 
 
 class RunCommands(BaseModel):

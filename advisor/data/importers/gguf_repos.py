@@ -18,7 +18,9 @@ Ollama library tag and source; see that folder's ``SOURCES.md``) and ``gguf/file
   mainline llama.cpp, or it holds a quantization-aware-trained checkpoint, whose weights and file
   sizes differ from the model the estimates describe).
 
-Run ``quant-advisor import-published --shared ../shared/data``.
+The source keys of ``SOURCES.md`` (``LOCALAI``, ``LLMFIT``, ...) go to
+``measurements/sources_gguf.csv`` with their citations; ``DOCS``/``PAGES`` sources carry their
+URL in the row. Run ``quant-advisor import-published --shared ../shared/data``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from advisor.vocabulary.errors import DataFileError
 from advisor.vocabulary.quants import all_quants, find_quant
 
 OUT_FILE = "gguf_repos.csv"
+SOURCES_FILE = "sources_gguf.csv"
 COLUMNS: tuple[str, ...] = (
     "model", "published_name", "in_catalog", "repo", "kind", "file_pattern",
     "file_pattern_basis", "quants", "quants_basis", "excluded_reason", "ollama_tag",
@@ -216,6 +219,29 @@ def build_rows(repos: list[dict[str, str]], sizes: list[dict[str, str]],
     return out
 
 
+def source_keys(sources_md: str) -> list[dict[str, str]]:
+    """The ``| key | citation | what was read |`` rows of SOURCES.md's "Source keys" table."""
+    section = sources_md.partition("## Source keys")[2].split("\n## ", 1)[0]
+    out: list[dict[str, str]] = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] not in ("key", "") and not set(cells[0]) <= {"-"}:
+            citation = cells[1]
+            if citation.startswith("same @") and out:  # "same" = the row above's repository
+                citation = out[-1]["citation"].split(" @", 1)[0] + citation[len("same"):]
+            out.append({"source_id": cells[0], "kind": "catalog",
+                        "citation": f"{citation}; read: {cells[2]}"})
+    return out
+
+
+def _to_csv(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
 def _catalog_names(catalog_dir: Path) -> list[str]:
     path = catalog_dir / "models.csv"
     if not path.is_file():
@@ -225,17 +251,19 @@ def _catalog_names(catalog_dir: Path) -> list[str]:
         return [r["name"] for r in csv.DictReader(fh)]
 
 
-def import_gguf_repos(shared_gguf: Path, catalog_dir: Path) -> ReposReport:
+def import_gguf_repos(shared_gguf: Path, catalog_dir: Path,
+                      sources_dir: Path | None = None) -> ReposReport:
     """Write ``catalog_dir/gguf_repos.csv`` from ``shared_gguf`` (the shared ``gguf/`` folder),
-    mapping names onto the catalog in ``catalog_dir/models.csv``."""
+    mapping names onto the catalog in ``catalog_dir/models.csv``, and the source keys'
+    citations to ``sources_dir/sources_gguf.csv`` (default: ``catalog_dir``'s parent)."""
     names = _catalog_names(catalog_dir)
     rows = build_rows(_read(shared_gguf / "repos.csv"), _read(shared_gguf / "file_sizes.csv"),
                       names)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(catalog_dir / OUT_FILE, buf.getvalue())
+    atomic_write_text(catalog_dir / OUT_FILE, _to_csv(rows, COLUMNS))
+    notes = shared_gguf / "SOURCES.md"
+    keys = source_keys(notes.read_text(encoding="utf-8")) if notes.is_file() else []
+    atomic_write_text((sources_dir or catalog_dir.parent) / SOURCES_FILE,
+                      _to_csv(keys, ("source_id", "kind", "citation")))
     covered = {r["model"] for r in rows}
     return ReposReport(
         rows=len(rows), models=len(covered),
