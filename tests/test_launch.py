@@ -113,3 +113,26 @@ def test_pick_without_a_known_repo_gets_a_local_file_command(fake_advisor):
     argv = _argv(out.run.llama_server)
     assert "-hf" not in argv and _flag(argv, "-m") == f"model-{pick.quant}.gguf"
     assert any("no published repo" in n for n in out.run.notes)
+
+
+@pytest.mark.parametrize("modes, mode, flags", [
+    ("hybrid", "thinking", {"--reasoning": "on"}),
+    ("hybrid", "non-thinking", {"--reasoning": "off"}),
+    ("reasoning_effort", "thinking", {"--reasoning-effort": "high"}),
+    ("reasoning_effort", "non-thinking", {"--reasoning-effort": "low"}),
+    ("instruct", "non-thinking", {}),
+    ("thinking", "thinking", {}),
+])
+def test_the_mode_the_pick_answers_in_is_set(fake_advisor, repos, modes, mode, flags):
+    pick = _pick(fake_advisor, vram="24GB").model_copy(update={"mode": mode})
+    model = fake_advisor.catalog.get(pick.model).model_copy(update={"modes": modes})
+    argv = _argv(attach_launch(pick, model, None, repos).run.llama_server)
+    for flag in ("--reasoning", "--reasoning-effort"):
+        assert _flag(argv, flag) == flags.get(flag)
+
+
+def test_hybrid_pick_in_the_answer_says_its_mode(fake_advisor):
+    for mode, value in (("thinking", "on"), ("non-thinking", "off")):
+        pick = fake_advisor.recommend(vram="24GB", models=["Qwen3-14B"], mode=mode).pick
+        assert pick.mode == mode
+        assert _flag(_argv(pick.run.llama_server), "--reasoning") == value

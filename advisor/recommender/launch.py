@@ -12,7 +12,10 @@ layers offloaded to the GPU, ``--n-cpu-moe N`` keeps the MoE expert weights of t
 in host memory, ``-ot <regex>=<buffer type>`` places the tensors matching a pattern,
 ``-ctk``/``-ctv`` the K and V cache types, ``-fa on|off|auto`` flash attention (a quantized V
 cache requires it), ``-t`` the CPU threads, ``--no-mmproj`` skips the multimodal projector that
-``-hf`` would also fetch (the memory estimate covers the text model only).
+``-hf`` would also fetch (the memory estimate covers the text model only), and the mode the pick
+answers in: ``--reasoning on|off`` for a model that can think or not (a hybrid), or
+``--reasoning-effort high|low`` for one whose trace length is set (gpt-oss; the catalog's
+thinking and non-thinking modes of it are high and low effort).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class LaunchSpec:
     override_tensor: tuple[str, ...] = ()
     threads: int | None = None
     no_mmproj: bool = False
+    reasoning: str | None = None
+    reasoning_effort: str | None = None
     model_file: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -74,6 +79,10 @@ def _args(spec: LaunchSpec) -> list[str]:
         args += ["-fa", "on"]
     if spec.threads:
         args += ["-t", str(spec.threads)]
+    if spec.reasoning:
+        args += ["--reasoning", spec.reasoning]
+    if spec.reasoning_effort:
+        args += ["--reasoning-effort", spec.reasoning_effort]
     if spec.no_mmproj and spec.hf_repo:
         args.append("--no-mmproj")
     return args
@@ -144,8 +153,12 @@ def launch_for(candidate: Candidate, model: ModelSpec | None, hardware: Hardware
     elif download.quant_basis == "assumed":
         notes.append(f"{download.repo} follows a naming pattern that has every quant type; "
                      f"{candidate.quant} itself was not seen in a source")
+    thinking = candidate.mode == "thinking"
+    modes = model.modes if model else None
     spec = LaunchSpec(
         hf_repo=download.repo if download else None, quant=candidate.quant,
+        reasoning=("on" if thinking else "off") if modes == "hybrid" else None,
+        reasoning_effort=("high" if thinking else "low") if modes == "reasoning_effort" else None,
         context=candidate.memory.context, cache_type=candidate.memory.cache_type,
         n_layers=model.n_layers if model else None, gpu_layers=layers, n_cpu_moe=n_cpu_moe,
         override_tensor=patterns, threads=threads,

@@ -80,6 +80,9 @@ def build_server(advisor: Advisor) -> MCPServer:
         models: Annotated[list[str] | None, Field(description="only these models")] = None,
         alternatives: Annotated[int | None, Field(ge=0, le=100, description="how many "
                                                   "alternatives (default 10)")] = None,
+        mode: Annotated[str, Field(description="auto (rank each model in every mode it has), "
+                                   "thinking or non-thinking; without context a thinking "
+                                   "answer is sized for its reasoning trace")] = "auto",
     ) -> dict[str, Any]:
         with _tool_errors():
             query = advisor.parse_query(
@@ -87,7 +90,7 @@ def build_server(advisor: Advisor) -> MCPServer:
                 hardware=hardware, hardware_kind=hardware_kind, bandwidth_gbs=bandwidth_gbs,
                 fp16_tflops=fp16_tflops, hardware_memory_gb=hardware_memory_gb,
                 threads=threads, devices=devices, min_tokens_per_s=min_tokens_per_s,
-                family=family, models=models or None, alternatives=alternatives)
+                family=family, models=models or None, alternatives=alternatives, mode=mode)
             body: dict[str, Any] = json.loads(advisor.rank(query).model_dump_json())
         return body
 
