@@ -17,6 +17,7 @@ import click
 
 from advisor.cli.common import errors_to_exit, recommend_options
 from advisor.cli.export import export
+from advisor.cli.machine import detect
 from advisor.cli.models import models
 from advisor.cli.plot import plot
 from advisor.vocabulary.settings import get_settings
@@ -35,15 +36,17 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@recommend_options
+@recommend_options(detect=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the full answer as JSON.")
 @errors_to_exit
-def recommend(as_json: bool, models: tuple[str, ...], **kwargs: Any) -> None:
+def recommend(as_json: bool, models: tuple[str, ...], detect: bool, **kwargs: Any) -> None:
     """Recommend a model and quant for a memory budget and task mix."""
+    from advisor.cli.machine import recommend_inputs
     from advisor.cli.report import print_recommendation
     from advisor.recommender.advisor import Advisor
 
     advisor = Advisor.load(get_settings())
+    kwargs = recommend_inputs(kwargs, advisor, detect)
     rec = advisor.recommend(models=list(models) or None, **kwargs)
     if as_json:
         click.echo(rec.model_dump_json(indent=2))
@@ -83,6 +86,21 @@ def serve(host: str | None, port: int | None) -> None:
     from advisor.service.app import run
 
     run(get_settings(), host=host, port=port)
+
+
+@cli.command()
+def mcp() -> None:
+    """Serve recommend, memory, models and hardware as MCP tools on stdin/stdout.
+
+    Add it to an MCP client's configuration as the command `quant-advisor mcp`. Needs the
+    `mcp` extra (pip install 'quant-advisor[mcp]').
+    """
+    try:
+        from advisor.service.mcp_server import run_stdio
+    except ImportError as e:
+        raise click.ClickException(f"the MCP server needs the 'mcp' extra (pip install "
+                                   f"'quant-advisor[mcp]'): {e}") from e
+    run_stdio(get_settings())
 
 
 @cli.command()
@@ -143,7 +161,7 @@ def predict(input_path: Path, output_path: Path) -> None:
     from advisor.predictors.batch import predict_file
 
     n = predict_file(input_path, output_path, get_settings())
-    click.echo(f"wrote {n} rows to {output_path}", err=True)
+    click.echo(f"wrote {n} row{'' if n == 1 else 's'} to {output_path}", err=True)
 
 
 @cli.command("import-published")
@@ -218,6 +236,7 @@ _register_optional()
 cli.add_command(plot)
 cli.add_command(export)
 cli.add_command(models)
+cli.add_command(detect)
 
 
 def main() -> None:

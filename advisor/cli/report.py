@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from advisor.recommender.footprint import MemoryAnswer
 from advisor.recommender.memory import per_device_bytes
@@ -51,18 +53,42 @@ def print_recommendation(rec: Recommendation, console: Console | None = None) ->
                       f"{ret.source})")
     for test, fig in pick.speed.items():
         console.print(f"  {test}: {_fig(fig, '{:.0f}')} tokens/s ({fig.provenance})")
+    print_launch(pick, console)
     console.print(rec.explanation)
-    table = Table(title="Pick and alternatives within budget (pp512/tg128 in tokens/s)")
-    table.add_column("model", no_wrap=True)
-    for col in ("quant", "bpw", "memory", "quality", "kept", "pp512", "tg128"):
-        table.add_column(col, justify="left" if col == "quant" else "right", no_wrap=True)
-    for c in [pick, *rec.alternatives]:
-        table.add_row(*_row(c))
-    console.print(table)
+    console.print(candidates_table([pick, *rec.alternatives]))
     for note in rec.notes:
         console.print(f"[dim]note: {note}[/dim]")
     console.print(f"[dim]predictors {rec.predictor_version}; {rec.candidates_fitting} of "
                   f"{rec.candidates_considered} candidates fit[/dim]")
+
+
+def candidates_table(candidates: list[Candidate]) -> Table:
+    """The pick and alternatives as a table that fits 80 columns: no vertical borders, headers
+    never cut (a long model name folds onto a second line instead)."""
+    table = Table(title="Within budget (pp512, tg128: tokens/s)",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
+    table.add_column("model", overflow="fold", min_width=len("model"))
+    for col in ("quant", "bpw", "memory", "quality", "kept", "pp512", "tg128"):
+        table.add_column(col, justify="left" if col == "quant" else "right", no_wrap=True,
+                         min_width=len(col))
+    for c in candidates:
+        table.add_row(*_row(c))
+    return table
+
+
+def print_launch(pick: Candidate, console: Console) -> None:
+    """Where to download the pick and the command lines that run it (never wrapped, so they
+    can be pasted)."""
+    d = pick.download
+    if d is not None:
+        file = f", file {d.file_pattern}" if d.file_pattern else ""
+        tag = f"; Ollama: ollama run {d.ollama_tag}" if d.ollama_tag else ""
+        console.print(Text(f"  download: {d.url}{file}{tag}"), soft_wrap=True)
+    if pick.run is not None:
+        console.print(Text(f"  run: {pick.run.llama_server}"), soft_wrap=True)
+        console.print(Text(f"   or: {pick.run.llama_cli}"), soft_wrap=True)
+        for note in pick.run.notes:
+            console.print(Text(f"  ({note})", style="dim"), soft_wrap=True)
 
 
 def print_hardware(table: dict[str, Hardware], console: Console | None = None) -> None:

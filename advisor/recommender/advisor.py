@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from advisor.data.catalog import Catalog, load_catalog
 from advisor.data.dataset import Dataset, load_dataset
+from advisor.data.downloads import RepoTable, load_repos
 from advisor.data.hardware import load_hardware, resolve_hardware
 from advisor.data.weights_table import WeightsRow, read_weights_table
-from advisor.recommender.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
-from advisor.recommender.explain import explain
+from advisor.recommender.candidates import CandidateTable, PredictorSet, build_table
+from advisor.recommender.explain import explain, unranked_note
+from advisor.recommender.figures import RowFigures
 from advisor.recommender.footprint import MemoryAnswer, memory_answer
 from advisor.recommender.front import diverse_alternatives, pareto_front
+from advisor.recommender.launch import attach_launch
 from advisor.recommender.memory import context_limit, per_device_bytes
 from advisor.recommender.query import (
     CACHE_TYPES,
@@ -45,11 +47,8 @@ from advisor.recommender.query import (
 )
 from advisor.recommender.results import (
     Candidate,
-    Figure,
     FrontPoint,
-    MemoryFigures,
     Recommendation,
-    RequestEcho,
 )
 from advisor.vocabulary.errors import InvalidInputError, NothingFitsError
 from advisor.vocabulary.schema import Hardware
@@ -64,22 +63,15 @@ log = logging.getLogger(__name__)
 TIE_POINTS = 0.1
 
 
-class _TaskFigures(NamedTuple):
-    """A candidate's figures for one task category (independent of the request)."""
-
-    retention: Figure
-    capability: Figure
-    quality: Figure
-    provenance: str
-
-
 class Advisor:
     """Holds everything that does not change between requests."""
 
     def __init__(self, catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
-                 hardware_table: dict[str, Hardware], settings: Settings | None = None, *,
+                 hardware_table: dict[str, Hardware], settings: Settings | None = None,
+                 repos: RepoTable | None = None, *,
                  weights: dict[tuple[str, str], WeightsRow] | None = None) -> None:
         self.settings = settings or get_settings()
+        self.repos = repos if repos is not None else load_repos(self.settings.catalog_path)
         self.catalog = catalog
         self.predictors = predictors
         self.hardware_table = hardware_table
@@ -97,8 +89,7 @@ class Advisor:
         self._quants: list[str] = [str(q) for q in cols["quant"]]
         self._params_b: list[float] = [float(p) for p in cols["params_b"]]
         self._bpw: list[float] = [float(b) for b in cols["bpw"]]
-        self._bpw_figures: dict[int, Figure] = {}
-        self._task_figures: dict[tuple[int, str], _TaskFigures] = {}
+        self._figures = RowFigures(self.table)
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> Advisor:
@@ -221,9 +212,7 @@ class Advisor:
         missing = [self._model_names[c]
                    for c in np.unique(self._model_codes[~np.isfinite(score)]).tolist()]
         if missing:
-            notes.append(
-                f"{len(missing)} models have no full-precision score for a requested task "
-                f"category and were not ranked: {', '.join(missing)}")
+            notes.append(unranked_note(missing))
         short = ~memory["context_ok"].astype(bool)
         if short.any():
             too_short = sorted({self._models[i] for i in np.flatnonzero(short)})
@@ -302,9 +291,11 @@ class Advisor:
         front = np.asarray(pareto_front(np.flatnonzero(eligible), score, total), dtype=np.intp)
 
         def build(i: int) -> Candidate:
-            return self._candidate(i, query, memory, speed, score, low, high, cap_total, fits)
+            return self._figures.candidate(i, query, memory, speed, score, low, high, cap_total,
+                                           fits)
 
-        pick_c = build(pick)
+        pick_c = attach_launch(build(pick), self.catalog.get(self._models[pick]),
+                               query.hardware, self.repos)
         alt_c = [build(i) for i in alternatives]
         modes = self.table.arrays["mode"]
         # built without re-validation: every field comes from the validated table
@@ -316,7 +307,7 @@ class Advisor:
                                          score[front].astype(float).tolist(),
                                          fits[front].tolist(), strict=True)]
         return Recommendation(
-            request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
+            request=query.echo(), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
             explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix,
                                 TIE_POINTS),
             notes=notes, predictor_version=self.predictor_version,
@@ -365,125 +356,10 @@ class Advisor:
             cap_total += weight * cap
         return score, low, high, cap_total
 
-    def _candidate(self, i: int, query: Query, memory: dict[str, np.ndarray],
-                   speed: dict[str, np.ndarray] | None, score: np.ndarray, low: np.ndarray,
-                   high: np.ndarray, cap_total: np.ndarray, fits: np.ndarray) -> Candidate:
-        cols = self.table.arrays
-        version = f"quality predictor {self.predictor_version}"
-        tasks = {c.value: self._figures_of(i, c.value) for c in query.mix}
-        provs = {t.provenance for t in tasks.values()}
-        prov = "predicted" if "predicted" in provs else sorted(provs)[0]
-        quality_by = {c: t.quality for c, t in tasks.items()}
-        retention_by = {c: t.retention for c, t in tasks.items()}
-        capability_by = {c: t.capability for c, t in tasks.items()}
-        speed_figs = {}
-        if speed is not None:
-            for test in SPEED_TESTS:
-                speed_figs[test] = Figure(
-                    value=float(speed[f"tps:{test}"][i]), low=_opt(speed[f"tps_low:{test}"][i]),
-                    high=_opt(speed[f"tps_high:{test}"][i]), unit="tokens/s",
-                    provenance=str(speed[f"tps_prov:{test}"][i]),  # type: ignore[arg-type]
-                    source=f"{speed[f'tps_src:{test}'][i]} on {query.hardware.name}")  # type: ignore[union-attr]
-        assumptions = memory["assumptions"][i] if "assumptions" in memory else []
-        return Candidate(
-            model=self._models[i], mode=str(cols["mode"][i]), family=str(cols["family"][i]),
-            params_b=self._params_b[i], quant=self._quants[i],
-            quant_family=str(cols["quant_family"][i]),
-            bpw=self._bpw_figure_of(i),
-            file_bytes=int(cols["file_bytes"][i]),
-            memory=MemoryFigures(
-                weights_bytes=int(memory["weights_bytes"][i]),
-                kv_cache_bytes=int(memory["kv_cache_bytes"][i]),
-                compute_buffer_bytes=int(memory["compute_buffer_bytes"][i]),
-                overhead_bytes=int(memory["overhead_bytes"][i]),
-                total_bytes=int(memory["total_bytes"][i]),
-                context=int(memory["context"][i]), cache_type=query.cache_type,
-                assumptions=list(assumptions or [])),
-            fits=bool(fits[i]),
-            quality_score=Figure(value=float(score[i]), low=float(low[i]), high=float(high[i]),
-                                 unit="score 0-100", provenance="computed",
-                                 source=f"sum of task weight x capability x retention ({prov}, "
-                                 f"{version})"),
-            retention=Figure(value=float(score[i] / cap_total[i]),
-                             low=float(low[i] / cap_total[i]),
-                             high=float(high[i] / cap_total[i]), unit="fraction",
-                             provenance="computed", source="capability-weighted retention"),
-            quality_by_task=quality_by, retention_by_task=retention_by,
-            capability_by_task=capability_by, speed=speed_figs)
-
-    def _figures_of(self, i: int, c: str) -> _TaskFigures:
-        """Retention, capability and quality of row ``i`` for category ``c`` (request
-        independent, so built once per row and category and shared; figures are frozen)."""
-        found = self._task_figures.get((i, c))
-        if found is not None:
-            return found
-        cols = self.table.arrays
-        cap, ret = float(cols[f"cap:{c}"][i]), float(cols[f"ret:{c}"][i])
-        r_low, r_high = _opt(cols[f"ret_low:{c}"][i]), _opt(cols[f"ret_high:{c}"][i])
-        src, rprov = str(cols[f"ret_src:{c}"][i]), str(cols[f"ret_prov:{c}"][i])
-        figures = _TaskFigures(
-            retention=Figure(value=ret, low=r_low, high=r_high, unit="fraction",
-                             provenance=rprov, source=src),  # type: ignore[arg-type]
-            capability=Figure(value=cap, unit="score 0-100",
-                              provenance=_cap_prov(cols[f"cap_prov:{c}"][i]),
-                              source=str(cols[f"cap_src:{c}"][i])),
-            quality=Figure(value=cap * ret, low=None if r_low is None else cap * r_low,
-                           high=None if r_high is None else cap * r_high, unit="score 0-100",
-                           provenance="computed", source=f"capability x retention ({rprov})"),
-            provenance=rprov)
-        self._task_figures[(i, c)] = figures
-        return figures
-
-    def _bpw_figure_of(self, i: int) -> Figure:
-        found = self._bpw_figures.get(i)
-        if found is None:
-            found = self._bpw_figures[i] = _bpw_figure(
-                self._bpw[i], self._quants[i], str(self.table.arrays["bpw_source"][i]))
-        return found
-
-    def _echo(self, query: Query) -> RequestEcho:
-        return RequestEcho(
-            budget_bytes=query.budget_bytes, budget=query.budget_text,
-            task_mix={c.value: w for c, w in query.mix.items()}, context=query.context,
-            cache_type=query.cache_type,
-            hardware=query.hardware.name if query.hardware else None,
-            threads=query.hardware.threads if query.hardware else None,
-            n_devices=query.hardware.n_devices if query.hardware else None,
-            min_tokens_per_s=query.min_tokens_per_s, family=query.family,
-            models=list(query.models) if query.models else None, mode=query.mode,
-            contexts={"non-thinking": query.context_for("non-thinking"),
-                      "thinking": query.context_for("thinking")},
-            context_given=query.context_given)
-
 
 def _k(tokens: int | None) -> str:
     """A context length in thousands of tokens (``131072`` -> ``128K``)."""
     return "?" if tokens is None else f"{tokens // 1024}K"
-
-
-def _bpw_figure(bpw: float, quant: str, source: str) -> Figure:
-    """The file's bits per weight: a published file's size, llama-quantize's types for this
-    architecture (computed), or the quant's typical bits per weight (weights.csv's
-    ``size_source|source``)."""
-    kind, _, cited = source.partition("|")
-    if kind == "published":
-        return Figure(value=bpw, unit="bits/weight", provenance="published",
-                      source=f"size of the published {quant} file: {cited}")
-    if kind == "computed":
-        return Figure(value=bpw, unit="bits/weight", provenance="computed",
-                      source=f"this architecture's tensors at {cited}")
-    return Figure(value=bpw, unit="bits/weight", provenance="published",
-                  source=f"typical {quant} file bits/weight, measured on another model "
-                  f"({cited or kind})")
-
-
-def _opt(x: object) -> float | None:
-    v = float(x)  # type: ignore[arg-type]
-    return None if np.isnan(v) else v
-
-
-def _cap_prov(x: object) -> str:
-    return "predicted" if str(x) == "predicted" else "published"
 
 
 def recommend(vram: str | float, task: str = "reasoning", *, threads: int | None = None,

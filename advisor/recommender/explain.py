@@ -47,3 +47,17 @@ def mix_words(mix: dict[TaskCategory, float]) -> str:
     if len(mix) == 1:
         return next(iter(mix)).value.replace("_", " ")
     return "task-mix (" + format_task_mix(mix) + ")"
+
+
+def unranked_note(missing: list[str], shown: int = 10) -> str:
+    """The note naming the models left unranked for want of a full-precision score.
+
+    >>> unranked_note(["a"])
+    '1 model has no full-precision score for a requested task category and was not ranked: a'
+    """
+    many = len(missing) > 1
+    named = ", ".join(missing[:shown]) + (f" and {len(missing) - shown} more"
+                                          if len(missing) > shown else "")
+    return (f"{len(missing)} model{'s' if many else ''} {'have' if many else 'has'} no "
+            "full-precision score for a requested task category and "
+            f"{'were' if many else 'was'} not ranked: {named}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from advisor.recommender.memory import CACHE_TYPES, Runtime, per_device_bytes
+from advisor.recommender.results import RequestEcho
 from advisor.vocabulary.schema import Hardware, HardwareKind
 from advisor.vocabulary.tasks import TaskCategory
 
@@ -83,3 +84,18 @@ class Query:
         device's share within that device's memory when known (:meth:`device_fits`)."""
         total = np.asarray(total_bytes)
         return (total <= self.budget_bytes) & self.device_fits(total)
+
+    def echo(self) -> RequestEcho:
+        """The request as the answer repeats it."""
+        return RequestEcho(
+            budget_bytes=self.budget_bytes, budget=self.budget_text,
+            task_mix={c.value: w for c, w in self.mix.items()}, context=self.context,
+            cache_type=self.cache_type,
+            hardware=self.hardware.name if self.hardware else None,
+            threads=self.hardware.threads if self.hardware else None,
+            n_devices=self.hardware.n_devices if self.hardware else None,
+            min_tokens_per_s=self.min_tokens_per_s, family=self.family,
+            models=list(self.models) if self.models else None, mode=self.mode,
+            contexts={"non-thinking": self.context_for("non-thinking"),
+                      "thinking": self.context_for("thinking")},
+            context_given=self.context_given)

@@ -36,6 +36,38 @@ class MemoryFigures(BaseModel):
     assumptions: list[str] = Field(default_factory=list)
 
 
+class Download(BaseModel):
+    """Where to get the pick's GGUF file (cited data; nothing is looked up online)."""
+
+    repo: str = Field(description="Hugging Face repo id, e.g. bartowski/Qwen_Qwen3-14B-GGUF")
+    url: str
+    kind: str = Field(description="official (the model maker's), bartowski, unsloth, "
+                      "lmstudio-community, ggml-org or other")
+    quant: str
+    file_pattern: str | None = Field(
+        None, description="the file name in the repo (* stands for the parts of a split file)")
+    file_pattern_basis: str | None = Field(
+        None, description="published (seen in a source) or convention (the uploader's naming)")
+    quant_basis: Literal["listed", "assumed"] = Field(
+        description="listed: a source shows this quant in the repo; assumed: the uploader "
+        "publishes every llama.cpp quant type, this one was not itself seen")
+    ollama_tag: str | None = Field(
+        None, description="the model's Ollama library tag; Ollama chooses its quant")
+    other_repos: list[str] = Field(default_factory=list,
+                                   description="other repos holding this quant, by preference")
+    source: str = Field(description="where the repo and its file names were read: source keys "
+                        "(cited in measurements/sources_gguf.csv) or the page's URL")
+
+
+class RunCommands(BaseModel):
+    """Command lines that run the pick with llama.cpp (``-hf`` downloads the file on first use)."""
+
+    llama_server: str
+    llama_cli: str
+    gpu_layers: int = Field(description="layers offloaded to the GPU (-ngl)")
+    notes: list[str] = Field(default_factory=list)
+
+
 class Candidate(BaseModel):
     """One model, answering in one mode, at one quant level."""
 
@@ -61,6 +93,10 @@ class Candidate(BaseModel):
     speed: dict[str, Figure] = Field(
         default_factory=dict, description="tokens/s per llama-bench test (pp512, tg128), "
         "present when the hardware is known")
+    download: Download | None = Field(
+        None, description="where to get the file (the pick only; None where no repo is known)")
+    run: RunCommands | None = Field(
+        None, description="llama.cpp command lines for the pick (the pick only)")
 
 
 class FrontPoint(BaseModel):
