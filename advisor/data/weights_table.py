@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from advisor.data.catalog import ModelRow
 from advisor.data.dataset import _read_csv_models, default_measurements_dir
 from advisor.vocabulary.quants import get_quant
+
+if TYPE_CHECKING:
+    from advisor.data.catalog import ModelRow
 
 WEIGHTS_FILE = "weights.csv"
 

@@ -21,6 +21,7 @@ from advisor.data.dataset import Dataset, rows_frame
 from advisor.data.weights_table import WeightsRow, estimated_row
 from advisor.predictors.features import over_physical_ceiling
 from advisor.recommender.memory import Runtime, context_limit, estimate_memory
+from advisor.recommender.results import SPEED_TESTS
 from advisor.vocabulary.quants import RECOMMENDABLE, get_quant
 from advisor.vocabulary.schema import QUANTIZED_REFERENCE, Hardware, MetricKind, Provenance
 from advisor.vocabulary.tasks import CATEGORIES
@@ -50,8 +51,6 @@ class PredictorSet(Protocol):
 #: How each file splits, for placement and MoE speed (:class:`WeightsRow`'s columns).
 PLACEMENT_COLUMNS = ("token_embd_bytes", "output_bytes", "layer_bytes", "expert_bytes",
                      "n_layers", "n_moe_layers", "active_bytes")
-#: llama-bench tests reported for every candidate when the hardware is known.
-SPEED_TESTS: dict[str, tuple[int, int]] = {"pp512": (512, 0), "tg128": (0, 128)}
 #: (hardware, model, quant, test, CPU threads or None, devices) of a published/measured speed
 #: figure; ``hardware`` is one device's name and ``devices`` how many its layers were split
 #: over (1 for a single device).

@@ -7,13 +7,15 @@ object serves every answer that shows the row.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from advisor.recommender.candidates import SPEED_TESTS, CandidateTable
-from advisor.recommender.query import Query
-from advisor.recommender.results import Candidate, Figure, MemoryFigures
+from advisor.recommender.results import SPEED_TESTS, Candidate, Figure, MemoryFigures
+
+if TYPE_CHECKING:
+    from advisor.recommender.candidates import CandidateTable
+    from advisor.recommender.query import Query
 
 
 class _TaskFigures(NamedTuple):

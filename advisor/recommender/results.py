@@ -6,6 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: llama-bench tests an answer reports for every candidate when the hardware is known:
+#: test -> (prompt tokens, generated tokens).
+SPEED_TESTS: dict[str, tuple[int, int]] = {"pp512": (512, 0), "tg128": (0, 128)}
+
 ProvenanceKind = Literal["measured", "published", "predicted", "catalog", "computed"]
 
 
