@@ -9,7 +9,7 @@ import pytest
 
 from advisor.data.downloads import RepoTable, load_repos
 from advisor.recommender.launch import ALL_LAYERS, LaunchSpec, attach_launch, build_commands
-from advisor.recommender.results import Candidate
+from advisor.recommender.results import Candidate, Placement
 from advisor.vocabulary.schema import Hardware, HardwareKind
 
 REPO = "bartowski/Qwen_Qwen3-14B-GGUF"
@@ -61,10 +61,6 @@ def test_quantized_v_cache_says_why_flash_attention_is_on():
     assert any("flash attention" in n for n in run.notes)
 
 
-class PlacedCandidate(Candidate):
-    """A pick with the memory model's placement (the field the lead's placement adds)."""
-
-    placement: Any = None
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +74,10 @@ def _pick(fake_advisor, **kwargs: Any) -> Candidate:
 
 def test_offloaded_moe_pick_carries_its_offload_flags(fake_advisor, repos):
     pick = _pick(fake_advisor, vram="24GB", models=["Qwen3-30B-A3B"])
-    placed = PlacedCandidate(**pick.model_dump(), placement={
-        "n_gpu_layers": 49, "n_cpu_moe": 20, "override_tensor": []})
+    placed = pick.model_copy(update={"placement": Placement(
+        kind="experts_on_cpu", gpu_bytes=11 * 10**9, cpu_bytes=10 * 10**9, n_gpu_layers=49,
+        n_cpu_moe=20, flags=["-ngl", "99", "--n-cpu-moe", "20"], host_bandwidth_gbs=51.2,
+        source="test")})
     model = fake_advisor.catalog.get("Qwen3-30B-A3B")
     out = attach_launch(placed, model, None, repos)
     argv = _argv(out.run.llama_server)

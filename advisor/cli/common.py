@@ -66,6 +66,11 @@ _RECOMMEND_OPTIONS: list[Callable[[F], F]] = [
     click.option("--family", default=None, help="Only models of this family."),
     click.option("--model", "models", multiple=True, help="Only these models (repeatable)."),
     click.option("--alternatives", type=int, default=None, help="How many alternatives [10]."),
+    click.option("--ram", default=None,
+                 help="System RAM beside the GPU that offloaded placements may use (MoE "
+                 "experts or layers on the CPU), e.g. 64GB; needs --hardware."),
+    click.option("--ram-bandwidth-gbs", type=float, default=None,
+                 help="System memory bandwidth, GB/s [51.2: dual-channel DDR4-3200]."),
     click.option("--mode", default="auto", show_default=True,
                  help="auto (rank each model in every mode it has), thinking or non-thinking; "
                  "without --context a thinking answer is sized for 32768 tokens."),

@@ -47,6 +47,11 @@ def print_recommendation(rec: Recommendation, console: Console | None = None) ->
         n = rec.request.n_devices
         console.print(f"  split over {n} GPUs ({rec.request.hardware}): about "
                       f"{format_bytes(per_device_bytes(m.total_bytes, n))} on each")
+    if pick.placement is not None:
+        pl = pick.placement
+        console.print(f"  placement: {pl.kind.replace('_', ' ')}, GPU "
+                      f"{format_bytes(pl.gpu_bytes)}, RAM {format_bytes(pl.cpu_bytes)} "
+                      f"({' '.join(pl.flags)})")
     for task, fig in pick.quality_by_task.items():
         ret = pick.retention_by_task[task]
         console.print(f"  {task}: {_fig(fig)} (retention {ret.value:.1%}, {ret.provenance}: "

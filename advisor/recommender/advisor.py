@@ -37,6 +37,7 @@ from advisor.recommender.footprint import MemoryAnswer, memory_answer
 from advisor.recommender.front import diverse_alternatives, pareto_front
 from advisor.recommender.launch import attach_launch
 from advisor.recommender.memory import context_limit, per_device_bytes
+from advisor.recommender.offload import offload_note, plan_offload, with_placement
 from advisor.recommender.query import (
     CACHE_TYPES,
     MAX_CONTEXT,
@@ -116,7 +117,9 @@ class Advisor:
                     devices: int | None = None,
                     min_tokens_per_s: float | None = None, family: str | None = None,
                     models: list[str] | None = None,
-                    alternatives: int | None = None, mode: str = "auto") -> Query:
+                    alternatives: int | None = None, mode: str = "auto",
+                    ram: str | float | None = None,
+                    ram_bandwidth_gbs: float | None = None) -> Query:
         """Validate a request; errors are InvalidInputError or UnknownNameError naming the
         parameter.
 
@@ -135,6 +138,11 @@ class Advisor:
         if mode not in MODES:
             raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}",
                                     parameter="mode")
+        ram_bytes = None if ram is None or ram == "" else parse_memory(ram, parameter="ram")
+        if ram_bandwidth_gbs is not None and not (np.isfinite(ram_bandwidth_gbs)
+                                                  and 0 < ram_bandwidth_gbs <= 10_000):
+            raise InvalidInputError(f"ram_bandwidth_gbs must be a number of GB/s in (0, 10000], "
+                                    f"got {ram_bandwidth_gbs!r}", parameter="ram_bandwidth_gbs")
         given = context is not None
         context = self.settings.default_context if context is None else int(context)
         if not MIN_CONTEXT <= context <= MAX_CONTEXT:
@@ -177,7 +185,8 @@ class Advisor:
         return Query(budget, str(vram), mix, context, cache, device, min_tokens_per_s, family,
                      names, n_alt, requested, mode=mode,
                      thinking_context=context if given else THINKING_CONTEXT,
-                     context_given=given)
+                     context_given=given, ram_bytes=ram_bytes,
+                     ram_bandwidth_gbs=ram_bandwidth_gbs)
 
     def memory(self, *, model: str, quant: str, context: int | None = None,
                cache_type: str = "f16", hardware: str | None = None,
@@ -270,8 +279,17 @@ class Advisor:
             notes.append(
                 f"vram {query.budget_text} is more than the {count}"
                 f"{query.hardware.memory_gb:g} GB of {query.hardware.name}: the answer is held "
-                f"to {format_bytes(query.budget_bytes)} (weights on the device; offloading "
-                "layers to the CPU is not modelled)")
+                f"to {format_bytes(query.budget_bytes)} on the device"
+                + ("" if query.ram_bytes else " (give ram to consider offloading to the CPU)"))
+        plan = None
+        if query.ram_bytes and speed is not None and query.n_devices == 1:
+            plan = plan_offload(cols, memory, speed["tps:tg128"], query, eligible & ~fits)
+            fits = fits | plan.placed
+            total = np.where(plan.placed, plan.gpu_bytes + plan.cpu_bytes, total)
+            notes.append(offload_note(plan, query))
+        elif query.ram_bytes:
+            notes.append("ram is used only with a single known device: offloaded placements "
+                         "need its speed (give hardware)")
         if not fits.any():
             eligible = eligible & on_devices
             smallest = int(total[eligible].min())
@@ -291,8 +309,9 @@ class Advisor:
         front = np.asarray(pareto_front(np.flatnonzero(eligible), score, total), dtype=np.intp)
 
         def build(i: int) -> Candidate:
-            return self._figures.candidate(i, query, memory, speed, score, low, high, cap_total,
-                                           fits)
+            c = self._figures.candidate(i, query, memory, speed, score, low, high, cap_total,
+                                        fits)
+            return c if plan is None or not plan.placed[i] else with_placement(c, plan, i)
 
         pick_c = attach_launch(build(pick), self.catalog.get(self._models[pick]),
                                query.hardware, self.repos)

@@ -205,6 +205,8 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
                     "params_b": params_b, "active_params_b": spec.active_params_b,
                     "quant": q.name, "quant_family": q.family.value, "bpw": w.bpw,
                     "bpw_source": f"{w.size_source}|{w.source}", "file_bytes": w.file_bytes,
+                    "expert_share": (spec.n_experts_used or 1) / spec.n_experts
+                    if spec.is_moe and spec.n_experts else 1.0,
                     **{k: getattr(w, k) for k in PLACEMENT_COLUMNS},
                 })
     frame = pd.DataFrame.from_records(records)

@@ -22,6 +22,13 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
         f"{format_bytes(pick.memory.total_bytes)} at {pick.memory.context} tokens of context "
         f"and keeps {kept} of the full-precision model's {task} quality."
     ]
+    if pick.placement is not None:
+        pl = pick.placement
+        how = (f"the routed experts of {pl.n_cpu_moe} MoE layers in system RAM"
+               if pl.kind == "experts_on_cpu" else
+               f"{pl.n_gpu_layers} layers on the GPU and the rest in system RAM")
+        parts.append(f"It runs split, with {how}: {format_bytes(pl.gpu_bytes)} on the GPU, "
+                     f"{format_bytes(pl.cpu_bytes)} of RAM ({' '.join(pl.flags)}).")
     if "tg128" in pick.speed:
         tg = pick.speed["tg128"]
         parts.append(f"Expected generation speed: about {tg.value:.0f} tokens/s "

@@ -43,6 +43,9 @@ class Query:
     n_alternatives: int
     requested_bytes: int | None = None
     mode: str = "auto"
+    #: system RAM beside the GPU budget that offloaded placements may use, bytes
+    ram_bytes: int | None = None
+    ram_bandwidth_gbs: float | None = None
     #: the context thinking-mode rows are sized for (``context`` when the request set one)
     thinking_context: int | None = None
     context_given: bool = True
@@ -98,4 +101,5 @@ class Query:
             models=list(self.models) if self.models else None, mode=self.mode,
             contexts={"non-thinking": self.context_for("non-thinking"),
                       "thinking": self.context_for("thinking")},
-            context_given=self.context_given)
+            context_given=self.context_given, ram_bytes=self.ram_bytes,
+            ram_bandwidth_gbs=self.ram_bandwidth_gbs)

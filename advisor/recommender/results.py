@@ -72,6 +72,23 @@ class RunCommands(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+class Placement(BaseModel):
+    """Where a candidate's weights go when it runs split between the GPU and system RAM
+    (``None`` on a candidate: everything on the device)."""
+
+    kind: Literal["experts_on_cpu", "layers_on_cpu"] = Field(
+        description="MoE routed experts of some layers in RAM (--n-cpu-moe), or whole layers "
+        "in RAM (-ngl)")
+    gpu_bytes: int
+    cpu_bytes: int = Field(description="system RAM it needs: the tensors kept there, the token "
+                           "embedding and the CPU's compute buffer")
+    n_gpu_layers: int = Field(description="repeating layers on the GPU (-ngl)")
+    n_cpu_moe: int = Field(description="MoE layers whose routed experts stay in RAM")
+    flags: list[str] = Field(description="llama-server / llama-cli flags of the placement")
+    host_bandwidth_gbs: float = Field(description="system memory bandwidth the speed assumes")
+    source: str
+
+
 class Candidate(BaseModel):
     """One model, answering in one mode, at one quant level."""
 
@@ -94,6 +111,8 @@ class Candidate(BaseModel):
     retention_by_task: dict[str, Figure]
     capability_by_task: dict[str, Figure] = Field(
         description="full-precision score per category (catalog), the scale of quality_by_task")
+    placement: Placement | None = Field(
+        None, description="set when the candidate runs with part of it in system RAM")
     speed: dict[str, Figure] = Field(
         default_factory=dict, description="tokens/s per llama-bench test (pp512, tg128), "
         "present when the hardware is known")
@@ -140,6 +159,8 @@ class RequestEcho(BaseModel):
         "context asked for, or the defaults (non-thinking: a prompt and a reply; thinking: "
         "room for the reasoning trace)")
     context_given: bool = True
+    ram_bytes: int | None = Field(None, description="system RAM offloaded placements may use")
+    ram_bandwidth_gbs: float | None = None
 
 
 class Recommendation(BaseModel):

@@ -108,6 +108,12 @@ def public_router() -> APIRouter:
         family: Annotated[str | None, Query(description="restrict to a model family")] = None,
         models: Annotated[str | None, Query(description="comma-separated model names")] = None,
         alternatives: Annotated[int | None, Query(description="number of alternatives")] = None,
+        ram: Annotated[str | None, Query(
+            description="system RAM beside the GPU that offloaded placements may use (MoE "
+            "experts or layers on the CPU), e.g. 64GB; needs hardware")] = None,
+        ram_bandwidth_gbs: Annotated[float | None, Query(
+            description="system memory bandwidth, GB/s (default 51.2: dual-channel "
+            "DDR4-3200)")] = None,
         mode: Annotated[str, Query(description="auto (rank each model in every mode it has), "
                                    "thinking or non-thinking; without context a thinking "
                                    "answer is sized for 32768 tokens")] = "auto",
@@ -118,7 +124,8 @@ def public_router() -> APIRouter:
             hardware_memory_gb=hardware_memory_gb, threads=threads, devices=devices,
             min_tokens_per_s=min_tokens_per_s, family=family,
             models=[m for m in models.split(",") if m.strip()] if models else None,
-            alternatives=alternatives, mode=mode)
+            alternatives=alternatives, mode=mode, ram=ram,
+            ram_bandwidth_gbs=ram_bandwidth_gbs)
         answers: AnswerCache = request.app.state.answers
         key = query_key(query)
         body = answers.get(advisor, key)
