@@ -20,7 +20,8 @@ def table():
 # machine, device name, in the table, count, kind, vram passed on, threads passed on
 CASES = [
     ("nvidia_2x_rtx3090", "NVIDIA GeForce RTX 3090", True, 2, "gpu", "48GB", None),
-    ("nvidia_unknown_gpu", "NVIDIA GeForce RTX 5090", False, 1, "gpu", "34.19GB", None),
+    ("nvidia_rtx5090", "NVIDIA GeForce RTX 5090", True, 1, "gpu", "32GB", None),
+    ("nvidia_unknown_gpu", "NVIDIA Test Board 9990", False, 1, "gpu", "34.19GB", None),
     ("nvidia_mixed", "NVIDIA RTX A6000", True, 1, "gpu", "48GB", None),
     ("apple_m2_pro_32gb", "Apple M2 Pro (19-core GPU, 32GB)", True, 1, "apple", "32GB", None),
     ("apple_m2_pro_16gb", "Apple M2 Pro (19-core GPU, 16GB)", False, 1, "apple", "15.03GB",
@@ -79,7 +80,7 @@ def test_mixed_gpus_take_the_largest_and_say_so(table):
 def test_unknown_gpu_is_reported_with_its_specs(table):
     found = detect(RecordedMachine("nvidia_unknown_gpu"), table)
     args = found.recommend_args()
-    assert args["hardware"] == "NVIDIA GeForce RTX 5090 (detected)"
+    assert args["hardware"] == "NVIDIA Test Board 9990 (detected)"
     assert (args["hardware_kind"], args["bandwidth_gbs"]) == ("gpu", 1792.1)
     assert args["hardware_memory_gb"] == 34.19
     assert "bus" in found.device.basis

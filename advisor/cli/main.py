@@ -179,18 +179,37 @@ def import_published(shared: Path, out: Path | None) -> None:
 
 
 @cli.command("hardware")
+@click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True)
 @errors_to_exit
-def hardware_cmd(as_json: bool) -> None:
-    """List the known devices and their specs."""
-    from advisor.cli.report import print_hardware
-    from advisor.data.hardware import load_hardware
+def hardware_cmd(name: str | None, as_json: bool) -> None:
+    """List the known devices and their specs, or show the one NAME means ("rtx 5090",
+    "strix halo", "m4 max 40 core"); an unknown NAME exits 2 with "did you mean"."""
+    from advisor.cli.report import print_device, print_hardware
+    from advisor.data.hardware import load_hardware, resolve_hardware
+    from advisor.data.unified_memory import gpu_memory_limit
 
     table = load_hardware(get_settings().measurements_dir)
+    if name is None:
+        if as_json:
+            click.echo(json.dumps([h.model_dump(mode="json") for h in table.values()],
+                                  indent=2))
+        else:
+            print_hardware(table)
+        return
+    device = resolve_hardware(name, table=table)
+    if device is None:  # a given name resolves or raises; this keeps the types honest
+        raise click.UsageError(f"hardware {name!r} named no device")
+    limit = gpu_memory_limit(device)
     if as_json:
-        click.echo(json.dumps([h.model_dump(mode="json") for h in table.values()], indent=2))
+        answer = device.model_dump(mode="json")
+        answer["gpu_memory_limit"] = None if limit is None else {
+            **{k: getattr(limit, k) for k in ("platform", "memory_bytes", "limit_bytes",
+                                               "rule", "source", "how_to_raise")},
+            "share": limit.share}
+        click.echo(json.dumps(answer, indent=2))
     else:
-        print_hardware(table)
+        print_device(device, limit)
 
 
 @cli.command("quants")

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from advisor.data.unified_memory import GpuMemoryLimit
 from advisor.recommender.footprint import MemoryAnswer
 from advisor.recommender.memory import per_device_bytes
 from advisor.recommender.results import Candidate, Figure, Recommendation
@@ -103,6 +104,28 @@ def print_hardware(table: dict[str, Hardware], console: Console | None = None) -
     for h in table.values():
         out.add_row(h.name, h.kind.value, *("-" if v is None else f"{v:g}" for v in
                                             (h.memory_gb, h.bandwidth_gbs, h.fp16_tflops)))
+    (console or Console()).print(out)
+
+
+def print_device(device: Hardware, limit: GpuMemoryLimit | None,
+                 console: Console | None = None) -> None:
+    """One device's specs, with the default GPU share of a unified memory."""
+    out = Table(title=device.name, show_header=False)
+    rows = [("kind", device.kind.value), ("memory kind", device.memory_kind or "-"),
+            ("memory GB", device.memory_gb), ("bandwidth GB/s", device.bandwidth_gbs),
+            ("FP16 TFLOPS (vector)", device.fp16_tflops),
+            ("FP16 TFLOPS (tensor, dense)", device.fp16_tensor_tflops),
+            ("CPU cores", device.cpu_cores), ("memory channels", device.memory_channels),
+            ("aliases", ", ".join(device.aliases) or "-"), ("source", device.source or "-")]
+    for label, value in rows:
+        out.add_row(label, "-" if value is None else f"{value:g}" if isinstance(value, float)
+                    else str(value))
+    if limit is not None:
+        shown = "not published" if limit.limit_bytes is None else \
+            f"{limit.limit_bytes / 2**30:.1f} GiB ({limit.share:.0%})" if limit.share else \
+            f"{limit.limit_bytes / 2**30:.1f} GiB"
+        out.add_row("GPU memory limit", f"{shown}: {limit.rule}")
+        out.add_row("raise it", limit.how_to_raise)
     (console or Console()).print(out)
 
 

@@ -147,6 +147,8 @@ def flops_basis(text: object) -> str:
         return "tensor"
     if "fp32" in t:
         return "fp32"
+    if "half" in t or "fp16 when possible" in t:  # Wikipedia's "Half" column; HF.js's figures
+        return "vector"
     return UNKNOWN
 
 

@@ -51,6 +51,11 @@ class HardwareKind(StrEnum):
     APU = "apu"      # integrated GPU sharing system memory (e.g. Ryzen AI Max)
 
 
+class MemoryKind(StrEnum):
+    UNIFIED = "unified"    # one memory shared by CPU and GPU (Apple, APUs, SoCs)
+    DISCRETE = "discrete"  # the GPU's own memory
+
+
 class MetricKind(StrEnum):
     ACCURACY = "accuracy"        # higher is better, compared as retention = value / baseline
     PERPLEXITY = "perplexity"    # lower is better, compared as ppl_ratio = value / baseline
@@ -194,9 +199,37 @@ class Hardware(BaseModel):
         None, description="identical devices the model's layers are split over (llama.cpp "
         "--split-mode layer); None = one device. The specs (memory_gb, bandwidth_gbs, ...) are "
         "those of one device")
+    memory_kind: MemoryKind | None = Field(
+        None, description="'unified' (GPU and CPU share the memory: Apple, APUs, SoCs) or "
+        "'discrete' (the GPU's own memory); None = not stated (CPU devices)")
+    fp16_tensor_tflops: PositiveFloat | None = Field(
+        None, description="dense FP16 tensor-core / matrix-unit peak (fp16_tflops is the vector "
+        "peak); None where only a sparse figure or none is published")
+    fp16_tensor_basis: str = ""
+    cpu_cores: PositiveInt | None = Field(None, description="CPU cores (CPU and SoC devices)")
+    memory_channels: PositiveInt | None = Field(None, description="DRAM channels (CPUs)")
+    aliases: tuple[str, ...] = Field(
+        (), description="short names users type ('rtx 5090', 'strix halo'); ';'-separated in "
+        "the CSV")
+    vendor: str = ""
+    released: str = Field("", description="launch date as the source gives it")
     cores_or_isa: str = ""
     source: str = ""
     notes: str = ""
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _split_aliases(cls, v: object) -> object:
+        if isinstance(v, str):
+            return tuple(a.strip() for a in v.split(";") if a.strip())
+        return v
+
+    @property
+    def unified(self) -> bool:
+        """Whether the GPU shares the system memory (``memory_kind``, else the kind says so)."""
+        if self.memory_kind is not None:
+            return self.memory_kind is MemoryKind.UNIFIED
+        return self.kind in (HardwareKind.APPLE, HardwareKind.APU)
 
     @property
     def device_name(self) -> str:
