@@ -29,10 +29,12 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -40,8 +42,9 @@ from pydantic import ValidationError
 
 from advisor._version import __version__
 from advisor.recommender.advisor import Advisor
+from advisor.service import lifeline
 from advisor.service.answer_cache import AnswerCache
-from advisor.service.errors import ErrorBody, ErrorItem, install_error_handlers
+from advisor.service.errors import ErrorBody, ErrorItem, install_error_handlers, internal_error
 from advisor.service.observability import Metrics, configure_logging, install
 from advisor.service.retrain import Retrainer, Trainer
 from advisor.service.routes import add_row_schemas, ops_router, public_router
@@ -51,30 +54,38 @@ from advisor.service.webpage import mount_web
 from advisor.vocabulary.errors import InvalidInputError
 from advisor.vocabulary.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from advisor.data.dataset import Dataset
+    from advisor.predictors.card import ModelCard
+
 log = logging.getLogger(__name__)
 __all__ = ["ErrorBody", "ErrorItem", "create_app"]
 
 
 def create_app(settings: Settings | None = None,
                advisor_factory: Callable[[Settings], Advisor] | None = None,
-               trainer: Trainer | None = None, freeze_heap: bool = False) -> FastAPI:
+               trainer: Trainer | None = None, freeze_heap: bool = False,
+               train_in_child: bool | None = None) -> FastAPI:
     """Build the app; store, predictors and data load once at start-up (the lifespan).
 
     ``advisor_factory`` builds an :class:`Advisor` from settings whose ``models_dir`` is the
     serving predictor version; ``trainer`` is what retraining runs (default
-    :func:`advisor.predictors.training.train`; tests pass a fast fake). ``freeze_heap`` (the served
-    process, :mod:`advisor.service.app`) hides what is loaded from the cyclic garbage collector
-    (:func:`_freeze_heap`).
+    :func:`advisor.predictors.training.train`; tests pass a fast fake), in a process of its own
+    when ``train_in_child`` (default: for the default trainer), else in a thread.
+    ``freeze_heap`` (the served process) hides what is loaded from the cyclic garbage
+    collector (:func:`_freeze_heap`).
     """
     settings = settings or get_settings()
     factory = advisor_factory or Advisor.load
     metrics = Metrics()
+    in_child = trainer is None if train_in_child is None else train_in_child
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        train = trainer or _default_trainer()
+        train = trainer or _default_trainer
         service = Service(settings, factory, metrics, lambda store, registry, activate:
-                          Retrainer(settings, store, registry, train, activate))
+                          Retrainer(settings, store, registry, train, activate,
+                                    in_child=in_child))
         service.on_swap = lambda advisor: _serve(app, advisor, freeze_heap)
         app.state.service, app.state.advisor = service, service.advisor
         if freeze_heap:
@@ -83,6 +94,7 @@ def create_app(settings: Settings | None = None,
                  service.advisor.predictor_version, service.version, service.store.safe_url)
         yield
         service.close()
+        metrics.close()
 
     app = FastAPI(title="quant-advisor", version=__version__, lifespan=lifespan,
                   description="Which GGUF quant of which LLM to run for a memory budget and "
@@ -91,7 +103,7 @@ def create_app(settings: Settings | None = None,
     app.state.settings, app.state.metrics = settings, metrics
     app.state.answers = AnswerCache(settings.answer_cache_entries)
     install_error_handlers(app)
-    install(app, metrics)
+    install(app, metrics, crash=internal_error)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST"],
@@ -108,10 +120,11 @@ def create_app(settings: Settings | None = None,
     return app
 
 
-def _default_trainer() -> Trainer:
+def _default_trainer(dataset: Dataset, out_dir: Path) -> ModelCard:
+    """:func:`advisor.predictors.training.train`, imported only when a retraining runs."""
     from advisor.predictors.training import train
 
-    return train
+    return train(dataset, out_dir)
 
 
 def _serve(app: FastAPI, advisor: Advisor, freeze_heap: bool) -> None:
@@ -149,9 +162,11 @@ def effective_settings(settings: Settings, *, host: str | None = None,
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """The uvicorn options the service runs with (measured, see the module docstring)."""
+    """The uvicorn options the service runs with (measured, see the module docstring); a stop
+    waits at most 10 s for requests under way."""
     return {"host": settings.host, "port": settings.port, "http": "httptools",
-            "loop": "uvloop", "log_config": None, "access_log": False}
+            "loop": "uvloop", "log_config": None, "access_log": False,
+            "timeout_graceful_shutdown": 10}
 
 
 def run(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
@@ -169,6 +184,7 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
 
     Store.open(settings.sqlalchemy_url).close()  # migrate once, not in every worker at once
     export_settings(settings)
+    os.environ[lifeline.PARENT_ENV] = str(os.getpid())  # the workers end when this process does
     metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics sums the workers' files
         metrics_dir = tempfile.mkdtemp(prefix="advisor-metrics-")
@@ -182,7 +198,12 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
 
 
 def worker_app() -> FastAPI:
-    """The app of one worker process: settings from the environment (:func:`export_settings`)."""
+    """The app of one worker process: settings from the environment (:func:`export_settings`).
+    It stops when the process that started it is gone (:func:`lifeline.watch_parent`), even
+    one killed with SIGKILL, so no worker keeps the port."""
+    parent = os.environ.get(lifeline.PARENT_ENV, "")
+    lifeline.watch_parent(lifeline.stop_self, parent=int(parent) if parent.isdigit() else None,
+                          pdeathsig=signal.SIGTERM)
     settings = get_settings()
     configure_logging(as_json=settings.log_json, access_log=settings.access_log)
     return create_app(settings, freeze_heap=True)

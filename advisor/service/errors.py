@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from advisor.service.auth import AuthError
+from advisor.service.auth import AuthError, CrossSiteError, MediaTypeError
 from advisor.service.jobs import RetrainBusyError
 from advisor.service.observability import request_id
 from advisor.service.store import StoreError
@@ -86,6 +86,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unauthorized(_: Request, exc: AuthError) -> JSONResponse:
         return _answer(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
 
+    @app.exception_handler(CrossSiteError)
+    async def cross_site(_: Request, exc: CrossSiteError) -> JSONResponse:
+        return _answer(403, "cross_site", str(exc))
+
+    @app.exception_handler(MediaTypeError)
+    async def media_type(_: Request, exc: MediaTypeError) -> JSONResponse:
+        return _answer(415, "unsupported_media_type", str(exc))
+
     @app.exception_handler(RetrainBusyError)
     async def busy(_: Request, exc: RetrainBusyError) -> JSONResponse:
         return _answer(409, "busy", str(exc))
@@ -112,9 +120,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def crash(_: Request, exc: Exception) -> JSONResponse:
+        # Only for errors outside ObserveMiddleware, which answers the others itself.
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
-        return _answer(500, "internal_error", "internal error; quote the request_id when "
-                       "reporting it")
+        return internal_error()
+
+
+def internal_error() -> JSONResponse:
+    """The answer to an unhandled error: no trace, the request id to quote."""
+    return _answer(500, "internal_error", "internal error; quote the request_id "
+                   f"({request_id.get()}) when reporting it")
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 from advisor.predictors.registry import Registry
 from advisor.service.jobs import LOCK as RETRAIN_LOCK
 from advisor.service.observability import Metrics
-from advisor.service.store import Store
+from advisor.service.store import Store, new_holder
 from advisor.vocabulary.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,6 +45,7 @@ class Service:
         self.version = self.registry.current_id()
         self.advisor = self._load(self.registry.path_of(self.version))
         self.metrics.set_version(self.version)
+        self.metrics.watch_store(self.store)
         self.retrainer = retrainer(self.store, self.registry, self.activate)
         self._swap = threading.Lock()
         self.on_swap: Callable[[Advisor], None] | None = None
@@ -61,10 +61,9 @@ class Service:
         replica (a worker that uvicorn restarts must not delete it). Tried at start-up and
         again on every poll of :meth:`_follow`, so a dead holder's folder goes once its lease
         has run out."""
-        holder = f"startup-{uuid.uuid4().hex[:8]}"
+        holder = new_holder("cleanup")
         if not self.store.acquire_lock(RETRAIN_LOCK, holder, self.settings.retrain_lease_s):
-            log.info("a retrain is running elsewhere; its staging folder is left alone")
-            return
+            return  # a retraining runs (here or elsewhere): its folder stays
         try:
             self.registry.clean_staging()
         finally:
@@ -122,7 +121,9 @@ class Service:
         return True
 
     def close(self) -> None:
+        """Stop following the registry and stop a running retraining (with its helper
+        processes); then close the store."""
         self._stop.set()
+        self.retrainer.close()
         self._follower.join(timeout=5)
-        self.retrainer.wait(timeout=0)
         self.store.close()
