@@ -62,3 +62,142 @@ def test_metrics_of_several_workers_are_read_from_their_files(tmp_path):
     assert any('version="new"' in line and line.endswith(" 1.0") for line in lines), out
     assert any('version="old"' in line and line.endswith(" 0.0") for line in lines), out
     assert list(tmp_path.glob("counter_*.db"))
+
+
+# -- one process tree: `serve` and everything it starts end together ---------------------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    """Whether a restart could listen on ``port`` (uvicorn binds with SO_REUSEADDR)."""
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Serve:
+    """`quant-advisor serve` as `make serve` runs it (two workers), in a data folder of its own."""
+
+    def __init__(self, tmp_path, port: int | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        self.port = port or _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_")}
+        env.update({"ADVISOR_DATA_DIR": str(tmp_path / "data"), "ADVISOR_WORKERS": "2",
+                    "ADVISOR_ACCESS_LOG": "false", "ADVISOR_RETRAIN_LEASE_S": "600"})
+        self.log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "advisor", "serve", "--port", str(self.port)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            assert self.proc.poll() is None, self.logged()
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.proc.kill()
+        raise AssertionError(f"serve did not become ready: {self.logged()}")
+
+    def logged(self) -> str:
+        self.log.flush()
+        return open(self.log.name, encoding="utf-8", errors="replace").read()[-3000:]
+
+    def tree(self) -> list[int]:
+        psutil = pytest.importorskip("psutil")
+        return [p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)]
+
+
+def _gone_within(pids: list[int], port: int, seconds: float) -> list[int]:
+    """Wait until none of ``pids`` runs and ``port`` is free; the pids still running."""
+    import time
+
+    from service_fixtures import pid_alive
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        alive = [p for p in pids if pid_alive(p)]
+        if not alive and _port_free(port):
+            return []
+        time.sleep(0.2)
+    return [p for p in pids if pid_alive(p)]
+
+
+def _retraining(serve: Serve, min_processes: int) -> list[int]:
+    """Start a (real) retraining and wait until its process and helpers run."""
+    import time
+
+    import httpx
+
+    assert httpx.post(f"{serve.url}/v1/retrain", timeout=30).status_code == 202
+    deadline = time.time() + 240
+    while len(tree := serve.tree()) < min_processes:
+        assert time.time() < deadline, f"retraining helpers did not start: {tree}"
+        time.sleep(0.5)
+    return tree
+
+
+@pytest.mark.slow
+def test_kill_9_of_serve_leaves_no_process_holding_the_port(tmp_path):
+    import os
+    import signal
+
+    serve = Serve(tmp_path)
+    tree = serve.tree()  # two workers, multiprocessing's resource tracker
+    assert len(tree) >= 2
+    os.kill(serve.proc.pid, signal.SIGKILL)
+    serve.proc.wait(10)
+    assert _gone_within(tree, serve.port, 30) == [], serve.logged()
+    serve = Serve(tmp_path, serve.port)  # a restart on the same port and data folder works
+    tree = serve.tree()
+    serve.proc.terminate()
+    assert serve.proc.wait(60) == 0
+    assert _gone_within(tree, serve.port, 30) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_running_retraining_and_its_helpers_stop_with_serve(tmp_path, how):
+    import os
+    import signal
+
+    import httpx
+
+    serve = Serve(tmp_path)
+    # two workers and a resource tracker; the training process, its helpers (joblib's two
+    # workers and resource tracker)
+    tree = _retraining(serve, min_processes=6)
+    os.kill(serve.proc.pid, getattr(signal, how))
+    serve.proc.wait(60)
+    assert _gone_within(tree, serve.port, 30) == [], serve.logged()
+    serve = Serve(tmp_path, serve.port)
+    tree = serve.tree()
+    try:  # the killed job is reported failed, and a new one may start at once
+        job = httpx.get(f"{serve.url}/v1/retrain").json()
+        assert job["state"] == "failed" and "stopped" in job["message"], job
+        assert httpx.post(f"{serve.url}/v1/retrain").status_code == 202
+        tree = serve.tree()
+    finally:
+        serve.proc.kill()
+        serve.proc.wait(10)
+        assert _gone_within(tree, serve.port, 30) == []

@@ -220,6 +220,9 @@ def configure_logging(*, as_json: bool, level: int = logging.INFO,
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("advisor.access").setLevel(logging.NOTSET if access_log else logging.WARNING)
+    # Alembic narrates every start ("setup plugin ...", "Context impl ..."); the store logs
+    # the one line that matters, a migration that changed the schema.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
 
 
 def _with_request_id(record: logging.LogRecord) -> bool:

@@ -58,7 +58,8 @@ def screen_stored_rows(store: Store) -> tuple[list[Any], dict[str, int]]:
                 payloads.append(json.loads(text))
             except (ValueError, RecursionError) as e:
                 payloads.append(None)
-                bad.append((row_id, f"the stored JSON does not parse: {str(e)[:200]}"))
+                bad.append((row_id, f"the stored JSON does not parse: {type(e).__name__}: "
+                            f"{str(e)[:300]}"))
         checked = check_rows(payloads)
         unreadable = {row_id for row_id, _ in bad}
         bad += [(batch[o.index][0], reasons(o.problems)) for o in checked.rejected

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy import (
     Column,
     Connection,
@@ -161,6 +161,7 @@ class Store:
     def migrate(self) -> None:
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
 
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
@@ -168,11 +169,16 @@ class Store:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":  # replicas starting together migrate in turn
                     conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+                before = MigrationContext.configure(conn).get_current_revision()
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
+                after = MigrationContext.configure(conn).get_current_revision()
         except SQLAlchemyError as e:
             raise StoreError(f"cannot migrate the database at {self.safe_url}: "
                              f"{type(e).__name__}") from e
+        if after != before:
+            log.info("database %s migrated from schema %s to %s", self.safe_url,
+                     before or "(empty)", after)
 
     @property
     def safe_url(self) -> str:
@@ -235,8 +241,7 @@ class Store:
                 try:
                     rows.append(_stored(record))
                 except (ValueError, RecursionError) as e:  # pydantic's errors are ValueErrors
-                    bad.append((record["id"], f"the stored row no longer parses: "
-                                f"{type(e).__name__}: {str(e)[:300]}"))
+                    bad.append((record["id"], _unusable(e)))
             if not bad:
                 return rows
             self.quarantine(bad)
@@ -404,6 +409,15 @@ def _record(row: Row, content_hash: str, now: datetime) -> dict[str, Any]:
 def _utc(value: datetime) -> datetime:
     """SQLite drops the zone; everything is stored in UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _unusable(e: Exception) -> str:
+    """Why a stored row cannot be read back, as a quarantine reason."""
+    if isinstance(e, ValidationError):
+        return "the stored row fails today's checks: " + "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'][1:])}: {err['msg']}"
+            for err in e.errors()[:5])[:1000]
+    return f"the stored JSON does not parse: {type(e).__name__}: {str(e)[:300]}"
 
 
 def _stored(record: Any) -> StoredRow:
