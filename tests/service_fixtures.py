@@ -217,3 +217,92 @@ def hostile_rows() -> dict[str, str]:
         "pp0": json.dumps(speed_row(904, test="pp0")),
         "broken": '{"kind": "speed", "model": ',
     }
+
+
+# -- `quant-advisor serve` in a process of its own --------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_free(port: int) -> bool:
+    """Whether a restart could listen on ``port`` (uvicorn binds with SO_REUSEADDR)."""
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Serve:
+    """`quant-advisor serve` as `make serve` runs it (two workers), in a data folder of its own."""
+
+    def __init__(self, tmp_path: Path, port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        self.port = port or free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_")}
+        environ.update({"ADVISOR_DATA_DIR": str(tmp_path / "data"), "ADVISOR_WORKERS": "2",
+                        "ADVISOR_ACCESS_LOG": "false", "ADVISOR_RETRAIN_LEASE_S": "600",
+                        **(env or {})})
+        self.log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "advisor", "serve", "--port", str(self.port)],
+            env=environ, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            assert self.proc.poll() is None, self.logged()
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.proc.kill()
+        raise AssertionError(f"serve did not become ready: {self.logged()}")
+
+    def logged(self) -> str:
+        self.log.flush()
+        with open(self.log.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def tree(self) -> list[int]:
+        """The pids of every process it started, and theirs (psutil: the measure extra)."""
+        import pytest
+
+        psutil = pytest.importorskip("psutil")
+        return [p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)]
+
+    def stop(self) -> None:
+        tree = self.tree() if self.proc.poll() is None else []
+        self.proc.kill()
+        self.proc.wait(10)
+        gone_within(tree, self.port, 30)
+        self.log.close()
+
+
+def gone_within(pids: list[int], port: int, seconds: float) -> list[int]:
+    """Wait until none of ``pids`` runs and ``port`` is free; the pids still running."""
+    import time
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        alive = [p for p in pids if pid_alive(p)]
+        if not alive and port_free(port):
+            return []
+        time.sleep(0.2)
+    return [p for p in pids if pid_alive(p)]

@@ -288,3 +288,36 @@ def test_hardware_lists_single_devices_and_devices_is_documented(client):
     assert "identical GPUs" in devices["description"]
     hardware = next(p for p in spec if p["name"] == "hardware")
     assert "RTX 3090 x2" in hardware["description"]
+
+
+@pytest.mark.parametrize("path, name, fragment", [
+    ("/recommend?vram=24GB&vrma=24GB", "vrma", "Did you mean 'vram'?"),
+    ("/v1/measurements?limt=5", "limt", "Did you mean 'limit'?"),
+    ("/health?verbose=1", "verbose", "Known: (none)"),
+])
+def test_an_unknown_query_parameter_is_422_naming_it(client, path, name, fragment):
+    r = client.get(path)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["parameter"] == name and fragment in r.json()["message"]
+
+
+def test_the_page_keeps_its_form_in_the_query_string(client):
+    assert client.get("/?vram=24GB&task=coding").status_code == 200
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("PUT", "/v1/measurements", "GET, POST"), ("OPTIONS", "/v1/retrain", "GET, POST"),
+    ("DELETE", "/recommend", "GET"), ("GET", "/v1/predictors/shipped/rollback", "POST"),
+])
+def test_405_lists_every_method_of_the_path(client, method, path, allow):
+    r = client.request(method, path)
+    assert r.status_code == 405 and r.headers["allow"] == allow
+
+
+def test_every_422_is_documented_as_the_error_body(client):
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in str(spec)
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            body = operation["responses"]["422"]["content"]["application/json"]["schema"]
+            assert body["$ref"].endswith(("/ErrorBody", "/IngestResult")), (method, path)

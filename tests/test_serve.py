@@ -1,7 +1,7 @@
 """How `quant-advisor serve` runs uvicorn, and how its worker processes get their settings."""
 
 import pytest
-from service_fixtures import TOKEN
+from service_fixtures import TOKEN, Serve, gone_within
 
 from advisor.service.app import ENV_PREFIX, effective_settings, export_settings, uvicorn_options
 from advisor.vocabulary.settings import Settings, get_settings
@@ -66,83 +66,6 @@ def test_metrics_of_several_workers_are_read_from_their_files(tmp_path):
 
 # -- one process tree: `serve` and everything it starts end together ---------------------------
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    """Whether a restart could listen on ``port`` (uvicorn binds with SO_REUSEADDR)."""
-    import socket
-
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-class Serve:
-    """`quant-advisor serve` as `make serve` runs it (two workers), in a data folder of its own."""
-
-    def __init__(self, tmp_path, port: int | None = None) -> None:
-        import os
-        import subprocess
-        import sys
-        import time
-
-        import httpx
-
-        self.port = port or _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ADVISOR_")}
-        env.update({"ADVISOR_DATA_DIR": str(tmp_path / "data"), "ADVISOR_WORKERS": "2",
-                    "ADVISOR_ACCESS_LOG": "false", "ADVISOR_RETRAIN_LEASE_S": "600"})
-        self.log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "advisor", "serve", "--port", str(self.port)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            assert self.proc.poll() is None, self.logged()
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.proc.kill()
-        raise AssertionError(f"serve did not become ready: {self.logged()}")
-
-    def logged(self) -> str:
-        self.log.flush()
-        return open(self.log.name, encoding="utf-8", errors="replace").read()[-3000:]
-
-    def tree(self) -> list[int]:
-        psutil = pytest.importorskip("psutil")
-        return [p.pid for p in psutil.Process(self.proc.pid).children(recursive=True)]
-
-
-def _gone_within(pids: list[int], port: int, seconds: float) -> list[int]:
-    """Wait until none of ``pids`` runs and ``port`` is free; the pids still running."""
-    import time
-
-    from service_fixtures import pid_alive
-
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        alive = [p for p in pids if pid_alive(p)]
-        if not alive and _port_free(port):
-            return []
-        time.sleep(0.2)
-    return [p for p in pids if pid_alive(p)]
-
-
 def _retraining(serve: Serve, min_processes: int) -> list[int]:
     """Start a (real) retraining and wait until its process and helpers run."""
     import time
@@ -163,16 +86,19 @@ def test_kill_9_of_serve_leaves_no_process_holding_the_port(tmp_path):
     import signal
 
     serve = Serve(tmp_path)
+    started = serve.logged()
+    assert '"WARNING"' not in started and '"ERROR"' not in started, started  # a quiet start
+    assert "Warning" not in started, started
     tree = serve.tree()  # two workers, multiprocessing's resource tracker
     assert len(tree) >= 2
     os.kill(serve.proc.pid, signal.SIGKILL)
     serve.proc.wait(10)
-    assert _gone_within(tree, serve.port, 30) == [], serve.logged()
+    assert gone_within(tree, serve.port, 30) == [], serve.logged()
     serve = Serve(tmp_path, serve.port)  # a restart on the same port and data folder works
     tree = serve.tree()
     serve.proc.terminate()
     assert serve.proc.wait(60) == 0
-    assert _gone_within(tree, serve.port, 30) == []
+    assert gone_within(tree, serve.port, 30) == []
 
 
 @pytest.mark.slow
@@ -189,7 +115,7 @@ def test_a_running_retraining_and_its_helpers_stop_with_serve(tmp_path, how):
     tree = _retraining(serve, min_processes=6)
     os.kill(serve.proc.pid, getattr(signal, how))
     serve.proc.wait(60)
-    assert _gone_within(tree, serve.port, 30) == [], serve.logged()
+    assert gone_within(tree, serve.port, 30) == [], serve.logged()
     serve = Serve(tmp_path, serve.port)
     tree = serve.tree()
     try:  # the killed job is reported failed, and a new one may start at once
@@ -200,4 +126,4 @@ def test_a_running_retraining_and_its_helpers_stop_with_serve(tmp_path, how):
     finally:
         serve.proc.kill()
         serve.proc.wait(10)
-        assert _gone_within(tree, serve.port, 30) == []
+        assert gone_within(tree, serve.port, 30) == []

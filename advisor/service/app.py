@@ -36,8 +36,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from advisor._version import __version__
@@ -51,8 +52,8 @@ from advisor.service.routes import add_row_schemas, ops_router, public_router
 from advisor.service.state import Service
 from advisor.service.team_api import read_router, write_router
 from advisor.service.webpage import mount_web
-from advisor.vocabulary.errors import InvalidInputError
-from advisor.vocabulary.settings import Settings, get_settings
+from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
+from advisor.vocabulary.settings import Settings, get_settings, is_loopback
 
 if TYPE_CHECKING:
     from advisor.data.dataset import Dataset
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None,
         metrics.close()
 
     app = FastAPI(title="quant-advisor", version=__version__, lifespan=lifespan,
+                  dependencies=[Depends(known_query_parameters)],
                   description="Which GGUF quant of which LLM to run for a memory budget and "
                   "task mix, with predicted quality, speed and memory, and where each number "
                   "came from.")
@@ -118,6 +120,22 @@ def create_app(settings: Settings | None = None,
     mount_web(app)  # the page at / and its static files
     add_row_schemas(app)
     return app
+
+
+def known_query_parameters(request: Request) -> None:
+    """Refuse a query parameter the operation does not take (a typo such as ``vrma=24GB``
+    would otherwise be ignored without a word), 422 naming it. What an operation takes is
+    what its OpenAPI schema lists."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.include_in_schema or not request.query_params:
+        return  # the page at / keeps its form in the query string
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    operation = request.app.openapi()["paths"].get(route.path_format, {}).get(method, {})
+    known = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    for name in request.query_params:
+        if name not in known:
+            raise UnknownNameError("query parameter", name, known or ["(none)"],
+                                   parameter=name)
 
 
 def _default_trainer(dataset: Dataset, out_dir: Path) -> ModelCard:
@@ -174,9 +192,10 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
 
     settings = effective_settings(settings, host=host, port=port)
     configure_logging(as_json=settings.log_json, access_log=settings.access_log)
-    if settings.writes_open:
-        logging.getLogger(__name__).warning(
-            "local mode: write endpoints are open without a token on %s", settings.host)
+    if settings.writes_open:  # by design on loopback; worth a warning anywhere else
+        loopback = is_loopback(settings.host)
+        log.log(logging.INFO if loopback else logging.WARNING,
+                "local mode: write endpoints are open without a token on %s", settings.host)
     if settings.workers == 1:
         uvicorn.run(create_app(settings, freeze_heap=True), **uvicorn_options(settings))
         return

@@ -6,6 +6,7 @@ The project's errors (:mod:`advisor.vocabulary.errors`) map to 4xx/5xx here and 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -113,16 +114,30 @@ def install_error_handlers(app: FastAPI) -> None:
         return _answer(503, type(exc).__name__, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _answer(exc.status_code, code, str(exc.detail),
-                       headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+        return _answer(exc.status_code, code, str(exc.detail), headers=headers or None)
 
     @app.exception_handler(Exception)
     async def crash(_: Request, exc: Exception) -> JSONResponse:
         # Only for errors outside ObserveMiddleware, which answers the others itself.
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
         return internal_error()
+
+
+def allowed_methods(request: Request, fallback: str) -> str:
+    """The methods the OpenAPI schema lists for this request's path (a path's GET and POST are
+    different routes, and Starlette's 405 names only the first one's); ``fallback`` (its
+    ``Allow``) for a path the schema leaves out."""
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            return ", ".join(sorted(m.upper() for m in operations))
+    return fallback
 
 
 def internal_error() -> JSONResponse:

@@ -1,7 +1,8 @@
 """Validating measurement rows sent to the service, one by one, before they are stored.
 
-Beyond the measurement schema (:mod:`advisor.vocabulary.schema`: types, finite numbers,
-plausible ranges, bounded free-form fields), a row sent over HTTP must keep its shape within
+Beyond the measurement schema (:mod:`advisor.vocabulary.schema`: types, checked strictly as
+the OpenAPI schema states them, finite numbers, plausible ranges, bounded free-form fields), a
+row sent over HTTP must keep its shape within
 bounds (checked first and without recursion, so a body nested thousands of levels deep is a
 clear rejection, not a crash), must name a known quant (when ``quant`` is set), must not claim
 to be ``predicted`` (predictions are never training data), and a speed row must not be faster
@@ -131,8 +132,8 @@ def check_row(payload: object) -> tuple[Row | None, list[RowProblem]]:
     if payload.get("kind") not in ("quality", "speed"):
         return None, [RowProblem(field="kind", given=_short(payload.get("kind")),
                                  message="kind must be 'quality' or 'speed'")]
-    try:
-        row = ROW_ADAPTER.validate_python(payload)
+    try:  # strict, as the schema says: no "8" for 8, no 0 for false, no 1.0 for 1
+        row = ROW_ADAPTER.validate_json(json.dumps(payload), strict=True)
     except ValidationError as e:
         return None, [RowProblem(field=".".join(str(p) for p in err["loc"][1:]) or None,
                                  given=_short(err.get("input")), message=err["msg"])
