@@ -198,6 +198,11 @@ def test_every_worker_answers_the_same_job(tmp_path, fake_advisor):
         seen = b.get("/v1/retrain").json()
         assert (seen["id"], seen["state"], seen["request_id"]) == (started["id"], "running",
                                                                    "start-1")
+        deadline = time.time() + 10  # what it trains on is known while it trains
+        while not b.get("/v1/retrain").json()["report"]:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert b.get("/v1/retrain").json()["state"] == "running"
         assert b.post("/v1/retrain", headers=AUTH).status_code == 409
         done = _finish(a)
         assert b.get("/v1/retrain").json() == done and done["state"] == "promoted"
@@ -211,7 +216,8 @@ def test_a_dead_processes_job_is_failed_and_its_lease_free_at_once(tmp_path, fak
     import sys
 
     from advisor.service.jobs import Job, JobLog
-    from advisor.service.store import Store, new_holder
+    from advisor.service.lifeline import new_holder
+    from advisor.service.store import Store
 
     settings = service_settings(tmp_path, api_token=TOKEN)  # retrain_lease_s: 300
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

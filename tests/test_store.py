@@ -205,7 +205,7 @@ def test_a_dead_holders_lease_is_taken_over_at_once(store):
     import subprocess
     import sys
 
-    from advisor.service.store import holder_is_dead, new_holder
+    from advisor.service.lifeline import holder_is_dead, new_holder
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()

@@ -206,7 +206,8 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
     os.environ[lifeline.PARENT_ENV] = str(os.getpid())  # the workers end when this process does
     metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics sums the workers' files
-        metrics_dir = tempfile.mkdtemp(prefix="advisor-metrics-")
+        _remove_stale_metrics_dirs()
+        metrics_dir = tempfile.mkdtemp(prefix=f"{_METRICS_PREFIX}{os.getpid()}-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers,
@@ -214,6 +215,18 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+_METRICS_PREFIX = "advisor-metrics-"
+
+
+def _remove_stale_metrics_dirs() -> None:
+    """The workers' metrics folders of a ``serve`` that was killed before it could remove its
+    own (``advisor-metrics-<pid>-*`` whose process is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_METRICS_PREFIX}*-*"):
+        pid = folder.name[len(_METRICS_PREFIX):].partition("-")[0]
+        if pid.isdigit() and not lifeline.is_running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def worker_app() -> FastAPI:

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Column, Integer, String, Table, Text, select, update
 
-from advisor.service.store import Store, holder_is_dead, metadata
+from advisor.service.lifeline import holder_is_dead
+from advisor.service.store import Store, metadata
 from advisor.vocabulary.errors import AdvisorError
 
 #: The name of the database lease a running retraining holds (one at a time, every replica).
@@ -71,6 +72,13 @@ class JobLog:
                                 .values(**values)).rowcount
             if not done:
                 conn.execute(retrain_jobs.insert().values(id=job.id, **values))
+
+    def set_report(self, job_id: str, report: dict[str, Any]) -> None:
+        """What a running job trains on, as soon as it knows (the training set is built)."""
+        with self.store._writing() as conn:
+            conn.execute(update(retrain_jobs).where(retrain_jobs.c.id == job_id,
+                                                    retrain_jobs.c.state == "running")
+                         .values(report=json.dumps(report)))
 
     def latest(self, *, now: str) -> Job | None:
         """The most recent job; one left ``running`` by a process that is gone is ``failed``."""

@@ -7,6 +7,10 @@ a daemon thread that notices the parent's death within ``interval_s`` (on Linux 
 signals it at once, ``PR_SET_PDEATHSIG``) and runs the child's way out: a worker stops
 gracefully, which stops its retraining; a retraining process kills its process group, which
 holds every helper process it started (:func:`stop_group`).
+
+A process that holds a database lease names itself with :func:`new_holder`, so that another
+process of the same machine can tell the lease's holder has died (:func:`holder_is_dead`)
+and take the lease over at once instead of waiting for it to run out.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -52,6 +58,17 @@ def watch_parent(on_death: Callable[[], None], *, parent: int | None = None,
     return thread
 
 
+def is_running(pid: int) -> bool:
+    """Whether process ``pid`` exists (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def stop_self(grace_s: float = 10.0) -> None:
     """Stop this process as a ``kill`` would (SIGTERM: a uvicorn worker shuts down cleanly),
     and for good after ``grace_s`` should the clean stop hang."""
@@ -80,3 +97,38 @@ def stop_group(pid: int) -> None:
     and its helpers, or the helpers it left behind. Nothing when there is no such group."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+# -- who holds a lease: a process, and whether it still runs ---------------------------------
+
+def new_holder(role: str = "") -> str:
+    """A lease holder id naming this process: ``host:pid:pid-namespace:role-random`` (at most
+    64 characters)."""
+    return f"{_HOST}:{os.getpid()}:{_PID_NAMESPACE}:{role[:8]}-{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(holder: str | None) -> bool:
+    """True when ``holder`` (from :func:`new_holder`) names a process of this machine and pid
+    namespace (a container has its own) that no longer runs. A holder elsewhere, or one this
+    cannot tell, is not known dead."""
+    host, pid_text, namespace = ((holder or "").split(":") + ["", "", ""])[:3]
+    if (host, namespace) != (_HOST, _PID_NAMESPACE) or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # someone else's process, or no pid at all
+        return False
+    return False
+
+
+def _pid_namespace() -> str:
+    try:  # Linux: 'pid:[4026531836]'
+        return format(os.stat("/proc/self/ns/pid").st_ino, "x")[-8:]
+    except OSError:
+        return "-"
+
+
+_HOST = socket.gethostname()[:24].replace(":", "_")
+_PID_NAMESPACE = _pid_namespace()

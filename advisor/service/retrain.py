@@ -27,9 +27,10 @@ from advisor.predictors.artifacts import load_predictors
 from advisor.predictors.card import read_card
 from advisor.predictors.registry import Registry
 from advisor.service.jobs import LOCK, Job, JobLog, RetrainBusyError, State
+from advisor.service.lifeline import new_holder
 from advisor.service.observability import request_id
 from advisor.service.retrain_run import Trainer, TrainingProcess, train_version
-from advisor.service.store import Store, new_holder
+from advisor.service.store import Store
 from advisor.vocabulary.errors import ArtifactError
 from advisor.vocabulary.settings import Settings
 
@@ -161,7 +162,7 @@ class Retrainer:
     def _train_and_decide(self, job: Job) -> Job:
         vid, staging = self.registry.new_staging()
         try:
-            report = self._train(staging)
+            report = self._train(staging, job.id)
             load_predictors(staging)  # refuses a folder that does not load
             path = self.registry.commit(vid, staging)
         except BaseException:
@@ -189,13 +190,13 @@ class Retrainer:
                    message=message, report=report, holder=job.holder,
                    request_id=job.request_id)
 
-    def _train(self, staging: Path) -> dict[str, Any]:
+    def _train(self, staging: Path, job_id: str) -> dict[str, Any]:
         if not self.in_child:
-            return train_version(self.settings, self.store, self.trainer, staging)
+            return train_version(self.settings, self.store, self.trainer, staging, job_id)
         with self._mutex:
             if self._closing.is_set():
                 raise RuntimeError("the service is stopping")
-            self._child = TrainingProcess(self.settings, self.trainer, staging,
+            self._child = TrainingProcess(self.settings, self.trainer, staging, job_id,
                                           request_id.get())
         try:
             return self._child.result()

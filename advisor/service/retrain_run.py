@@ -29,6 +29,7 @@ from advisor.data.dataset import Dataset, load_dataset
 from advisor.predictors.card import ModelCard
 from advisor.service import lifeline
 from advisor.service.ingest import check_rows, reasons
+from advisor.service.jobs import JobLog
 from advisor.service.observability import configure_logging, request_id
 from advisor.service.store import Store
 from advisor.vocabulary.schema import QualityRow
@@ -103,11 +104,14 @@ def training_dataset(settings: Settings, store: Store) -> tuple[Dataset, dict[st
     return data, report
 
 
-def train_version(settings: Settings, store: Store, trainer: Trainer,
-                  out_dir: Path) -> dict[str, Any]:
-    """Screen, build the training set and run ``trainer(dataset, out_dir)``; the report."""
+def train_version(settings: Settings, store: Store, trainer: Trainer, out_dir: Path,
+                  job_id: str | None = None) -> dict[str, Any]:
+    """Screen, build the training set and run ``trainer(dataset, out_dir)``; the report, also
+    written to job ``job_id``'s record as soon as the training set is built."""
     start = time.perf_counter()
     dataset, report = training_dataset(settings, store)
+    if job_id is not None:
+        JobLog(store).set_report(job_id, report)
     if report["quarantined"]:
         log.warning("retraining without %d stored rows it cannot use (quarantined: %s)",
                     report["quarantined"], "; ".join(report["quarantined_reasons"])[:500])
@@ -121,12 +125,12 @@ class TrainingProcess:
     """Runs :func:`train_version` in a child process (spawned: a fresh interpreter, nothing of
     the worker's threads or sockets) and can stop it, helpers included, at any moment."""
 
-    def __init__(self, settings: Settings, trainer: Trainer, out_dir: Path,
+    def __init__(self, settings: Settings, trainer: Trainer, out_dir: Path, job_id: str,
                  rid: str | None) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._recv, send = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_child_main, name="advisor-retrain",
-                                   args=(settings, trainer, out_dir, rid, send))
+                                   args=(settings, trainer, out_dir, job_id, rid, send))
         self.process.start()
         send.close()
 
@@ -154,8 +158,8 @@ class TrainingProcess:
         self.process.join(timeout=10)
 
 
-def _child_main(settings: Settings, trainer: Trainer, out_dir: Path, rid: str | None,
-                send: Any) -> None:
+def _child_main(settings: Settings, trainer: Trainer, out_dir: Path, job_id: str,
+                rid: str | None, send: Any) -> None:
     lifeline.lead_group()
     lifeline.watch_parent(lifeline.kill_own_group)
     configure_logging(as_json=settings.log_json)
@@ -163,7 +167,7 @@ def _child_main(settings: Settings, trainer: Trainer, out_dir: Path, rid: str | 
         request_id.set(rid)
     store = Store(settings.sqlalchemy_url)
     try:
-        send.send(("ok", train_version(settings, store, trainer, out_dir)))
+        send.send(("ok", train_version(settings, store, trainer, out_dir, job_id)))
     except BaseException as e:  # reported to the job; the process ends either way
         log.exception("training failed")
         send.send(("error", f"{type(e).__name__}: {e}"[:2000]))

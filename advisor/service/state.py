@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from advisor.predictors.registry import Registry
 from advisor.service.jobs import LOCK as RETRAIN_LOCK
+from advisor.service.lifeline import new_holder
 from advisor.service.observability import Metrics
-from advisor.service.store import Store, new_holder
+from advisor.service.store import Store
 from advisor.vocabulary.settings import Settings
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ class Service:
         """Remove a crashed retrain's half-written version folder, but only while holding the
         retrain lease: otherwise the folder may be a retrain still running in another worker or
         replica (a worker that uvicorn restarts must not delete it). Tried at start-up and
-        again on every poll of :meth:`_follow`, so a dead holder's folder goes once its lease
-        has run out."""
+        again on every poll of :meth:`_follow` while such a folder exists, so a dead holder's
+        folder goes at once (a holder that died on this machine) or when its lease runs out."""
         holder = new_holder("cleanup")
         if not self.store.acquire_lock(RETRAIN_LOCK, holder, self.settings.retrain_lease_s):
             return  # a retraining runs (here or elsewhere): its folder stays

@@ -8,17 +8,14 @@ storing the same row twice keeps one copy. A row that training cannot use is *qu
 keeps its reason, reads and training skip it, and an operator lists, deletes or restores it.
 The ``locks`` table holds leases (one retraining at a time across every replica that shares the
 database); a lease whose holder is a process of this machine that has died is free at once
-(:func:`holder_is_dead`), any other when it runs out.
+(:func:`advisor.service.lifeline.holder_is_dead`), any other when it runs out.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -48,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from advisor.service.lifeline import holder_is_dead
 from advisor.vocabulary.errors import AdvisorError
 from advisor.vocabulary.schema import Row
 
@@ -102,30 +100,6 @@ class QuarantinedRow:
     reason: str
     payload: str  # the stored JSON, as stored (it may not parse)
 
-
-def new_holder(role: str = "") -> str:
-    """A lease holder id naming this process: ``host:pid:random`` (at most 64 characters)."""
-    suffix = f"{role[:8]}-{uuid.uuid4().hex[:8]}" if role else uuid.uuid4().hex[:12]
-    return f"{_HOST}:{os.getpid()}:{suffix}"
-
-
-def holder_is_dead(holder: str | None) -> bool:
-    """True when ``holder`` (from :func:`new_holder`) names a process of this machine that no
-    longer runs. A holder on another machine, or one this cannot tell, is not known dead."""
-    host, _, rest = (holder or "").partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != _HOST or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError):
-        return False
-    return False
-
-
-_HOST = socket.gethostname()[:40].replace(":", "_")
 
 
 def normalise_url(url: str) -> str:

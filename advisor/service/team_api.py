@@ -94,7 +94,7 @@ class JobOut(BaseModel):
     report: dict[str, Any] = Field(
         description="rows trained on (quality_rows, speed_rows, stored_rows_used), stored rows "
         "quarantined by this job's screening (quarantined, quarantined_reasons) and in all "
-        "(quarantined_total); empty until the training set is built")
+        "(quarantined_total); empty until the training set is built, while it runs")
     request_id: str | None = Field(description="the request that started it")
 
 
