@@ -321,3 +321,13 @@ def test_every_422_is_documented_as_the_error_body(client):
         for method, operation in operations.items():
             body = operation["responses"]["422"]["content"]["application/json"]["schema"]
             assert body["$ref"].endswith(("/ErrorBody", "/IngestResult")), (method, path)
+
+
+@pytest.mark.parametrize("task", ["reasoning:1e308,coding:1e308", "reasoning:inf",
+                                  "reasoning:nan,coding:1", "reasoning:1e999"])
+@pytest.mark.parametrize("path", ["/recommend", "/v1/recommend", "/v1/candidates"])
+def test_overflowing_or_non_finite_task_weights_are_422_naming_task(client, path, task):
+    r = client.get(path, params={"vram": "24GB", "task": task})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["parameter"] == "task"
+    assert r.json()["detail"][0]["given"] == task

@@ -188,12 +188,14 @@ def test_regressions(new, old, worse):
 
 # -- one answer from every worker; a dead job's lease is free at once ---------------------------
 
-def test_every_worker_answers_the_same_job(tmp_path, fake_advisor):
-    settings = service_settings(tmp_path, api_token=TOKEN)
+def test_every_worker_answers_the_same_job(tmp_path, fake_advisor, caplog):
+    caplog.set_level("INFO")
+    settings = service_settings(tmp_path, api_token=TOKEN, version_poll_s=0.05)
     apps = [create_app(settings, advisor_factory=lambda _: fake_advisor,
                        trainer=FakeTrainer(delay_s=1.0)) for _ in range(2)]
     with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
         assert a.get("/v1/retrain").json() is None and b.get("/v1/retrain").json() is None
+        caplog.clear()  # the start-up lines
         started = a.post("/v1/retrain", headers={**AUTH, "X-Request-ID": "start-1"}).json()
         seen = b.get("/v1/retrain").json()
         assert (seen["id"], seen["state"], seen["request_id"]) == (started["id"], "running",
@@ -207,6 +209,13 @@ def test_every_worker_answers_the_same_job(tmp_path, fake_advisor):
         done = _finish(a)
         assert b.get("/v1/retrain").json() == done and done["state"] == "promoted"
         assert done["report"]["quality_rows"] > 0 and done["report"]["quarantined"] == 0
+    # one line per state change: started, finished, the version served by each worker
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("advisor.service")]
+    assert lines.count(f"retraining {done['id']} started") == 1
+    finished = [line for line in lines if line.startswith(f"retraining {done['id']} finished")]
+    assert len(finished) == 1 and "finished: promoted over shipped (" in finished[0]
+    assert sum("serving predictor version" in line for line in lines) == 2
+    assert len(lines) == 4, lines
 
 
 def test_a_dead_processes_job_is_failed_and_its_lease_free_at_once(tmp_path, fake_advisor):
