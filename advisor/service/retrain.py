@@ -97,9 +97,7 @@ class Retrainer:
                 raise RetrainBusyError("a retraining is already running; allowed: one at a "
                                        "time (see GET /v1/retrain)")
             now = _now()
-            previous = self.jobs.latest(now=now)  # a dead holder's running job is failed now
-            if previous is not None and previous.state == "running":
-                self.jobs.lost(previous, now=now)
+            self.jobs.latest(now=now)  # with the lease here, a job left running reads failed
             job = Job(id=uuid.uuid4().hex[:12], state="running", started=now,
                       holder=self.holder, request_id=request_id.get())
             try:
