@@ -192,7 +192,7 @@ def test_every_worker_answers_the_same_job(tmp_path, fake_advisor, caplog):
     caplog.set_level("INFO")
     settings = service_settings(tmp_path, api_token=TOKEN, version_poll_s=0.05)
     apps = [create_app(settings, advisor_factory=lambda _: fake_advisor,
-                       trainer=FakeTrainer(delay_s=1.0)) for _ in range(2)]
+                       trainer=FakeTrainer(delay_s=3.0)) for _ in range(2)]
     with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
         assert a.get("/v1/retrain").json() is None and b.get("/v1/retrain").json() is None
         caplog.clear()  # the start-up lines
@@ -200,11 +200,11 @@ def test_every_worker_answers_the_same_job(tmp_path, fake_advisor, caplog):
         seen = b.get("/v1/retrain").json()
         assert (seen["id"], seen["state"], seen["request_id"]) == (started["id"], "running",
                                                                    "start-1")
-        deadline = time.time() + 10  # what it trains on is known while it trains
-        while not b.get("/v1/retrain").json()["report"]:
+        deadline = time.time() + 10  # what it trains on is known while it trains (3 s)
+        while not (seen := b.get("/v1/retrain").json())["report"]:
             assert time.time() < deadline
             time.sleep(0.05)
-        assert b.get("/v1/retrain").json()["state"] == "running"
+        assert seen["state"] == "running" and seen["report"]["quality_rows"] > 0
         assert b.post("/v1/retrain", headers=AUTH).status_code == 409
         done = _finish(a)
         assert b.get("/v1/retrain").json() == done and done["state"] == "promoted"
