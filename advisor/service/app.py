@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None,
                   "came from.")
     app.state.settings, app.state.metrics = settings, metrics
     app.state.answers = AnswerCache(settings.answer_cache_entries)
+    app.state.query_names = {}  # (path, method) -> the query parameters it takes
     install_error_handlers(app)
     install(app, metrics, crash=internal_error)
     if settings.cors_origins:
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None,
     return app
 
 
-def known_query_parameters(request: Request) -> None:
+async def known_query_parameters(request: Request) -> None:
     """Refuse a query parameter the operation does not take (a typo such as ``vrma=24GB``
     would otherwise be ignored without a word), 422 naming it. What an operation takes is
     what its OpenAPI schema lists."""
@@ -130,8 +131,12 @@ def known_query_parameters(request: Request) -> None:
     if not isinstance(route, APIRoute) or not route.include_in_schema or not request.query_params:
         return  # the page at / keeps its form in the query string
     method = "get" if request.method == "HEAD" else request.method.lower()
-    operation = request.app.openapi()["paths"].get(route.path_format, {}).get(method, {})
-    known = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    cache: dict[tuple[str, str], frozenset[str]] = request.app.state.query_names
+    known = cache.get((route.path_format, method))
+    if known is None:  # once per operation: this runs on every request
+        operation = request.app.openapi()["paths"].get(route.path_format, {}).get(method, {})
+        known = cache[(route.path_format, method)] = frozenset(
+            p["name"] for p in operation.get("parameters", []) if p["in"] == "query")
     for name in request.query_params:
         if name not in known:
             raise UnknownNameError("query parameter", name, known or ["(none)"],
