@@ -18,7 +18,8 @@ import pandas as pd
 
 from advisor.data.dataset import Dataset, rows_frame
 from advisor.predictors.features import over_physical_ceiling
-from advisor.recommender.memory import Runtime, estimate_memory
+from advisor.recommender.memory import CACHE_TYPES, Runtime, estimate_memory
+from advisor.vocabulary.errors import AdvisorError
 from advisor.vocabulary.quants import RECOMMENDABLE, get_quant
 from advisor.vocabulary.schema import QUANTIZED_REFERENCE, Hardware, MetricKind, Provenance
 from advisor.vocabulary.tasks import CATEGORIES
@@ -62,6 +63,18 @@ class Lookup:
     source: str
 
 
+@dataclass(frozen=True)
+class CacheQuality:
+    """What a KV cache type costs every candidate's retention: multiply by ``value`` (90%
+    interval ``low``-``high``); f16 is the reference (1)."""
+
+    value: float
+    low: float
+    high: float
+    provenance: str
+    source: str
+
+
 @dataclass
 class CandidateTable:
     """Model x quant rows with predicted and looked-up quality; see :func:`build_table`."""
@@ -72,6 +85,9 @@ class CandidateTable:
     quality_lookup: dict[tuple[str, str, str], Lookup] = field(default_factory=dict)
     speed_lookup: dict[SpeedKey, Lookup] = field(default_factory=dict)
     predictor_version: str = ""
+    #: cache type -> its retention cost (types the quality predictor has no figure for are left
+    #: out; a predictor saved before the KV term existed gives an empty dict)
+    cache_quality: dict[str, CacheQuality] = field(default_factory=dict)
 
     def memory(self, context: int, cache_type: str, runtime: Runtime = "gpu",
                n_devices: int = 1) -> pd.DataFrame:
@@ -178,9 +194,27 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
         table.speed_lookup = _speed_index(dataset)
     for category in CATEGORIES:
         _add_category(table, predictors.quality, category)
+    table.cache_quality = _cache_quality(predictors.quality, version)
     log.info("candidate table: %d models x %d quants = %d rows", len(specs), len(quants),
              len(frame))
     return table
+
+
+def _cache_quality(quality: Predicts, version: str) -> dict[str, CacheQuality]:
+    """The KV-cache term of the quality predictor for each cache type the advisor offers."""
+    effect = getattr(quality, "cache_effect", None)
+    if effect is None:
+        return {}
+    out = {}
+    for cache in CACHE_TYPES:
+        try:
+            e = effect(cache)
+        except AdvisorError:  # no published rows price this type
+            continue
+        out[cache] = CacheQuality(
+            e.value, e.low, e.high, "reference" if cache == "f16" else "predicted",
+            f"{e.describe()}; quality predictor {version}")
+    return out
 
 
 def _overlay(pred: pd.DataFrame, column: str, predictor: str, found: list[Lookup | None]

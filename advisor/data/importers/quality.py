@@ -10,9 +10,10 @@ Every input row becomes exactly one output row. Targets, each fact counted once 
 * mean-KLD rows: ``kld = value``.
 
 The baseline is the row's ``baseline_value`` or the same source's own full-precision row of the
-same model and metric; never another source's. Rows that yield no target keep ``excluded_reason``
-(``"<code>: <why>"``). Baseline rows (the reference compared with itself) get no target: a ratio
-of 1 by definition says nothing about quantization loss.
+same model and metric, or, where the source prints no 16-bit value, its one Q8_0 row of that
+model and metric (flag ``q8_0_baseline``); never another source's. Rows that yield no target
+keep ``excluded_reason`` (``"<code>: <why>"``). Baseline rows (the reference compared with
+itself) get no target: a ratio of 1 by definition says nothing about quantization loss.
 
 KV-cache rows (a ``[kv q8_0]`` tag, :mod:`advisor.data.quant_tags`) carry ``cache_type``. A row
 with a quantized cache is compared with the same source's row of the same weights and metric on
@@ -40,6 +41,7 @@ from advisor.data.importers.quality_metrics import (
     metric_kind,
 )
 from advisor.data.importers.quality_targets import (
+    Q8_0_BASELINE,
     RawRow,
     SourceIndex,
     cache_target,
@@ -167,6 +169,8 @@ def _convert(raw: RawRow, index: SourceIndex) -> QualityRow:
         t = cache_target(raw, index, kind)
     flags += t.flags
     extra += t.extra
+    if t.baseline_quant == Q8_0_BASELINE and not t.excluded:
+        flags.append("q8_0_baseline")
     excluded = t.excluded
     if discrepancy:
         excluded = "source_discrepancy: flagged inconsistent in the source notes"
@@ -189,7 +193,7 @@ def _convert(raw: RawRow, index: SourceIndex) -> QualityRow:
         extra.append(f"bpw = nominal {nominal:g} of the pure quant's one type "
                      f"{label.base_type} (embeddings and output at another type not counted)")
     stderr_match = re.search(r"±\s*([0-9.]+)", raw.notes)
-    items = re.search(r"(\d+)/(\d+) passing tasks|(\d+) tasks", raw.notes)
+    items = re.search(r"(\d+)/(\d+) passing tasks|(?<!the )\b(\d+) tasks", raw.notes)
     benchmark, category = benchmark_and_category(raw.metric, raw.task_category)
     imatrix = label.imatrix
     if imatrix is None:

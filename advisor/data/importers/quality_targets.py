@@ -19,6 +19,9 @@ from advisor.data.naming import QuantLabel
 from advisor.data.quant_tags import DEFAULT_CACHE_TYPE, MODIFIERS
 from advisor.vocabulary.schema import QUANTIZED_REFERENCE, MetricKind
 
+#: ``baseline_quant`` of a ratio taken against the source's Q8_0 row because it prints no
+#: 16-bit value (Q8_0 keeps PPL within ~0.1% and accuracy within noise of 16-bit weights).
+Q8_0_BASELINE = "Q8_0 (the source prints no 16-bit value)"
 #: Labels of full-precision reference rows and the float type each names.
 FLOAT_QUANTS = {"F16": "F16", "FP16": "F16", "BF16": "BF16", "F32": "F32", "FP32": "F32",
                 "FP8": "FP8", "BF16/FP16": "BF16/F16", "ORIGINAL WEIGHTS": "BF16/F16"}
@@ -80,9 +83,13 @@ class SourceIndex:
         self.refs: dict[tuple[str, str, str], list[RawRow]] = {}
         self.groups: dict[tuple[str, str, str], list[RawRow]] = {}
         self.f16_cache: dict[tuple[str, str, str, str], RawRow] = {}
+        self.q8_0: dict[tuple[str, str, str], list[RawRow]] = {}
         for r in rows:
             if r.ref_quant:
                 self.refs.setdefault((r.source_id, r.model, r.metric), []).append(r)
+            if (r.label.quant == "Q8_0" and r.label.cache_type in (None, DEFAULT_CACHE_TYPE)
+                    and not r.label.not_gguf):
+                self.q8_0.setdefault((r.source_id, r.model, r.metric), []).append(r)
             if r.label.cache_type == DEFAULT_CACHE_TYPE:
                 self.f16_cache.setdefault((r.source_id, r.model, r.weights, r.metric), r)
             metric = r.metric.lower()
@@ -101,6 +108,9 @@ class SourceIndex:
             for ref in refs:
                 if ref.ref_quant == wanted:
                     return ref.value, wanted, ref
+        q8 = self.q8_0.get((r.source_id, r.model, r.metric), [])
+        if not refs and len(q8) == 1:  # no 16-bit row: the source's one Q8_0 row stands in
+            return q8[0].value, Q8_0_BASELINE, q8[0]
         return None, None, None
 
     def cache_reference(self, r: RawRow) -> RawRow | None:
