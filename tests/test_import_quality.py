@@ -297,6 +297,31 @@ def test_pure_quant_takes_the_nominal_bpw_of_its_type(kv_rows: list[QualityRow])
     assert row.ppl_ratio == pytest.approx(9.40 / 9.07)
 
 
+def test_a_q8_0_row_stands_in_where_the_source_prints_no_16_bit_value(tmp_path: Path) -> None:
+    rows, _ = import_quality(_write(tmp_path, [
+        ["nobase", "gemma-2-2b", "2.6", "Q8_0", "", "mmlu_0shot", "knowledge", "35.6", "", ""],
+        ["nobase", "gemma-2-2b", "2.6", "Q2_K", "", "mmlu_0shot", "knowledge", "33.1", "", ""],
+        ["nobase", "gemma-2-2b", "2.6", "Q2_K", "", "piqa_acc", "reasoning", "70.0", "", ""],
+    ]))
+    q2 = _by(rows, "nobase", "Q2_K", "mmlu_0shot")
+    assert q2.retention == pytest.approx(33.1 / 35.6) and "q8_0_baseline" in q2.flags
+    assert q2.baseline_quant.startswith("Q8_0")
+    assert _by(rows, "nobase", "Q8_0", "mmlu_0shot").excluded_reason.startswith("baseline_row")
+    assert _by(rows, "nobase", "Q2_K", "piqa_acc").excluded_reason.startswith("no_baseline")
+
+
+@pytest.mark.parametrize(("notes", "n_items"), [
+    ("DERIVED: 60/161 passing tasks", 161),
+    ("llama.cpp ARC-C 299 tasks", 299),
+    ("Average = mean of the 10 tasks", None),   # a count of benchmarks, not of questions
+])
+def test_question_counts_from_notes(tmp_path: Path, notes: str, n_items: int | None) -> None:
+    rows, _ = import_quality(_write(tmp_path, [
+        ["own_base", "Llama-3-8B", "8", "Q4_0", "", "arc_challenge_acc", "reasoning", "50",
+         "52", notes]]))
+    assert rows[0].n_items == n_items
+
+
 # ------------------------------------------------------------------------- the real shared data
 
 def _shared_dir() -> Path:

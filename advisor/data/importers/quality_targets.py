@@ -84,7 +84,10 @@ class SourceIndex:
         self.groups: dict[tuple[str, str, str], list[RawRow]] = {}
         self.f16_cache: dict[tuple[str, str, str, str], RawRow] = {}
         self.q8_0: dict[tuple[str, str, str], list[RawRow]] = {}
+        self.counts: dict[tuple[str, str, str], int] = {}
         for r in rows:
+            key = (r.source_id, r.model, r.metric)
+            self.counts[key] = self.counts.get(key, 0) + 1
             if r.ref_quant:
                 self.refs.setdefault((r.source_id, r.model, r.metric), []).append(r)
             if (r.label.quant == "Q8_0" and r.label.cache_type in (None, DEFAULT_CACHE_TYPE)
@@ -109,7 +112,8 @@ class SourceIndex:
                 if ref.ref_quant == wanted:
                     return ref.value, wanted, ref
         q8 = self.q8_0.get((r.source_id, r.model, r.metric), [])
-        if not refs and len(q8) == 1:  # no 16-bit row: the source's one Q8_0 row stands in
+        others = self.counts.get((r.source_id, r.model, r.metric), 0) > 1
+        if not refs and len(q8) == 1 and others:  # no 16-bit row: the one Q8_0 row stands in
             return q8[0].value, Q8_0_BASELINE, q8[0]
         return None, None, None
 
