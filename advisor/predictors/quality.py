@@ -21,12 +21,12 @@ Model form (chosen from held-out error, see ``models/EVALUATION.md``):
 * **KV cache**: :class:`~advisor.predictors.kv_cache.KVCacheTerm`, the cost of a ``q8_0`` or
   ``q4_0`` cache against f16 (:meth:`QualityPredictor.cache_effect`).
 * **Intervals** (90%): split-conformal quantiles of out-of-fold residuals, pooled over folds
-  grouped by model and folds grouped by source; log space for PPL/KLD; retention residuals
-  divided by the predicted loss + 0.02. Each target has its own quantiles at or below 3.5 bits
-  per weight and above (the spread between models differs there). A target measured on fewer
-  than 5 models in a band takes the quantiles of both targets' residuals in that band. A
-  retention interval never reaches below the lowest retention the data shows at that bit width
-  or more (:func:`~advisor.predictors.retention.retention_floor`).
+  grouped by model and folds grouped by source; log space for PPL/KLD (a target measured on
+  fewer than 5 models takes the quantiles of both targets' residuals). Retention residuals are
+  divided by the predicted loss + 0.02, with separate quantiles at or below 3.5 bits per weight
+  and above (the spread between models differs there; for PPL and KLD a split lowered held-out
+  coverage). A retention interval never reaches below the lowest retention the data shows at
+  that bit width or more (:func:`~advisor.predictors.retention.retention_floor`).
 
 Not used for training (``exclusions_`` counts them): rows flagged ``not_gguf``, float
 baselines, rows without bpw, accuracy rows whose retention has a standard error above 10 points
@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 ERROR_FLOORS = {"ppl": 1e-3, "kld": 1e-4}  # smallest PPL-ratio excess / KLD used as a target
 _ALPHA = 0.10           # 90% intervals
 _SCALE_FLOOR = 0.02
-_LOW_BITS = 3.5         # intervals: separate quantiles at or below this bpw and above
+_LOW_BITS = 3.5         # retention intervals: separate quantiles at or below this bpw
 _MAX_RETENTION_SE = 0.10  # retention rows noisier than this cannot inform a ~3-point model
 _NUMERIC = ["bpw", "bpw_sq", "log_params", "log_params_sq", *SCHEME_COLUMNS]
 _CALIBRATION_GROUPS = ("model", "source_id")  # interval residuals: held out by each, pooled
@@ -220,16 +220,14 @@ class QualityPredictor:
         n_keys = len(_CALIBRATION_GROUPS)
         targets = np.concatenate([err["target"].to_numpy()] * n_keys)
         models = np.concatenate([err["model"].astype(str).to_numpy()] * n_keys)
-        err_low = np.concatenate([err["bpw"].to_numpy(dtype="float64") <= _LOW_BITS] * n_keys)
         self.quantiles_: dict[str, tuple[float, float]] = {}
         for t in ("ppl", "kld"):
-            for name, band in ((f"{t}_low_bits", err_low), (t, ~err_low)):
-                mine = (targets == t) & np.isfinite(err_res) & band
-                # a target measured on few models cannot show the model-to-model spread: it
-                # borrows the residuals of both targets (one log-error model serves both)
-                if len(np.unique(models[mine])) < _MIN_INTERVAL_MODELS:
-                    mine = np.isfinite(err_res) & band
-                self.quantiles_[name] = _interval(err_res[mine], 1.0)
+            mine = (targets == t) & np.isfinite(err_res)
+            # a target measured on few models cannot show the model-to-model spread: it borrows
+            # the residuals of both targets (one log-error model serves both)
+            if len(np.unique(models[mine])) < _MIN_INTERVAL_MODELS:
+                mine = np.isfinite(err_res)
+            self.quantiles_[t] = _interval(err_res[mine], 1.0)
         low = np.concatenate([acc["bpw"].to_numpy(dtype="float64") <= _LOW_BITS] * n_keys)
         ok = np.isfinite(acc_res)
         pooled = _interval(acc_res[ok], 0.5) if ok.sum() >= 5 else (-0.5, 0.5)
@@ -310,6 +308,9 @@ class QualityPredictor:
 
     def _bounds(self, target: str, bpw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) conformal quantiles of ``target`` for each row's bit width."""
+        if f"{target}_low_bits" not in self.quantiles_:
+            lo, hi = self.quantiles_[target]
+            return np.full(len(bpw), lo), np.full(len(bpw), hi)
         low_bits = bpw <= _LOW_BITS
         lo = np.where(low_bits, self.quantiles_[f"{target}_low_bits"][0],
                       self.quantiles_[target][0])
