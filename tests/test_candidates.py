@@ -39,3 +39,20 @@ def test_a_predictor_without_the_term_prices_nothing() -> None:
             raise NotImplementedError
 
     assert _cache_quality(Old(), "v0") == {}
+
+
+def test_rows_on_a_quantized_cache_do_not_stand_for_the_weights() -> None:
+    from advisor.data.dataset import Dataset
+    from advisor.recommender.candidates import _quality_index
+    from advisor.vocabulary.schema import MetricKind, QualityRow
+
+    def row(cache: str | None, retention: float) -> QualityRow:
+        return QualityRow(source_id="s", model="m", model_as_published="m", quant="Q4_0",
+                          quant_as_published="Q4_0", metric="mmlu_acc",
+                          metric_kind=MetricKind.ACCURACY, task_category="knowledge",
+                          value=retention, baseline_value=1.0, retention=retention,
+                          cache_type=cache)
+
+    index = _quality_index(Dataset(quality=[row(None, 0.98), row("f16", 0.96),
+                                            row("q4_0", 0.5)]))
+    assert index[("m", "Q4_0", "knowledge")].value == 0.97

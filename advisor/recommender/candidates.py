@@ -127,13 +127,15 @@ def _summarise(groups: dict[Any, list[tuple[float, str, str]]],
 
 
 def _quality_index(dataset: Dataset) -> dict[tuple[str, str, str], Lookup]:
-    """(model, quant, category) -> mean retention over the rows that report it."""
+    """(model, quant, category) -> mean retention over the rows that report it (rows run on a
+    quantized KV cache price the cache, not the weights: they are left out)."""
     groups: dict[tuple[str, str, str], list[tuple[float, str, str]]] = {}
     for row in dataset.quality:
         if (not row.usable or row.retention is None or row.quant is None
                 or row.metric_kind is not MetricKind.ACCURACY
                 or row.task_category not in CATEGORIES or "not_gguf" in row.flags
-                or QUANTIZED_REFERENCE in row.flags):
+                or QUANTIZED_REFERENCE in row.flags
+                or row.cache_type not in (None, "f16")):
             continue
         key = (row.model, row.quant, row.task_category)
         groups.setdefault(key, []).append((row.retention, row.provenance.value, row.source_id))
