@@ -308,15 +308,11 @@ class QualityPredictor:
 
     def _bounds(self, target: str, bpw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) conformal quantiles of ``target`` for each row's bit width."""
-        if f"{target}_low_bits" not in self.quantiles_:
-            lo, hi = self.quantiles_[target]
-            return np.full(len(bpw), lo), np.full(len(bpw), hi)
-        low_bits = bpw <= _LOW_BITS
-        lo = np.where(low_bits, self.quantiles_[f"{target}_low_bits"][0],
-                      self.quantiles_[target][0])
-        hi = np.where(low_bits, self.quantiles_[f"{target}_low_bits"][1],
-                      self.quantiles_[target][1])
-        return lo, hi
+        high_bits = self.quantiles_[target]
+        low_bits = self.quantiles_.get(f"{target}_low_bits", high_bits)
+        is_low = bpw <= _LOW_BITS
+        return (np.where(is_low, low_bits[0], high_bits[0]),
+                np.where(is_low, low_bits[1], high_bits[1]))
 
     def retention_curves(self, params_b: float, bpw: np.ndarray | list[float],
                          categories: list[str] | tuple[str, ...] | None = None) -> pd.DataFrame:
