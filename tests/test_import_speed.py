@@ -163,7 +163,7 @@ def test_parse_model_takes_the_catalog_spelling_and_counts() -> None:
     ("Qwen3-Coder-30B-A3B-Instruct-BF16-00001-of-00002", 30.53, "", 3.0, ["moe"]),
     ("NVIDIA-Nemotron-3-Super-120B-A12B-UD-Q4_K_XL-00001-of-00003", 120.67, "", 12.0, ["moe"]),
     ("gemma-4-26B-A4B-it-UD-Q8_K_XL", 25.23, "", 4.0, ["moe"]),
-    # active parameters from the model cards (advisor.data.naming.MOE_ACTIVE_PARAMS)
+    # active parameters from the model cards (advisor.data.moe_active.MOE_ACTIVE_PARAMS)
     ("gpt-oss-20b-mxfp4", 20.91, "MoE (params_b = total params)", 3.6, ["moe"]),
     ("GLM-4.7-Flash-BF16-00001-of-00002", 29.94, "", 3.0, ["moe"]),
     ("MiniMax-M2.7-UD-Q3_K_S-00001-of-00003", 228.69, "", 10.0, ["moe"]),

@@ -20,8 +20,9 @@ import pandas as pd
 from advisor.data.dataset import Dataset, rows_frame
 from advisor.data.weights_table import WeightsRow, estimated_row
 from advisor.predictors.features import over_physical_ceiling
-from advisor.recommender.memory import Runtime, context_limit, estimate_memory
+from advisor.recommender.memory import CACHE_TYPES, Runtime, context_limit, estimate_memory
 from advisor.recommender.results import SPEED_TESTS
+from advisor.vocabulary.errors import AdvisorError
 from advisor.vocabulary.quants import RECOMMENDABLE, get_quant
 from advisor.vocabulary.schema import QUANTIZED_REFERENCE, Hardware, MetricKind, Provenance
 from advisor.vocabulary.tasks import CATEGORIES
@@ -66,6 +67,18 @@ class Lookup:
     source: str
 
 
+@dataclass(frozen=True)
+class CacheQuality:
+    """What a KV cache type costs every candidate's retention: multiply by ``value`` (90%
+    interval ``low``-``high``); f16 is the reference (1)."""
+
+    value: float
+    low: float
+    high: float
+    provenance: str
+    source: str
+
+
 @dataclass
 class CandidateTable:
     """Model x quant rows with predicted and looked-up quality; see :func:`build_table`."""
@@ -76,6 +89,9 @@ class CandidateTable:
     quality_lookup: dict[tuple[str, str, str], Lookup] = field(default_factory=dict)
     speed_lookup: dict[SpeedKey, Lookup] = field(default_factory=dict)
     predictor_version: str = ""
+    #: cache type -> its retention cost (types the quality predictor has no figure for are left
+    #: out; a predictor saved before the KV term existed gives an empty dict)
+    cache_quality: dict[str, CacheQuality] = field(default_factory=dict)
 
     def memory(self, context: int, cache_type: str, runtime: Runtime = "gpu",
                n_devices: int = 1) -> pd.DataFrame:
@@ -140,13 +156,15 @@ def _summarise(groups: dict[Any, list[tuple[float, str, str]]],
 
 
 def _quality_index(dataset: Dataset) -> dict[tuple[str, str, str], Lookup]:
-    """(model, quant, category) -> mean retention over the rows that report it."""
+    """(model, quant, category) -> mean retention over the rows that report it (rows run on a
+    quantized KV cache price the cache, not the weights: they are left out)."""
     groups: dict[tuple[str, str, str], list[tuple[float, str, str]]] = {}
     for row in dataset.quality:
         if (not row.usable or row.retention is None or row.quant is None
                 or row.metric_kind is not MetricKind.ACCURACY
                 or row.task_category not in CATEGORIES or "not_gguf" in row.flags
-                or QUANTIZED_REFERENCE in row.flags):
+                or QUANTIZED_REFERENCE in row.flags
+                or row.cache_type not in (None, "f16")):
             continue
         key = (row.model, row.quant, row.task_category)
         groups.setdefault(key, []).append((row.retention, row.provenance.value, row.source_id))
@@ -218,9 +236,27 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
         table.speed_lookup = _speed_index(dataset)
     for category in CATEGORIES:
         _add_category(table, predictors.quality, category)
+    table.cache_quality = _cache_quality(predictors.quality, version)
     log.info("candidate table: %d models (with their modes) x %d quants = %d rows", len(specs),
              len(quants), len(frame))
     return table
+
+
+def _cache_quality(quality: Predicts, version: str) -> dict[str, CacheQuality]:
+    """The KV-cache term of the quality predictor for each cache type the advisor offers."""
+    effect = getattr(quality, "cache_effect", None)
+    if effect is None:
+        return {}
+    out = {}
+    for cache in CACHE_TYPES:
+        try:
+            e = effect(cache)
+        except AdvisorError:  # no published rows price this type
+            continue
+        out[cache] = CacheQuality(
+            e.value, e.low, e.high, "reference" if cache == "f16" else "predicted",
+            f"{e.describe()}; quality predictor {version}")
+    return out
 
 
 def _overlay(pred: pd.DataFrame, column: str, predictor: str, found: list[Lookup | None]

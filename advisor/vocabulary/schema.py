@@ -164,6 +164,13 @@ class QualityRow(_Row):
         None, description="mean KL divergence to the baseline, nats")
     stderr: Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)] | None = None
     n_items: Annotated[int, Field(gt=0, le=10**12)] | None = None
+    cache_type: str | None = Field(
+        None, max_length=40, description="KV cache the row ran with, as llama.cpp's "
+        "--cache-type-k spells it "
+        "('f16', 'q8_0', 'q4_0'; 'k=q8_0,v=f16' when K and V differ); None: not stated "
+        "(llama.cpp's default is f16). A row with a quantized cache compares it with the same "
+        "weights on an f16 cache where the source has that row: its target is the cache's "
+        "own cost (flag 'kv_cache_only')")
 
     @model_validator(mode="after")
     def _targets_match_kind(self) -> QualityRow:

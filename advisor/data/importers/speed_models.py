@@ -9,7 +9,7 @@ is cleaned of quant, shard, imatrix and chat suffixes and of uploader prefixes
 (``catalog/architectures.csv`` and ``catalog/arch/*/arch.csv``) spells it where the catalog has
 it (``gemma-4-31B-it``). Active parameters come, in this order, from the catalog, the source
 (notes ``active_params_b=``), the name (``-A3B``), the model cards of
-:data:`advisor.data.naming.MOE_ACTIVE_PARAMS`, llama-bench's label (``30B.A3B``).
+:data:`advisor.data.moe_active.MOE_ACTIVE_PARAMS`, llama-bench's label (``30B.A3B``).
 (The catalog comes first: every row of a model then gets the same count, and a name's ``A3B``
 is a rounded figure.) Nothing is guessed: a name that cannot be read is reported as
 unidentified.
@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from advisor.data.naming import MOE_ACTIVE_PARAMS
+from advisor.data.moe_active import MOE_ACTIVE_PARAMS
 
 #: normalised name -> (catalog spelling, total params B or None, active params B or None)
 CatalogIndex = dict[str, tuple[str, float | None, float | None]]
