@@ -11,9 +11,11 @@ turns each spelling into one stable name, by rules that can be read here in full
 * :func:`benchmark_category`: the task category of a canonical name, from the first matching
   pattern of :data:`_CATEGORY_PATTERNS` (vision and audio tests first, then agentic, language,
   coding, math, instruction following, knowledge and reasoning);
-* :func:`report_group`: which column group a vendor-reported score joins. Scores a vendor or a
-  model card reports are pooled under ``reported``; the tech reports and cards that ran many
-  models through one harness of their own keep a group each (:data:`OWN_HARNESS`).
+* :func:`report_group`: which column group a vendor-reported score joins. Scores a tech report,
+  a model card or llm-stats (which copies them) reports are pooled under ``reported``: one
+  benchmark, reported by several vendors, is one column, whose harness differences (a few
+  points) the fit treats as noise. Sources on another scale, or that say their figures are not
+  comparable with others, keep a group of their own (:data:`OWN_HARNESS`).
 """
 
 from __future__ import annotations
@@ -26,14 +28,12 @@ SCORE_CATEGORIES: tuple[str, ...] = (
     "reasoning", "math", "coding", "knowledge", "instruction_following", "language", "agentic",
     "other",
 )
-#: Sources that ran many models through a harness of their own: their scores stay a group.
+#: Sources whose scores are not comparable with other reports of the same benchmark: the
+#: Open LLM Leaderboard's are normalised (0 = random guessing); the Phi-4-mini card's come
+#: from Microsoft's internal platform and say so (arch/google_openai_meta/SOURCES.md).
 OWN_HARNESS: dict[str, str] = {
-    "QWEN3_TR": "Qwen3 report",
-    "GEMMA3_TR": "Gemma 3 report",
-    "PHI4_CARD": "Phi-4 card (simple-evals)",
-    "PHI4MINI_CARD": "Phi-4-mini card (Microsoft internal harness)",
-    "MSMALL_CARD": "Mistral Small 3 card (Mistral internal pipeline)",
     "OLB_MIRROR": "Open LLM Leaderboard v2",
+    "PHI4MINI_CARD": "Phi-4-mini card (Microsoft internal harness)",
 }
 REPORTED = "reported"
 

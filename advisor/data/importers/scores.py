@@ -14,7 +14,9 @@ optional):
   catalog").
 
 Each row gets ``model`` (the catalog name, blank for a model outside the catalog, kept because
-it helps the capability fit), ``variant`` (the name in the source), ``mode`` (``thinking``,
+it helps the capability fit), ``model_id`` (the checkpoint's Hugging Face name as the source
+gives it, blank when it gives none, e.g. for closed models), ``variant`` (the name in the
+source), ``mode`` (``thinking``,
 ``non-thinking``, ``default``, ``high``/``medium``/``low``/``max`` reasoning effort, or
 ``base`` for a pretrained checkpoint, which never stands in for the released model),
 ``benchmark`` (``<source group>: <benchmark>``; see :mod:`~advisor.data.importers.score_names`),
@@ -51,7 +53,7 @@ from advisor.vocabulary.errors import DataFileError
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS: tuple[str, ...] = (
-    "model", "variant", "mode", "benchmark", "category", "score", "scale", "setting",
+    "model", "model_id", "variant", "mode", "benchmark", "category", "score", "scale", "setting",
     "source_key", "source", "date",
 )
 #: Modes a score can carry.
@@ -65,6 +67,7 @@ _SOURCE_DATES = {"OLB_MIRROR": "2025-05-09", "QWEN3_TR": "2025-05", "GEMMA3_TR":
 _LIVEBENCH_CATEGORY = {"mathematics": "math", "data_analysis": "other", "global_average": "other",
                        "agentic_coding": "agentic"}
 _AIDER = re.compile(r"Aider (code editing|polyglot) (\w+)")
+_SUFFIX_NOTE = re.compile(r"\s*\([^)]*\)$")  # "X-Instruct-2407 (card main benchmarks)"
 _BASE_NOTE = re.compile(r"check whether this is a base-model number|pretrained model|"
                         r"base \(pretrained\) model", re.IGNORECASE)
 
@@ -180,12 +183,13 @@ def _number(text: str) -> float | None:
 def _scaled(score: float, scale: str) -> tuple[float, str]:
     """Scores on a 0-100 scale, with a scale starting ``0-100``; others as published."""
     low = scale.lower()
-    if low.startswith("fraction"):
+    if low.startswith("fraction") or (low == "aggregator units (benchmark max_score 100)"
+                                      and score <= 1):  # llm-stats stores these as fractions
         return round(score * 100, 4), f"0-100 ({scale}, x100)"
     if "0-10 scale" in low or low == "score (0-10)":
         return round(score * 10, 6), f"0-100 ({scale}, x10)"
     if low in ("percent", "percent (0-100)", "percentile (0-100)", "mrcr score (0-100)",
-               "index (0-100)", "aggregator units (benchmark max_score 100)") \
+               "index (0-100)") \
             or low.startswith("open llm leaderboard v2 normalized"):
         return score, f"0-100 ({scale})"
     return score, scale
@@ -202,12 +206,13 @@ def _mode(source_mode: str, model: str, base: bool, alias: Alias | None,
     return source_mode
 
 
-def _row(model: str, variant: str, mode: str, benchmark: str, category: str, score: float,
-         scale: str, setting: str, source_key: str, source: str, date: str) -> dict[str, object]:
+def _row(model: str, model_id: str, variant: str, mode: str, benchmark: str, category: str,
+         score: float, scale: str, setting: str, source_key: str, source: str,
+         date: str) -> dict[str, object]:
     score, scale = _scaled(score, scale)
-    return {"model": model, "variant": variant, "mode": mode, "benchmark": benchmark,
-            "category": category, "score": score, "scale": scale, "setting": setting,
-            "source_key": source_key, "source": source, "date": date}
+    return {"model": model, "model_id": model_id, "variant": variant, "mode": mode,
+            "benchmark": benchmark, "category": category, "score": score, "scale": scale,
+            "setting": setting, "source_key": source_key, "source": source, "date": date}
 
 
 def _first_catalog(path: Path, names: NameMap, known: set[str]) -> Iterator[dict[str, object]]:
@@ -233,9 +238,9 @@ def _first_catalog(path: Path, names: NameMap, known: set[str]) -> Iterator[dict
                        else "thinking" if "thinking mode" in setting else "default")
         mode = _mode(source_mode, model, base or bool(_BASE_NOTE.search(setting)), alias, names)
         bench = canonical_benchmark(rec["benchmark"])
-        yield _row(model, variant, mode, f"{report_group(key)}: {bench}",
-                   benchmark_category(bench), score, rec["scale"], setting, key,
-                   rec["source"], _SOURCE_DATES.get(key, ""))
+        yield _row(model, _SUFFIX_NOTE.sub("", variant), variant, mode,
+                   f"{report_group(key)}: {bench}", benchmark_category(bench), score,
+                   rec["scale"], setting, key, rec["source"], _SOURCE_DATES.get(key, ""))
 
 
 def _cards(path: Path, names: NameMap) -> Iterator[dict[str, object]]:
@@ -253,7 +258,7 @@ def _cards(path: Path, names: NameMap) -> Iterator[dict[str, object]]:
         mode = _mode(rec["mode"] or "default", model, base, alias, names)
         bench = canonical_benchmark(rec["benchmark"])
         setting = "; ".join(p for p in (rec["setting"], rec["table"]) if p)
-        yield _row(model, variant, mode, f"{report_group(key)}: {bench}",
+        yield _row(model, variant, variant, mode, f"{report_group(key)}: {bench}",
                    benchmark_category(bench), score, rec["scale"], setting, key, rec["source"],
                    rec["date"])
     if skipped:
@@ -287,8 +292,8 @@ def _leaderboard(path: Path, stem: str, names: NameMap) -> Iterator[dict[str, ob
         source = rec["source"]
         if stem == "artificial_analysis":  # the payload's fetch time is in leaderboards/SOURCES.md
             source = source.split(" (AA page payload", 1)[0]
-        yield _row(model, variant, mode, benchmark, category, score, rec["scale"],
-                   setting, key, source, rec["date"])
+        yield _row(model, rec["model"], variant, mode, benchmark, category, score,
+                   rec["scale"], setting, key, source, rec["date"])
     if dropped:
         log.info("%s: %d rows of quantized runs dropped", path, dropped)
 
