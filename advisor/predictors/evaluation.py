@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from advisor.data.dataset import Dataset, atomic_write_text
+from advisor.data.dataset import Dataset, atomic_write_text, default_measurements_dir
+from advisor.predictors.capability import CapabilityModel, fit_capability
+from advisor.predictors.capability_eval import evaluate_capability
 from advisor.predictors.features import speed_features
 from advisor.predictors.quality import QualityPredictor
 from advisor.predictors.speed import SpeedPredictor
@@ -373,6 +375,7 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
         _table(metrics["speed_known_device"]), "",
         "## Quality, leave one model out", "", _table(metrics["quality_by_model"]), "",
         "## Quality, leave one source out", "", _table(metrics["quality_by_source"]), "",
+        *notes.get("sections", []),
         "## Training rows excluded", "",
         *(f"- {k}: {v}" for k, v in notes.get("exclusions", {}).items()), "",
         "## Plots", "", *(f"![{p.stem}](plots/{p.name})" for p in notes.get("plots", [])), "",
@@ -381,10 +384,13 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
 
 
 def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
-             speed_params: dict[str, Any] | None = None) -> EvaluationReport:
+             speed_params: dict[str, Any] | None = None, catalog_dir: Path | None = None,
+             capability: CapabilityModel | None = None) -> EvaluationReport:
     """Run the grouped cross-validation; write ``EVALUATION.md`` and ``plots/`` to ``out_dir``.
 
-    ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models.
+    ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models. The capability
+    fit (:mod:`~advisor.predictors.capability_eval`) is evaluated on ``capability`` if given,
+    else on one fitted on ``catalog_dir`` (default ``measurements/catalog``).
     """
     out_dir = Path(out_dir)
     sframe = dataset.speed_frame()
@@ -405,12 +411,17 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
                "speed_known_device": other_view("model_on_device"),
                "quality_by_model": quality_metrics(quality_rows["model"]),
                "quality_by_source": quality_metrics(quality_rows["source_id"])}
+    if capability is None:
+        capability = fit_capability(catalog_dir or default_measurements_dir() / "catalog")
+    capability_metrics, capability_section = evaluate_capability(capability)
+    metrics.update(capability_metrics)
     files = _plots(speed_rows, quality_rows, out_dir / "plots")
     sp = SpeedPredictor(calibration_folds=2)
     sp._training_rows(sframe)
     qp = QualityPredictor()
     qp._training_rows(qframe)
     notes = {"data_hash": dataset.content_hash, "plots": files,
+             "sections": [capability_section],
              "exclusions": {**{f"speed {k}": v for k, v in sp.exclusions_.items()},
                             **{f"quality {k}": v for k, v in qp.exclusions_.items()}}}
     md = out_dir / "EVALUATION.md"
