@@ -254,3 +254,16 @@ def test_shipped_table_is_complete_and_honest(shipped: pd.DataFrame) -> None:
     assert len(unscored) > 10
     assert (unscored["high"] - unscored["low"]).median() > \
         (published["high"] - published["low"]).median()
+
+
+@pytest.mark.slow
+def test_shipped_fit_beats_its_baseline_held_out() -> None:
+    """Both hold-outs, every category: the fit's mean absolute error is below the kNN
+    baseline's on the same held-out anchor scores (the figures EVALUATION.md reports)."""
+    model = fit_capability(default_measurements_dir() / "catalog")
+    metrics, _ = evaluate_capability(model)
+    for how in ("score", "model"):
+        for category, figures in metrics[f"capability_by_{how}"].items():
+            assert figures["mean_ae_with_baseline"] < figures["baseline_mean_ae"], \
+                (how, category, figures)
+            assert figures["coverage_90"] > 0.75, (how, category, figures)
