@@ -116,8 +116,9 @@ def train(measurements: Path | None, out: Path | None, as_json: bool) -> None:
     from advisor.predictors.training import train as train_models
 
     settings = get_settings()
-    dataset = load_dataset(measurements or settings.measurements_dir)
-    card = train_models(dataset, out or settings.models_dir)
+    folder = measurements or settings.measurements_dir
+    card = train_models(load_dataset(folder), out or settings.models_dir,
+                        catalog_dir=folder / "catalog")
     _print_card(card, as_json)
 
 
@@ -133,7 +134,8 @@ def evaluate(measurements: Path | None, out: Path | None) -> None:
 
     settings = get_settings()
     out_dir = out or settings.models_dir
-    report = run_evaluation(load_dataset(measurements or settings.measurements_dir), out_dir)
+    folder = measurements or settings.measurements_dir
+    report = run_evaluation(load_dataset(folder), out_dir, catalog_dir=folder / "catalog")
     for path in report.files:
         click.echo(f"wrote {path}", err=True)
     click.echo((out_dir / "EVALUATION.md").read_text(encoding="utf-8"))

@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from advisor.data.dataset import Dataset, atomic_write_text
+from advisor.data.dataset import Dataset, atomic_write_text, default_measurements_dir
+from advisor.predictors.capability import CapabilityModel, fit_capability
+from advisor.predictors.capability_eval import evaluate_capability
 from advisor.predictors.features import speed_features
 from advisor.predictors.kv_cache import KVCacheTerm
 from advisor.predictors.quality import QualityPredictor
@@ -310,6 +312,7 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
         "unseen-device ones, so they are wider than a known device needs.", "",
         table(metrics["speed_known_device"]), "",
         *markdown_sections(metrics),
+        *notes.get("sections", []),
         "## Training rows excluded", "",
         *(f"- {k}: {v}" for k, v in notes.get("exclusions", {}).items()), "",
         "## Plots", "", *plots, "",
@@ -318,10 +321,13 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
 
 
 def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
-             speed_params: dict[str, Any] | None = None) -> EvaluationReport:
+             speed_params: dict[str, Any] | None = None, catalog_dir: Path | None = None,
+             capability: CapabilityModel | None = None) -> EvaluationReport:
     """Run the grouped cross-validation; write ``EVALUATION.md`` and ``plots/`` to ``out_dir``.
 
-    ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models.
+    ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models. The capability
+    fit (:mod:`~advisor.predictors.capability_eval`) is evaluated on ``capability`` if given,
+    else on one fitted on ``catalog_dir`` (default ``measurements/catalog``).
     """
     out_dir = Path(out_dir)
     sframe = dataset.speed_frame()
@@ -343,6 +349,10 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
                "quality_by_model": quality_metrics(quality_rows["model"]),
                "quality_by_source": quality_metrics(quality_rows["source_id"]),
                "kv_cache": KVCacheTerm().fit(qframe).held_out_}
+    if capability is None:
+        capability = fit_capability(catalog_dir or default_measurements_dir() / "catalog")
+    capability_metrics, capability_section = evaluate_capability(capability)
+    metrics.update(capability_metrics)
     try:
         files = _plots(speed_rows, quality_rows, out_dir / "plots")
     except ModuleNotFoundError as e:  # the `plot` extra is optional: the service lacks it
@@ -355,6 +365,7 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
     qp = QualityPredictor()
     qp._training_rows(qframe)
     notes = {"data_hash": dataset.content_hash, "plots": files,
+             "sections": [capability_section],
              "exclusions": {**{f"speed {k}": v for k, v in sp.exclusions_.items()},
                             **{f"quality {k}": v for k, v in qp.exclusions_.items()}}}
     md = out_dir / "EVALUATION.md"

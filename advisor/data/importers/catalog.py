@@ -10,8 +10,12 @@ writes:
   full x1``; a KV-sharing model's shared layers taken out), a head size of hidden size / heads
   when a config gives none, and parameter counts in billions. A model missing a number the
   memory estimate needs stays, marked with the reason;
-* ``scores.csv`` and ``capability.csv``: the published scores and one common-scale score per
-  model and category (see :mod:`advisor.data.capability`).
+* ``scores.csv``: every published full-precision score, one per row with its model, mode,
+  benchmark, source and date (see :mod:`advisor.data.importers.scores`);
+* ``capability.csv``: the interim hand-picked common-scale scores of
+  :mod:`advisor.data.capability`, built from the first catalog's rows, which the recommender
+  reads until it switches to the fitted capability model
+  (:mod:`advisor.predictors.capability`).
 
 Run ``quant-advisor import-published --shared ../shared/data``.
 """
@@ -31,14 +35,15 @@ from advisor.data.capability import build_capability, write_capability
 from advisor.data.catalog import ModelRow
 from advisor.data.dataset import atomic_write_text, default_measurements_dir
 from advisor.data.importers.catalog_facts import FACT_COLUMNS, Fact, parse_count, read_facts
+from advisor.data.importers.scores import SCORE_COLUMNS, score_rows, unscored
 from advisor.vocabulary.errors import DataFileError
 
 log = logging.getLogger(__name__)
 
 #: Columns of ``models.csv``, in order: the fields of :class:`ModelRow`.
 MODEL_COLUMNS: tuple[str, ...] = tuple(ModelRow.model_fields)
-#: Columns of ``scores.csv``, in order.
-SCORE_COLUMNS: tuple[str, ...] = (
+#: Columns of the first catalog's scores as the interim ``capability.csv`` reads them.
+_CAPABILITY_INPUT: tuple[str, ...] = (
     "model", "variant", "benchmark", "category", "score", "scale", "setting", "source_key",
     "source",
 )
@@ -76,6 +81,8 @@ class ImportReport:
     n_scores: int
     n_capability: int
     out_dir: Path
+    #: catalog models without a score of their own in any source
+    unscored: tuple[str, ...] = ()
 
 
 def swa_period(pattern: str) -> int | None:
@@ -215,6 +222,7 @@ def _source_id(citation: str) -> str:
 
 
 def _score_rows(path: Path, known_models: set[str]) -> list[dict[str, object]]:
+    """The first catalog's scores in the form :func:`build_capability` reads (interim)."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     rows: list[dict[str, object]] = []
     for lineno, rec in enumerate(frame.to_dict("records"), start=2):
@@ -257,18 +265,22 @@ def import_catalog(shared_dir: Path, out_dir: Path | None = None) -> ImportRepor
     facts = read_facts(shared_dir)
     models = model_rows(facts)
     names = [str(m["name"]) for m in models]
-    scores = _score_rows(shared_dir / "scores.csv", set(names))
+    first = _score_rows(shared_dir / "scores.csv", set(names))
+    scores = score_rows(shared_dir, models)
     atomic_write_text(out_dir / "facts.csv", _to_csv(
         [{c: getattr(f, c) for c in FACT_COLUMNS} for f in facts], FACT_COLUMNS))
     atomic_write_text(out_dir / "models.csv", _to_csv(models, MODEL_COLUMNS))
     atomic_write_text(out_dir / "scores.csv", _to_csv(scores, SCORE_COLUMNS))
-    capability = build_capability(pd.DataFrame(scores, columns=list(SCORE_COLUMNS)), names)
+    capability = build_capability(pd.DataFrame(first, columns=list(_CAPABILITY_INPUT)), names)
     write_capability(out_dir / "capability.csv", capability)
     report = ImportReport(len(models), sum(bool(m["recommendable"]) for m in models),
-                          len(scores), len(capability), out_dir)
+                          len(scores), len(capability), out_dir,
+                          tuple(unscored(scores, models)))
     log.info("catalog: %d models (%d recommendable), %d scores, %d capability values -> %s",
              report.n_models, report.n_recommendable, report.n_scores, report.n_capability,
              out_dir)
+    if report.unscored:
+        log.info("catalog models without a score of their own: %s", ", ".join(report.unscored))
     return report
 
 
