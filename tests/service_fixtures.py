@@ -10,6 +10,7 @@ from typing import Any
 
 from advisor.data.dataset import Dataset, default_measurements_dir
 from advisor.predictors.artifacts import QUALITY_FILE, SPEED_FILE
+from advisor.predictors.capability import CAPABILITY_FILE
 from advisor.predictors.card import CARD_FILE, ModelCard, read_card
 from advisor.vocabulary.settings import Settings
 
@@ -48,7 +49,7 @@ class FakeTrainer:
         import time
 
         self.datasets.append(dataset)
-        for name in (QUALITY_FILE, SPEED_FILE):
+        for name in (QUALITY_FILE, SPEED_FILE, CAPABILITY_FILE):
             shutil.copyfile(SHIPPED_MODELS / name, out_dir / name)
             time.sleep(self.delay_s / 2)
         card = read_card(SHIPPED_MODELS)

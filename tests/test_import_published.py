@@ -13,7 +13,7 @@ SHARED = Path(os.environ.get("ADVISOR_SHARED_DATA",
                              Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 FILES = ("quality.jsonl", "speed.jsonl", "hardware.csv", "sources_quality.csv",
          "sources_speed.csv", "catalog/models.csv", "catalog/scores.csv",
-         "catalog/capability.csv", "catalog/gguf_files.csv", "catalog/gguf_repos.csv",
+         "catalog/gguf_files.csv", "catalog/gguf_repos.csv",
          "sources_gguf.csv")
 
 

@@ -13,9 +13,11 @@ Ranking: among candidates whose estimated memory (weights + KV cache + compute b
 runtime overhead) fits the budget (and the device's memory when the hardware is known; on
 several GPUs each GPU's share must fit one GPU: :meth:`Query.fits`), the highest
 task-weighted quality wins, where a category's quality is the model's full-precision
-capability (catalog) times the retention at that quant (published or measured where known,
-else predicted). Scores within ``TIE_POINTS`` (0.1 of 100) of the best are a tie, which goes
-to the smaller footprint.
+capability (the fitted capability table, per mode) times the retention at that quant
+(published or measured where known, else predicted) times the KV cache type's cost. Near
+ties (:meth:`Advisor.near_ties`: models within ``MODEL_TIE_POINTS``, 0.5 of 100, of the best
+and each at its quants within ``QUANT_TIE_POINTS``, 0.1, of its own best) go to the faster
+candidate (:meth:`Advisor.slowness`), then the smaller footprint.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ from advisor.data.hardware import load_hardware, resolve_hardware
 from advisor.data.weights_table import WeightsRow, read_weights_table
 from advisor.recommender.candidates import CandidateTable, PredictorSet, build_table
 from advisor.recommender.explain import explain, unranked_note
-from advisor.recommender.figures import RowFigures
+from advisor.recommender.figures import RowFigures, Scores, cache_note
 from advisor.recommender.footprint import MemoryAnswer, memory_answer
 from advisor.recommender.front import diverse_alternatives, pareto_front
 from advisor.recommender.launch import attach_launch
 from advisor.recommender.memory import context_limit, per_device_bytes
-from advisor.recommender.offload import offload_note, plan_offload, with_placement
+from advisor.recommender.offload import OffloadPlan, offload_note, plan_offload, with_placement
 from advisor.recommender.query import (
     CACHE_TYPES,
     MAX_CONTEXT,
@@ -45,9 +47,12 @@ from advisor.recommender.query import (
     MODES,
     THINKING_CONTEXT,
     Query,
+    device_capacity,
+    unified_limit,
 )
 from advisor.recommender.results import (
     Candidate,
+    Figure,
     FrontPoint,
     Recommendation,
 )
@@ -59,9 +64,15 @@ from advisor.vocabulary.units import format_bytes, parse_memory
 
 log = logging.getLogger(__name__)
 
-#: Quality scores (0-100) closer than this are a tie, broken by the smaller memory footprint
-#: (so Q8_0 wins over BF16 when both keep the full-precision quality).
-TIE_POINTS = 0.1
+#: Two quants of one model whose scores (0-100) are closer than this are a tie (so Q8_0 wins
+#: over BF16 when both keep the full-precision quality).
+QUANT_TIE_POINTS = 0.1
+#: Models whose best fitting scores are closer than this are a tie: half a point is about one
+#: question of the smallest anchor benchmark (GPQA Diamond: 198 questions, 0.51 points each).
+MODEL_TIE_POINTS = 0.5
+#: The most the pick can score below the best fitting candidate. Ties go to the faster
+#: candidate (:meth:`Advisor.slowness`), then the smaller memory footprint.
+TIE_POINTS = QUANT_TIE_POINTS + MODEL_TIE_POINTS
 
 
 class Advisor:
@@ -177,16 +188,17 @@ class Advisor:
         if not 0 <= n_alt <= 100:
             raise InvalidInputError(f"alternatives must be 0-100, got {n_alt}",
                                     parameter="alternatives")
-        requested = None
-        if device is not None and device.memory_gb is not None:
-            on_device = int(device.memory_gb * 1e9) * (device.n_devices or 1)
-            if budget > on_device:  # more than the hardware has: its memory is the limit
+        requested, limit = None, unified_limit(device)
+        capacity = device_capacity(device, limit)
+        if device is not None and capacity is not None:
+            on_device = capacity * (device.n_devices or 1)
+            if budget > on_device:  # more than the hardware gives: its memory is the limit
                 requested, budget = budget, on_device
         return Query(budget, str(vram), mix, context, cache, device, min_tokens_per_s, family,
                      names, n_alt, requested, mode=mode,
                      thinking_context=context if given else THINKING_CONTEXT,
                      context_given=given, ram_bytes=ram_bytes,
-                     ram_bandwidth_gbs=ram_bandwidth_gbs)
+                     ram_bandwidth_gbs=ram_bandwidth_gbs, gpu_limit=limit)
 
     def memory(self, *, model: str, quant: str, context: int | None = None,
                cache_type: str = "f16", hardware: str | None = None,
@@ -216,7 +228,8 @@ class Advisor:
         cols = self.table.arrays
         models = cols["model"]
         memory = self.memory_arrays(query)
-        score, low, high, cap_total = self.weighted_quality(query)
+        scores = self.weighted_quality(query)
+        score, kv_cost = scores.score, self.cache_cost(query.cache_type)
         notes: list[str] = []
         missing = [self._model_names[c]
                    for c in np.unique(self._model_codes[~np.isfinite(score)]).tolist()]
@@ -265,24 +278,24 @@ class Advisor:
         if not (eligible & on_devices).any():
             i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
             # only reached on hardware of known memory (Query.device_fits)
-            n, hw = query.n_devices, query.hardware
-            name, gb = (hw.name, hw.memory_gb) if hw is not None else ("", None)
+            n, name = query.n_devices, query.hardware.name if query.hardware else ""
+            has = format_bytes(query.device_bytes or 0) + (
+                " its GPU may use by default" if query.gpu_limit is not None else "")
             need = format_bytes(per_device_bytes(int(total[i]), n))
             what = f"the smallest candidate, {models[i]} at {cols['quant'][i]}, needs {need}"
             raise NothingFitsError(
-                f"nothing fits {n} devices of {gb:g} GB ({name}) at context {query.context}: "
+                f"nothing fits {n} devices of {has} ({name}) at context {query.context}: "
                 f"with the layers split over them, {what} on each" if n > 1 else
-                f"nothing fits the {gb:g} GB of {name} at context {query.context}: {what}",
+                f"nothing fits the {has} of {name} at context {query.context}: {what}",
                 smallest_budget_bytes=None)
-        if query.requested_bytes is not None and query.hardware is not None:
-            count = f"{query.n_devices} x " if query.n_devices > 1 else ""
-            notes.append(
-                f"vram {query.budget_text} is more than the {count}"
-                f"{query.hardware.memory_gb:g} GB of {query.hardware.name}: the answer is held "
-                f"to {format_bytes(query.budget_bytes)} on the device"
-                + ("" if query.ram_bytes else " (give ram to consider offloading to the CPU)"))
+        held = query.held_note()
+        if held is not None:
+            notes.append(held)
         plan = None
-        if query.ram_bytes and speed is not None and query.n_devices == 1:
+        if query.ram_bytes and query.hardware is not None and query.hardware.unified:
+            notes.append("ram is not used on unified memory: the GPU and the CPU share it, so "
+                         "the budget already covers both")
+        elif query.ram_bytes and speed is not None and query.n_devices == 1:
             plan = plan_offload(cols, memory, speed["tps:tg128"], query, eligible & ~fits)
             fits = fits | plan.placed
             total = np.where(plan.placed, plan.gpu_bytes + plan.cpu_bytes, total)
@@ -301,16 +314,14 @@ class Advisor:
                 f"{np.ceil(smallest / 1e8) / 10:.1f}GB", smallest_budget_bytes=smallest)
         order = np.lexsort((total, -np.where(fits, score, -np.inf)))
         ranked = order[fits[order]]
-        # Scores closer than TIE_POINTS are the same answer: take the smallest of those.
-        near = fits & (score >= score[ranked[0]] - TIE_POINTS)
-        pick = int(np.flatnonzero(near)[np.argmin(total[near])])
+        near = self.near_ties(fits, score)
+        pick = int(near[np.lexsort((total[near], self.slowness(near, speed, plan)))][0])
         alternatives = diverse_alternatives(ranked[ranked != pick], self._model_codes, pick,
                                 query.n_alternatives)
         front = np.asarray(pareto_front(np.flatnonzero(eligible), score, total), dtype=np.intp)
 
         def build(i: int) -> Candidate:
-            c = self._figures.candidate(i, query, memory, speed, score, low, high, cap_total,
-                                        fits)
+            c = self._figures.candidate(i, query, memory, speed, scores, fits)
             return c if plan is None or not plan.placed[i] else with_placement(c, plan, i)
 
         pick_c = attach_launch(build(pick), self.catalog.get(self._models[pick]),
@@ -329,7 +340,8 @@ class Advisor:
             request=query.echo(), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
             explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix,
                                 TIE_POINTS),
-            notes=notes, predictor_version=self.predictor_version,
+            notes=[*notes, *cache_note(query.cache_type, kv_cost)], kv_cache_quality=kv_cost,
+            predictor_version=self.predictor_version,
             candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
 
     def rankable(self, query: Query, score: np.ndarray,
@@ -355,25 +367,68 @@ class Advisor:
         return self.table.memory_for(contexts, query.cache_type, query.runtime,
                                      query.n_devices)
 
-    def weighted_quality(self, query: Query) -> tuple[np.ndarray, ...]:
-        """(score, low, high, capability) per candidate: sums of task weight x capability x
-        retention (and its 90% bounds; published values count as their own bounds)."""
+    def near_ties(self, fits: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Rows as good as the best fitting one: of each model (and mode) whose best fitting
+        score is within :data:`MODEL_TIE_POINTS` of the best, its quants within
+        :data:`QUANT_TIE_POINTS` of its own best."""
+        entity = self._model_codes * 2 + (self.table.arrays["mode"] == "thinking")
+        best = np.full(int(entity.max()) + 1, -np.inf)
+        np.maximum.at(best, entity[fits], score[fits])
+        own = best[entity]
+        return np.flatnonzero(fits & (own >= best.max() - MODEL_TIE_POINTS)
+                              & (score >= own - QUANT_TIE_POINTS))
+
+    def slowness(self, rows: np.ndarray, speed: dict[str, np.ndarray] | None,
+                 plan: OffloadPlan | None) -> np.ndarray:
+        """How slowly ``rows`` generate, for breaking near-ties: minus the predicted tokens/s on
+        the hardware (a placement's own speed where it runs split), else the bytes read per
+        generated token (the weights, or a MoE's active share), which orders speed on any
+        device the same way."""
+        if speed is None:
+            return self.table.arrays["active_bytes"][rows].astype(float)
+        tg = speed["tps:tg128"][rows].astype(float)
+        if plan is not None:
+            tg = np.where(plan.placed[rows], plan.tg[rows], tg)
+        return -np.nan_to_num(tg, nan=0.0)
+
+    def weighted_quality(self, query: Query) -> Scores:
+        """Per candidate: sums of task weight x capability x retention x the KV cache's cost
+        (:meth:`cache_cost`), with 90% bounds (capability and retention at their bounds;
+        published values count as their own bounds). See :class:`Scores`."""
         cols = self.table.arrays
         n = len(cols["model"])
-        score, low, high, cap_total = (np.zeros(n) for _ in range(4))
+        kv = self.cache_cost(query.cache_type)
+        factor, kv_low, kv_high = (1.0, 1.0, 1.0) if kv is None else \
+            (kv.value, kv.low or kv.value, kv.high or kv.value)
+        score, low, high, cap_total, ret_low, ret_high = (np.zeros(n) for _ in range(6))
+
+        def bound(name: str, default: np.ndarray) -> np.ndarray:
+            x = cols[name].astype(float)
+            return np.where(np.isnan(x), default, x)
+
         for category, weight in query.mix.items():
             c = category.value
-            cap = cols[f"cap:{c}"].astype(float)
-            ret = cols[f"ret:{c}"].astype(float)
-            ret_low = np.where(np.isnan(cols[f"ret_low:{c}"].astype(float)), ret,
-                               cols[f"ret_low:{c}"])
-            ret_high = np.where(np.isnan(cols[f"ret_high:{c}"].astype(float)), ret,
-                                cols[f"ret_high:{c}"])
-            score += weight * cap * ret
-            low += weight * cap * ret_low
-            high += weight * cap * ret_high
+            cap, ret = cols[f"cap:{c}"].astype(float), cols[f"ret:{c}"].astype(float)
+            r_low = bound(f"ret_low:{c}", ret) * kv_low
+            r_high = bound(f"ret_high:{c}", ret) * kv_high
+            score += weight * cap * ret * factor
+            low += weight * bound(f"cap_low:{c}", cap) * r_low
+            high += weight * bound(f"cap_high:{c}", cap) * r_high
+            ret_low += weight * cap * r_low
+            ret_high += weight * cap * r_high
             cap_total += weight * cap
-        return score, low, high, cap_total
+        return Scores(score, low, high, cap_total, ret_low, ret_high)
+
+    def cache_cost(self, cache_type: str) -> Figure | None:
+        """What KV cache ``cache_type`` costs retention (a factor, 1 = none; f16 is the
+        reference), from the quality predictor's KV-cache term; None when it has no figure
+        for that type (the cost is then taken as none and the answer says so)."""
+        found = self.table.cache_quality.get(cache_type)
+        if found is None:
+            return None
+        return Figure(value=found.value, low=found.low, high=found.high, unit="factor",
+                      provenance="catalog" if found.provenance == "reference" else "predicted",
+                      source=found.source)
 
 
 def _k(tokens: int | None) -> str:

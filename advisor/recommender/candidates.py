@@ -20,6 +20,7 @@ import pandas as pd
 from advisor.data.dataset import Dataset, rows_frame
 from advisor.data.weights_table import WeightsRow, estimated_row
 from advisor.predictors.features import over_physical_ceiling
+from advisor.recommender.capability import CapabilityTable, capability_columns
 from advisor.recommender.memory import CACHE_TYPES, Runtime, context_limit, estimate_memory
 from advisor.recommender.results import SPEED_TESTS
 from advisor.vocabulary.errors import AdvisorError
@@ -47,6 +48,9 @@ class PredictorSet(Protocol):
 
     @property
     def card(self) -> Any: ...
+
+    @property
+    def capability(self) -> CapabilityTable: ...
 
 
 #: How each file splits, for placement and MoE speed (:class:`WeightsRow`'s columns).
@@ -92,6 +96,8 @@ class CandidateTable:
     #: cache type -> its retention cost (types the quality predictor has no figure for are left
     #: out; a predictor saved before the KV term existed gives an empty dict)
     cache_quality: dict[str, CacheQuality] = field(default_factory=dict)
+    #: (model, fitted mode) -> category -> full-precision capability (the predictors')
+    capability: CapabilityTable = field(default_factory=dict)
 
     def memory(self, context: int, cache_type: str, runtime: Runtime = "gpu",
                n_devices: int = 1) -> pd.DataFrame:
@@ -230,7 +236,8 @@ def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | N
     frame = pd.DataFrame.from_records(records)
     version = predictor_version(predictors.card)
     table = CandidateTable(frame=frame, specs=specs, predictor_version=version,
-                           speed_predictor=predictors.speed)
+                           speed_predictor=predictors.speed,
+                           capability=predictors.capability)
     if dataset is not None:
         table.quality_lookup = _quality_index(dataset)
         table.speed_lookup = _speed_index(dataset)
@@ -276,7 +283,8 @@ def _overlay(pred: pd.DataFrame, column: str, predictor: str, found: list[Lookup
 
 
 def _add_category(table: CandidateTable, quality: Predicts, category: str) -> None:
-    """Columns ``ret|ret_low|ret_high|ret_prov|ret_src|cap|cap_prov|cap_src :<category>``."""
+    """Columns ``ret|ret_low|ret_high|ret_prov|ret_src|cap|cap_low|cap_high|cap_prov|cap_src
+    :<category>``."""
     frame = table.frame
     query = frame[["params_b", "bpw", "quant", "quant_family", "model"]].copy()
     query["model_family"] = frame["family"]
@@ -288,28 +296,9 @@ def _add_category(table: CandidateTable, quality: Predicts, category: str) -> No
     frame[f"ret:{category}"], frame[f"ret_low:{category}"] = ret, low
     frame[f"ret_high:{category}"] = high
     frame[f"ret_prov:{category}"], frame[f"ret_src:{category}"] = prov, src
-    caps, cap_prov, cap_src = [], [], []
-    for model, mode in zip(frame["model"], frame["mode"], strict=True):
-        score = capability_of(table.specs[model], mode, category)
-        caps.append(np.nan if score is None else float(score.value))
-        cap_prov.append(None if score is None else str(score.provenance))
-        cap_src.append(None if score is None else _describe_sources(score))
-    frame[f"cap:{category}"] = caps
-    frame[f"cap_prov:{category}"], frame[f"cap_src:{category}"] = cap_prov, cap_src
-
-
-def capability_of(spec: ModelSpec, mode: str, category: str) -> Any:
-    """``spec``'s full-precision score in ``category`` when answering in ``mode`` (None when
-    there is none)."""
-    del mode  # the catalog's capability does not tell the modes apart yet
-    return spec.capability.get(category)
-
-
-def _describe_sources(score: object) -> str:
-    sources = getattr(score, "sources", "")
-    text = sources if isinstance(sources, str) else ", ".join(map(str, sources))
-    error = getattr(score, "error_mae", None)
-    return f"{text} (held-out MAE {error:.1f})" if error is not None else text
+    for name, column in capability_columns(table.capability, table.specs, frame["model"].to_numpy(),
+                                           frame["mode"].to_numpy(), category).items():
+        frame[name] = column
 
 
 def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:

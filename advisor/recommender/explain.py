@@ -18,7 +18,7 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
     parts = [
         f"{pick.model} at {pick.quant} ({pick.bpw.value:.2f} bits/weight) is the best "
         f"predicted {task} choice that fits {format_bytes(budget_bytes)} (near-ties go to the "
-        f"smaller file): it needs "
+        f"faster, then the smaller file): it needs "
         f"{format_bytes(pick.memory.total_bytes)} at {pick.memory.context} tokens of context "
         f"and keeps {kept} of the full-precision model's {task} quality."
     ]
@@ -41,6 +41,14 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
             f"The next step up that does not fit, {nxt.model} at {nxt.quant}, would score "
             f"{nxt.quality_score - pick.quality_score.value:.1f} points higher but needs "
             f"{format_bytes(nxt.total_bytes)}.")
+    if pick.memory.total_bytes < budget_bytes / 2:
+        bigger = [a for a in alternatives if a.memory.total_bytes > pick.memory.total_bytes]
+        parts.append(
+            f"It uses {pick.memory.total_bytes / budget_bytes:.0%} of the budget because no "
+            "candidate that needs more is predicted to score higher"
+            + (f" (the best of those, {bigger[0].model} at {bigger[0].quant}, scores "
+               f"{bigger[0].quality_score.value:.1f} in "
+               f"{format_bytes(bigger[0].memory.total_bytes)})" if bigger else "") + ".")
     if alternatives:
         alt = alternatives[0]
         parts.append(

@@ -18,6 +18,32 @@ if TYPE_CHECKING:
     from advisor.recommender.query import Query
 
 
+class Scores(NamedTuple):
+    """Request-weighted quality of every candidate row (:meth:`Advisor.weighted_quality`):
+    ``score`` = sum of task weight x capability x retention x the KV cache's cost, ``low`` /
+    ``high`` its 90% bounds (capability, retention and cache cost at their bounds),
+    ``cap_total`` the weighted capability, ``ret_low`` / ``ret_high`` the weighted sums with
+    only retention (and cache cost) at their bounds."""
+
+    score: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    cap_total: np.ndarray
+    ret_low: np.ndarray
+    ret_high: np.ndarray
+
+
+def cache_note(cache_type: str, cost: Figure | None) -> list[str]:
+    """The answer's note on what a quantized KV cache costs (none for f16)."""
+    if cache_type == "f16":
+        return []
+    if cost is None:
+        return [f"no published rows price a {cache_type} KV cache: its quality cost is taken "
+                "as none"]
+    return [f"{cache_type} KV cache: every candidate's retention x {cost.value:.3f} "
+            f"[{cost.low:.3f}-{cost.high:.3f}] ({cost.source})"]
+
+
 class _TaskFigures(NamedTuple):
     """A candidate's figures for one task category (independent of the request)."""
 
@@ -41,8 +67,8 @@ class RowFigures:
         self._task_figures: dict[tuple[int, str], _TaskFigures] = {}
 
     def candidate(self, i: int, query: Query, memory: dict[str, np.ndarray],
-                   speed: dict[str, np.ndarray] | None, score: np.ndarray, low: np.ndarray,
-                   high: np.ndarray, cap_total: np.ndarray, fits: np.ndarray) -> Candidate:
+                   speed: dict[str, np.ndarray] | None, scores: Scores, fits: np.ndarray
+                   ) -> Candidate:
         cols = self.table.arrays
         version = f"quality predictor {self.table.predictor_version}"
         tasks = {c.value: self._figures_of(i, c.value) for c in query.mix}
@@ -75,13 +101,15 @@ class RowFigures:
                 context=int(memory["context"][i]), cache_type=query.cache_type,
                 assumptions=list(assumptions or [])),
             fits=bool(fits[i]),
-            quality_score=Figure(value=float(score[i]), low=float(low[i]), high=float(high[i]),
+            quality_score=Figure(value=float(scores.score[i]), low=float(scores.low[i]),
+                                 high=float(scores.high[i]),
                                  unit="score 0-100", provenance="computed",
                                  source=f"sum of task weight x capability x retention ({prov}, "
                                  f"{version})"),
-            retention=Figure(value=float(score[i] / cap_total[i]),
-                             low=float(low[i] / cap_total[i]),
-                             high=float(high[i] / cap_total[i]), unit="fraction",
+            retention=Figure(value=float(scores.score[i] / scores.cap_total[i]),
+                             low=float(scores.ret_low[i] / scores.cap_total[i]),
+                             high=float(scores.ret_high[i] / scores.cap_total[i]),
+                             unit="fraction",
                              provenance="computed", source="capability-weighted retention"),
             quality_by_task=quality_by, retention_by_task=retention_by,
             capability_by_task=capability_by, speed=speed_figs)
@@ -95,15 +123,16 @@ class RowFigures:
         cols = self.table.arrays
         cap, ret = float(cols[f"cap:{c}"][i]), float(cols[f"ret:{c}"][i])
         r_low, r_high = _opt(cols[f"ret_low:{c}"][i]), _opt(cols[f"ret_high:{c}"][i])
+        c_low, c_high = _opt(cols[f"cap_low:{c}"][i]), _opt(cols[f"cap_high:{c}"][i])
         src, rprov = str(cols[f"ret_src:{c}"][i]), str(cols[f"ret_prov:{c}"][i])
         figures = _TaskFigures(
             retention=Figure(value=ret, low=r_low, high=r_high, unit="fraction",
                              provenance=rprov, source=src),  # type: ignore[arg-type]
-            capability=Figure(value=cap, unit="score 0-100",
+            capability=Figure(value=cap, low=c_low, high=c_high, unit="score 0-100",
                               provenance=_cap_prov(cols[f"cap_prov:{c}"][i]),
                               source=str(cols[f"cap_src:{c}"][i])),
-            quality=Figure(value=cap * ret, low=None if r_low is None else cap * r_low,
-                           high=None if r_high is None else cap * r_high, unit="score 0-100",
+            quality=Figure(value=cap * ret, low=_or(c_low, cap) * _or(r_low, ret),
+                           high=_or(c_high, cap) * _or(r_high, ret), unit="score 0-100",
                            provenance="computed", source=f"capability x retention ({rprov})"),
             provenance=rprov)
         self._task_figures[(i, c)] = figures
@@ -136,6 +165,10 @@ def _bpw_figure(bpw: float, quant: str, source: str) -> Figure:
 def _opt(x: object) -> float | None:
     v = float(x)  # type: ignore[arg-type]
     return None if np.isnan(v) else v
+
+
+def _or(x: float | None, default: float) -> float:
+    return default if x is None else x
 
 
 def _cap_prov(x: object) -> str:

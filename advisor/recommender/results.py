@@ -104,10 +104,13 @@ class Candidate(BaseModel):
     memory: MemoryFigures
     fits: bool
     quality_score: Figure = Field(
-        description="task-weighted full-precision capability x retention, 0-100 scale")
-    retention: Figure = Field(description="task-weighted fraction of full-precision quality kept")
+        description="task-weighted full-precision capability x retention x the KV cache's "
+        "cost, 0-100 scale (each category's scale: its anchor benchmark)")
+    retention: Figure = Field(description="task-weighted fraction of full-precision quality kept "
+                              "(the weights' and the KV cache's)")
     quality_by_task: dict[str, Figure] = Field(
-        description="per task category: predicted score on the category's 0-100 scale")
+        description="per task category: predicted score on the category's 0-100 scale (the "
+        "weights' retention; the KV cache's cost is the answer's kv_cache_quality)")
     retention_by_task: dict[str, Figure]
     capability_by_task: dict[str, Figure] = Field(
         description="full-precision score per category (catalog), the scale of quality_by_task")
@@ -161,6 +164,9 @@ class RequestEcho(BaseModel):
     context_given: bool = True
     ram_bytes: int | None = Field(None, description="system RAM offloaded placements may use")
     ram_bandwidth_gbs: float | None = None
+    gpu_limit_bytes: int | None = Field(
+        None, description="on unified memory (Apple, AMD APUs, DGX Spark): what the GPU may use "
+        "by default, bytes; the budget is held to it")
 
 
 class Recommendation(BaseModel):
@@ -171,6 +177,10 @@ class Recommendation(BaseModel):
         description="candidates no other candidate beats on both quality and memory, by memory")
     explanation: str
     notes: list[str] = Field(default_factory=list)
+    kv_cache_quality: Figure | None = Field(
+        None, description="what the KV cache type costs retention, as a factor (1 = none; f16 "
+        "is the reference): every candidate's quality_score and retention include it, its "
+        "per-task figures do not. None: no published rows price this cache type")
     predictor_version: str
     candidates_considered: int
     candidates_fitting: int

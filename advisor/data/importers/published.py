@@ -31,7 +31,7 @@ def import_all(shared_dir: Path, out_dir: Path) -> dict[str, object]:
         "quality": write_quality(shared_dir, out_dir),
         "speed": write_speed(shared_dir, out_dir),
         "catalog": {"models": catalog.n_models, "recommendable": catalog.n_recommendable,
-                    "scores": catalog.n_scores, "capability": catalog.n_capability},
+                    "scores": catalog.n_scores},
         "gguf_files": {"files": files.n_files, "standard": files.n_standard,
                        "models": files.n_models},
         "weights": {"files": weights.rows, "published": weights.published,
