@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from advisor.data.importers.gguf_repos import (
     import_gguf_repos,
     source_keys,
 )
+from advisor.data.importers.published import default_gathered_dir
 from advisor.vocabulary.errors import DataFileError
 
 NAMES = ["Llama-3.1-8B", "gemma-3-27b", "Qwen3-14B", "Mistral-7B-v0.3", "Mistral-Small-24B",
@@ -192,15 +192,10 @@ def test_missing_table_is_empty_and_a_bad_one_names_its_line(tmp_path: Path):
         load_repos(tmp_path)
 
 
-SHARED = Path(os.environ.get("ADVISOR_SHARED_DATA",
-                             Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-
-
-@pytest.mark.skipif(not (SHARED / "gguf").is_dir(), reason=f"no shared data at {SHARED}")
 def test_reimport_reproduces_the_committed_table(tmp_path: Path):
     committed = default_measurements_dir() / "catalog"
     shutil.copyfile(committed / "models.csv", tmp_path / "models.csv")
-    report = import_gguf_repos(SHARED / "gguf", tmp_path)
+    report = import_gguf_repos(default_gathered_dir() / "gguf", tmp_path)
     assert (tmp_path / "gguf_repos.csv").read_bytes() == \
         (committed / "gguf_repos.csv").read_bytes(), "run `quant-advisor import-published`"
     assert (tmp_path.parent / "sources_gguf.csv").read_bytes() == \

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from published_data import needs_shared, published_dir
 
 from advisor.data.dataset import load_dataset
 from advisor.data.importers.quality import (
@@ -324,20 +324,7 @@ def test_question_counts_from_notes(tmp_path: Path, notes: str, n_items: int | N
 
 # ------------------------------------------------------------------------- the real shared data
 
-def _shared_dir() -> Path:
-    override = os.environ.get("ADVISOR_SHARED_DATA")
-    if override:
-        return Path(override)
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (root.parent / "shared" / "data", root / "shared" / "data"):
-        if (candidate / "quality").is_dir():
-            return candidate
-    return root.parent / "shared" / "data"
-
-
-SHARED = _shared_dir()
-needs_shared = pytest.mark.skipif(not (SHARED / "quality").is_dir(),
-                                  reason=f"shared data not found at {SHARED}")
+SHARED = published_dir()
 
 
 @pytest.fixture(scope="module")

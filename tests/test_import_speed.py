@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from published_data import needs_shared, published_dir
 
 from advisor.data.dataset import load_dataset
 from advisor.data.importers.speed import (
@@ -425,15 +425,9 @@ def test_citation_for_prefix_items(tmp_path: Path) -> None:
 # the real shared data
 # ---------------------------------------------------------------------------------------------
 
-def _shared_data() -> Path:
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    return Path(os.environ.get("ADVISOR_SHARED_DATA", default))
-
-
-@pytest.mark.skipif(not (_shared_data() / "speed" / "hardware.csv").is_file(),
-                    reason="shared data folder not present")
+@needs_shared
 def test_real_shared_data_every_row_once_and_every_device_joins() -> None:
-    shared = _shared_data()
+    shared = published_dir()
     rows, devices, sources = import_speed(shared)
     published: Counter[tuple[object, ...]] = Counter()
     for path in sorted((shared / "speed").glob("*.csv")):

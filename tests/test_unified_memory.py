@@ -4,12 +4,12 @@ observations of the shared data's hardware/unified_memory_limits.csv."""
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import pytest
 
 from advisor.data.hardware import load_hardware
+from advisor.data.importers.published import default_gathered_dir
 from advisor.data.unified_memory import GIB, gpu_memory_limit
 from advisor.vocabulary.errors import InvalidInputError
 from advisor.vocabulary.schema import Hardware
@@ -82,12 +82,9 @@ def test_every_unified_device_of_the_table_gets_an_answer() -> None:
 
 
 def _limits_csv() -> Path:
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    return Path(os.environ.get("ADVISOR_SHARED_DATA", default)) / "hardware" / \
-        "unified_memory_limits.csv"
+    return default_gathered_dir() / "hardware" / "unified_memory_limits.csv"
 
 
-@pytest.mark.skipif(not _limits_csv().is_file(), reason="shared data folder not present")
 def test_apple_rule_never_exceeds_an_observed_default() -> None:
     """The rule is the conservative default: at every memory size an Apple default was logged,
     it is at most the logged figure and within 25% of it."""

@@ -422,7 +422,7 @@ function bpwChart(rec, points) {
     return { label: `${label} (mean)`, colour: SIZE_COLOURS[k],
       pts: [...byQuant.entries()].map(([q, e]) => ({ quant: q, bpw: e.bpw, y: e.sum / e.n })).sort((a, b) => a.bpw - b.bpw) };
   }).filter((s) => s.pts.length);
-  const own = points.filter((p) => p.model === rec.pick.model).sort((a, b) => a.bpw - b.bpw)
+  const own = points.filter((p) => p.model === rec.pick.model && p.mode === rec.pick.mode).sort((a, b) => a.bpw - b.bpw)
     .map((p) => ({ quant: p.quant, bpw: p.bpw, y: p.retention }));
   series.push({ label: `${rec.pick.model}`, colour: "#111", pts: own, wide: true });
   const all = series.flatMap((s) => s.pts);
@@ -450,7 +450,7 @@ function bpwChart(rec, points) {
 }
 
 function speedChart(rec, points, hardware, minTps) {
-  const own = points.filter((p) => p.model === rec.pick.model && p.tg128 !== null).sort((a, b) => b.bpw - a.bpw);
+  const own = points.filter((p) => p.model === rec.pick.model && p.mode === rec.pick.mode && p.tg128 !== null).sort((a, b) => b.bpw - a.bpw);
   if (!hardware || !own.length) {
     return [chartTitle("Speed per quant"), el("figcaption", {}, "Pick a device or give its specs to see the speed of each quant.")];
   }
