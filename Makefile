@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-dev browser serve check lint test train evaluate clean
+.PHONY: setup setup-dev browser serve check lint test train evaluate readme clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ setup: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
 setup-dev: $(BIN)/python browser
-	$(BIN)/pip install --quiet -e '.[test,measure,plot]'
+	$(BIN)/pip install --quiet -e '.[test,measure,plot,mcp]'
 
 # Headless Chromium for the browser tests (Debian package; they skip without it).
 browser:
@@ -43,6 +43,10 @@ train: setup
 
 evaluate: setup-dev
 	$(BIN)/quant-advisor evaluate
+
+# Every command-output example of README.md, from the committed data and predictors.
+readme: setup-dev
+	$(BIN)/python scripts/readme_examples.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,8 @@ import json
 import sys
 
 from advisor.data.arch import load_architectures
-from advisor.data.gguf_files import SizeCheck, check_sizes, read_gguf_files, summarise
+from advisor.data.gguf_files import read_gguf_files
+from advisor.data.size_check import SizeCheck, check_sizes, summarise
 
 
 def _line(c: SizeCheck) -> str:

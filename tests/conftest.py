@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,6 +13,7 @@ import pytest
 
 from advisor.data.catalog import load_catalog
 from advisor.data.dataset import default_measurements_dir
+from advisor.predictors.capability import load_capability
 from advisor.recommender.advisor import Advisor
 from advisor.vocabulary.schema import Hardware, HardwareKind
 from advisor.vocabulary.settings import Settings
@@ -49,9 +53,18 @@ class FakeCard:
 
 @dataclass
 class FakePredictors:
+    """Fake quality and speed; the capability is the shipped fit's (a table, not a model)."""
+
     quality: FakeQuality
     speed: FakeSpeed
     card: FakeCard
+    capability: dict[tuple[str, str], dict[str, Any]] = field(
+        default_factory=lambda: shipped_capability())
+
+
+@cache
+def shipped_capability() -> dict[tuple[str, str], dict[str, Any]]:
+    return load_capability(Path(__file__).resolve().parents[1] / "models")
 
 
 HARDWARE = {

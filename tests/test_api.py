@@ -111,16 +111,78 @@ def test_every_error_is_a_json_body(client, method, path, status, error):
     assert r.status_code == status and r.json()["error"] == error and r.json()["request_id"]
 
 
-def test_unhandled_errors_hide_the_trace(fake_advisor, tmp_path):
+@pytest.fixture
+def json_logs():
+    """The service's JSON log lines (as `serve` configures them) written since the last call."""
+    import io
+    import json
+    import logging
+
+    from advisor.service.observability import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging(as_json=True)
+    buffer = io.StringIO()
+    root.handlers[0].setStream(buffer)
+
+    def lines():
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return [json.loads(line) for line in text.splitlines()]
+
+    try:
+        yield lines
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+@pytest.mark.parametrize("sent", [None, "client-chosen-id.1"])
+def test_unhandled_errors_hide_the_trace_and_carry_the_request_id(fake_advisor, tmp_path,
+                                                                   json_logs, sent):
     def boom(**_):
         raise RuntimeError("secret internals")
 
     app = create_app(Settings(data_dir=tmp_path), advisor_factory=lambda _: fake_advisor)
     with TestClient(app, raise_server_exceptions=False) as c:
-        c.app.state.advisor = type("Broken", (), {"recommend": staticmethod(boom)})()
-        r = c.get("/recommend?vram=24GB")
+        c.app.state.advisor = type("Broken", (), {"parse_query": staticmethod(boom)})()
+        json_logs()  # start-up lines
+        r = c.get("/recommend?vram=24GB", headers={"X-Request-ID": sent} if sent else {})
+        lines = json_logs()
     assert r.status_code == 500 and r.json()["error"] == "internal_error"
     assert "secret" not in r.text and "Traceback" not in r.text
+    rid = r.headers["x-request-id"]
+    assert rid == (sent or rid) and len(rid) >= 16
+    assert r.json()["request_id"] == rid and rid in r.json()["message"]
+    lines = [line for line in lines if line["logger"].startswith("advisor")]  # not the client's
+    assert [line["level"] for line in lines] == ["ERROR", "INFO"]  # the error, the access line
+    assert all(line["request_id"] == rid for line in lines)
+    assert "secret internals" in lines[0]["message"] and lines[1]["status"] == 500
+
+
+def test_plain_log_lines_carry_the_request_id():
+    import logging
+
+    from advisor.service.observability import configure_logging, request_id
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging(as_json=False)
+        token = request_id.set("rid-7")
+        try:
+            record = logging.LogRecord("advisor.x", logging.INFO, "f", 1, "hi", None, None)
+            handler = root.handlers[0]
+            handler.filter(record)
+            line = handler.format(record)
+        finally:
+            request_id.reset(token)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    assert "[rid-7]: hi" in line
 
 
 def test_cors_is_configurable(fake_advisor, tmp_path):
@@ -226,3 +288,46 @@ def test_hardware_lists_single_devices_and_devices_is_documented(client):
     assert "identical GPUs" in devices["description"]
     hardware = next(p for p in spec if p["name"] == "hardware")
     assert "RTX 3090 x2" in hardware["description"]
+
+
+@pytest.mark.parametrize("path, name, fragment", [
+    ("/recommend?vram=24GB&vrma=24GB", "vrma", "Did you mean 'vram'?"),
+    ("/v1/measurements?limt=5", "limt", "Did you mean 'limit'?"),
+    ("/health?verbose=1", "verbose", "Known: (none)"),
+])
+def test_an_unknown_query_parameter_is_422_naming_it(client, path, name, fragment):
+    r = client.get(path)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["parameter"] == name and fragment in r.json()["message"]
+
+
+def test_the_page_keeps_its_form_in_the_query_string(client):
+    assert client.get("/?vram=24GB&task=coding").status_code == 200
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("PUT", "/v1/measurements", "GET, POST"), ("OPTIONS", "/v1/retrain", "GET, POST"),
+    ("DELETE", "/recommend", "GET"), ("GET", "/v1/predictors/shipped/rollback", "POST"),
+])
+def test_405_lists_every_method_of_the_path(client, method, path, allow):
+    r = client.request(method, path)
+    assert r.status_code == 405 and r.headers["allow"] == allow
+
+
+def test_every_422_is_documented_as_the_error_body(client):
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in str(spec)
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            body = operation["responses"]["422"]["content"]["application/json"]["schema"]
+            assert body["$ref"].endswith(("/ErrorBody", "/IngestResult")), (method, path)
+
+
+@pytest.mark.parametrize("task", ["reasoning:1e308,coding:1e308", "reasoning:inf",
+                                  "reasoning:nan,coding:1", "reasoning:1e999"])
+@pytest.mark.parametrize("path", ["/recommend", "/v1/recommend", "/v1/candidates"])
+def test_overflowing_or_non_finite_task_weights_are_422_naming_task(client, path, task):
+    r = client.get(path, params={"vram": "24GB", "task": task})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["parameter"] == "task"
+    assert r.json()["detail"][0]["given"] == task

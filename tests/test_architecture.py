@@ -11,7 +11,8 @@ import grimp
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "advisor"
-STAGES = ("vocabulary", "data", "predictors", "recommender", "service", "cli", "measure")
+STAGES = ("vocabulary", "data", "predictors", "recommender", "service", "cli", "measure",
+          "machine")
 #: Longest chain of imports, counted in modules (``a -> b -> c`` is 3 levels).
 MAX_IMPORT_LEVELS = 9
 MAX_MODULE_LINES = 500

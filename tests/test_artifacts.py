@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from advisor.predictors.artifacts import (
     load_predictors,
     save_predictors,
 )
+from advisor.predictors.capability import CAPABILITY_FILE
 from advisor.predictors.card import CARD_FILE
 from advisor.predictors.quality import QualityPredictor
 from advisor.predictors.speed import SpeedPredictor
@@ -32,6 +34,9 @@ def predictors() -> tuple[QualityPredictor, SpeedPredictor]:
 def saved(tmp_path: Path, predictors: tuple) -> Path:
     save_predictors(*predictors, tmp_path, card_extra={"data_hash": "abc123",
                                                        "metrics": {"x": 1.0}, "note": "n"})
+    # train writes the capability table beside them (fitted on the catalog, not these rows)
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "models" / CAPABILITY_FILE,
+                    tmp_path / CAPABILITY_FILE)
     return tmp_path
 
 
@@ -60,6 +65,7 @@ def test_other_library_version_is_refused(saved: Path, library: str) -> None:
 
 @pytest.mark.parametrize("name, damage, message", [
     (CARD_FILE, None, "missing"), (QUALITY_FILE, None, "missing"),
+    (CAPABILITY_FILE, None, "missing"), (CAPABILITY_FILE, b"value,low\n1,x\n", r"corrupt .*capability.csv:2"),
     (SPEED_FILE, b"not a pickle", "corrupt"), (CARD_FILE, b"{not json", "corrupt"),
     (CARD_FILE, b"[1, 2]", "corrupt"),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -23,6 +24,15 @@ def _write_routes(app):
                   for m in ops if m.upper() in ("POST", "PUT", "PATCH", "DELETE"))
 
 
+def _protected_routes(app):
+    """Every route that needs the token: the writes and the quarantine listing."""
+    return sorted({*_write_routes(app), ("GET", "/v1/quarantine")})
+
+
+def _url(path):
+    return path.replace("{version}", "shipped").replace("{row_id}", "1")
+
+
 @pytest.fixture
 def client(tmp_path, fake_advisor):
     with TestClient(_app(tmp_path, fake_advisor, api_token=TOKEN)) as c:
@@ -31,8 +41,13 @@ def client(tmp_path, fake_advisor):
 
 def test_the_write_endpoints_are_the_expected_ones(client):
     assert _write_routes(client.app) == [
-        ("POST", "/v1/measurements"), ("POST", "/v1/predictors/{version}/rollback"),
-        ("POST", "/v1/retrain")]
+        ("DELETE", "/v1/quarantine/{row_id}"), ("POST", "/v1/measurements"),
+        ("POST", "/v1/predictors/{version}/rollback"),
+        ("POST", "/v1/quarantine/{row_id}/restore"), ("POST", "/v1/retrain")]
+    spec = client.app.openapi()["paths"]
+    for method, path in _protected_routes(client.app):
+        responses = spec[path][method.lower()]["responses"]
+        assert {"401", "403", "415"} <= set(responses), (method, path)
 
 
 @pytest.mark.parametrize("headers", [
@@ -41,9 +56,10 @@ def test_the_write_endpoints_are_the_expected_ones(client):
     {"Authorization": f"Bearer {TOKEN[:-1]}"},
 ])
 def test_every_write_endpoint_rejects_missing_or_wrong_tokens(client, headers):
-    for _, path in _write_routes(client.app):
-        url = path.replace("{version}", "shipped")
-        r = client.post(url, json=quality_row(0), headers=headers)
+    for method, path in _protected_routes(client.app):
+        url = _url(path)
+        body = {"json": quality_row(0)} if method == "POST" else {}
+        r = client.request(method, url, headers=headers, **body)
         assert r.status_code == 401, (url, r.text)
         assert r.json()["error"] == "unauthorized"
         assert r.headers["www-authenticate"] == "Bearer"
@@ -110,3 +126,74 @@ def test_serve_checks_the_cli_host(host, ok):
         with pytest.raises(InvalidInputError, match="without a token"):
             effective_settings(Settings(), host=host)
     assert effective_settings(Settings(api_token=TOKEN), host="0.0.0.0").api_token is not None
+
+
+# -- cross-site requests in local mode --------------------------------------------------------
+
+FOREIGN = "https://evil.example"
+
+
+@pytest.fixture
+def local(tmp_path, fake_advisor):
+    with TestClient(_app(tmp_path, fake_advisor)) as c:  # loopback host, no token: open writes
+        yield c
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+    "application/xml", "text/plain;charset=UTF-8"])
+@pytest.mark.parametrize("origin", [None, FOREIGN])
+def test_a_body_that_is_not_json_is_refused_and_nothing_is_stored(local, content_type, origin):
+    headers = {"Content-Type": content_type, **({"Origin": origin} if origin else {})}
+    r = local.post("/v1/measurements", content=json.dumps(quality_row(0)), headers=headers)
+    assert r.status_code == (403 if origin else 415), r.text
+    assert r.json()["error"] == ("cross_site" if origin else "unsupported_media_type")
+    assert local.get("/v1/measurements").json()["items"] == []
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/v1/retrain"), ("POST", "/v1/predictors/shipped/rollback"),
+    ("POST", "/v1/quarantine/1/restore"), ("DELETE", "/v1/quarantine/1"),
+    ("GET", "/v1/quarantine")])
+def test_every_write_refuses_a_foreign_origin(local, method, path):
+    r = local.request(method, path, headers={"Origin": FOREIGN})
+    assert r.status_code == 403 and r.json()["error"] == "cross_site", r.text
+    r = local.request(method, path, content="x", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and "application/json" in r.json()["message"]
+    assert local.get("/v1/retrain").json() is None  # nothing started
+
+
+@pytest.mark.parametrize("origin, host, ok", [
+    ("http://127.0.0.1:8000", "127.0.0.1:8000", True),   # the page this service serves
+    ("http://localhost:8000", "localhost:8000", True),
+    ("http://[::1]:8000", "[::1]:8000", True),
+    ("http://evil.example:8000", "evil.example:8000", False),  # DNS rebound to 127.0.0.1
+    ("http://127.0.0.1:8000", "127.0.0.1:9000", False), ("null", "127.0.0.1:8000", False),
+    ("https://team.example", "127.0.0.1:8000", True),  # ADVISOR_CORS_ORIGINS
+])
+def test_origins_allowed_in_local_mode(origin, host, ok):
+    from advisor.service.auth import origin_ok
+
+    settings = Settings(cors_origins=["https://team.example"])
+    assert origin_ok(settings, origin, host) is ok
+    assert origin_ok(settings, None, host)  # not a browser
+
+
+def test_own_origin_under_any_name_outside_local_mode():
+    from advisor.service.auth import origin_ok
+
+    settings = Settings(host="0.0.0.0", api_token=TOKEN)
+    assert origin_ok(settings, "https://advisor.team.example", "advisor.team.example")
+    assert not origin_ok(settings, FOREIGN, "advisor.team.example")
+
+
+def test_json_writes_from_the_own_origin_work(local):
+    r = local.post("/v1/measurements", json=quality_row(0),
+                   headers={"Origin": "http://127.0.0.1", "Host": "127.0.0.1"})
+    assert r.status_code == 200, r.text
+    r = local.post("/v1/measurements", json=quality_row(1),  # TestClient's Host: testserver
+                   headers={"Origin": "http://testserver"})
+    assert r.status_code == 403  # same origin, but not a loopback name in local mode
+    r = local.post("/v1/measurements", json=quality_row(2),
+                   headers={"Content-Type": "application/json; charset=utf-8"})
+    assert r.status_code == 200

@@ -84,7 +84,8 @@ def test_form_gives_the_api_pick_and_draws_the_charts(page_at, live_server):
     assert "Quality against memory" in front.locator("title").first.text_content()
     assert page.locator("#chart-bpw svg polyline").count() >= 2
     bars = page.locator("#chart-speed svg rect.bar")
-    assert bars.count() == sum(p["model"] == pick["model"] for p in candidates["points"])
+    assert bars.count() == sum(p["model"] == pick["model"] and p["mode"] == pick["mode"]
+                               for p in candidates["points"])
     assert page.locator("#chart-speed svg rect.pick-bar").count() == 1
     assert page.get_attribute("#results", "aria-live") == "polite"
     assert all(u.startswith(live_server) for u in page.requested), page.requested

@@ -1,28 +1,16 @@
-"""Catalog import, common-scale capability and catalog lookup."""
+"""Catalog import and catalog lookup (the capability fit: test_capability.py)."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from advisor.data.capability import (
-    CATEGORY_PLANS,
-    BenchmarkSet,
-    block_values,
-    fit_line_loo,
-    read_capability,
-)
 from advisor.data.catalog import ModelSpec, load_catalog
 from advisor.data.dataset import default_measurements_dir
 from advisor.data.importers.catalog import import_catalog, swa_period
-from advisor.vocabulary.errors import DataFileError, InvalidInputError, UnknownNameError
-from advisor.vocabulary.schema import Provenance
-from advisor.vocabulary.tasks import CATEGORIES
+from advisor.vocabulary.errors import DataFileError, UnknownNameError
 
 ARCH_HEADER = ["model", "family", "params_b", "active_params_b", "n_layers", "hidden_size",
                "n_heads", "n_kv_heads", "head_dim", "vocab_size", "max_context",
@@ -62,23 +50,18 @@ def shared(tmp_path: Path) -> Path:
     return folder
 
 
-def test_import_writes_models_scores_capability(shared: Path, tmp_path: Path) -> None:
+def test_import_writes_models_and_scores(shared: Path, tmp_path: Path) -> None:
     out = tmp_path / "catalog"
     report = import_catalog(shared, out)
     assert (report.n_models, report.n_recommendable, report.n_scores) == (3, 2, 6)
     catalog = load_catalog(out)
-    big = catalog.get("big-8b")
-    # the instruct variant is preferred over the base one
-    assert big.capability["knowledge"].value == 30.0
-    assert big.capability["knowledge"].provenance is Provenance.PUBLISHED
-    assert "Big-8B-Instruct" in big.capability["knowledge"].sources
+    assert catalog.get("big-8b").recommendable
     blank = catalog.get("Blank-7B")
     assert not blank.recommendable
     assert "n_layers" in blank.not_recommendable_reason
     swa = catalog.get("Swa-4B")
     # "5 local(1024):1 global" over 34 layers: llama.cpp's period-6 pattern, 5 global layers
     assert (swa.sliding_window, swa.n_swa_layers, swa.n_full_attn_layers) == (1024, 29, 5)
-    assert swa.missing_categories == list(CATEGORIES)
 
 
 def test_user_added_row_is_loaded_and_incomplete_rows_marked(shared: Path,
@@ -125,47 +108,6 @@ def test_import_rejects_score_for_unknown_model(tmp_path: Path, shared: Path) ->
         import_catalog(shared, tmp_path / "out")
 
 
-def _scores(rows: list[tuple[str, str, str, float, str]]) -> pd.DataFrame:
-    return pd.DataFrame([{"model": m, "variant": v, "benchmark": b, "category": "x",
-                          "score": s, "scale": "", "setting": setting,
-                          "source_key": "OLB_MIRROR", "source": "OLB_MIRROR"}
-                         for m, v, b, s, setting in rows])
-
-
-def test_block_values_prefers_better_ranked_duplicate_and_complete_variant() -> None:
-    frame = _scores([
-        ("A", "A-Instruct", "BBH", 10.0, "3-shot; rank 900"),
-        ("A", "A-Instruct", "BBH", 20.0, "3-shot; rank 5"),
-        ("B", "B-Instruct", "BBH", 50.0, "rank 1"),   # lacks MuSR: falls back to base
-        ("B", "B-Base", "BBH", 40.0, "rank 2"),
-        ("B", "B-Base", "MuSR", 60.0, "rank 2"),
-        ("A", "A-Instruct", "MuSR", 30.0, "rank 5"),
-        ("A", "A-Instruct", "MuSR", 99.0, "rank 900"),
-    ])
-    values = block_values(frame, BenchmarkSet("OLB_MIRROR", ("BBH", "MuSR")))
-    assert values == {"A": (25.0, "A-Instruct"), "B": (50.0, "B-Base")}
-
-
-@given(st.floats(-5, 5), st.floats(-50, 50),
-       st.lists(st.integers(0, 10_000).map(lambda i: i / 100), min_size=3, max_size=12,
-                unique=True))
-def test_line_fit_recovers_exact_lines(slope: float, intercept: float, xs: list[float]) -> None:
-    s, b, mae = fit_line_loo(xs, [intercept + slope * x for x in xs])
-    assert s == pytest.approx(slope, abs=1e-6)
-    assert b == pytest.approx(intercept, abs=1e-4)
-    assert mae == pytest.approx(0, abs=1e-4)
-
-
-@pytest.mark.parametrize(("x", "y", "match"), [
-    ([1, 2], [1, 2], "at least 3"),
-    ([1, 2, 3], [1, 2], "at least 3"),
-    ([2, 2, 2], [1, 2, 3], "distinct"),
-])
-def test_line_fit_errors(x: list[float], y: list[float], match: str) -> None:
-    with pytest.raises(InvalidInputError, match=match):
-        fit_line_loo(x, y)
-
-
 # ---- the shipped catalog (measurements/catalog, built from the shared data) ----
 
 SHIPPED = default_measurements_dir() / "catalog"
@@ -192,43 +134,6 @@ def test_shipped_catalog_lookup_and_filter(shipped) -> None:
 def test_shipped_catalog_unknown_names(shipped, call, match: str) -> None:
     with pytest.raises(UnknownNameError, match=match):
         call(shipped)
-
-
-def test_shipped_capability_is_complete_and_sourced(shipped) -> None:
-    rows = read_capability(SHIPPED / "capability.csv")
-    assert {r.category for r in rows} == set(CATEGORIES) == set(CATEGORY_PLANS)
-    for row in rows:
-        if row.provenance is Provenance.PREDICTED:
-            assert row.error_mae is not None and row.n_fit_models and "->" in row.sources
-        else:
-            assert row.error_mae is None
-    # every recommendable model has at least the four OLB-scale categories or a prediction
-    llama = shipped.get("Llama-3.1-8B")
-    assert set(llama.capability) == set(CATEGORIES)
-
-
-@pytest.mark.parametrize(("small", "large", "category"), [
-    ("Qwen2.5-1.5B", "Qwen2.5-7B", "knowledge"),
-    ("Qwen2.5-7B", "Qwen2.5-32B", "reasoning"),
-    ("Llama-3.1-8B", "Llama-3.1-70B", "math"),
-    ("gemma-2-2b", "gemma-2-27b", "knowledge"),
-    ("Qwen3-0.6B", "Qwen3-32B", "coding"),
-    ("gemma-3-12b", "gemma-3-27b", "language"),
-    ("SmolLM2-135M", "SmolLM2-1.7B", "reasoning"),
-])
-def test_shipped_larger_models_score_higher(shipped, small: str, large: str,
-                                            category: str) -> None:
-    assert shipped.get(large).capability[category].value > \
-        shipped.get(small).capability[category].value
-
-
-def test_capability_file_errors_name_the_line(tmp_path: Path, shared: Path) -> None:
-    out = tmp_path / "catalog"
-    import_catalog(shared, out)
-    with (out / "capability.csv").open("a", encoding="utf-8") as fh:
-        fh.write("Ghost-1B,math,10,published,,,s,src,\n")
-    with pytest.raises(DataFileError, match=r"capability\.csv:\d+: model 'Ghost-1B'"):
-        load_catalog(out)
 
 
 def test_missing_catalog_folder(tmp_path: Path) -> None:

@@ -118,3 +118,28 @@ def test_bad_devices_exit_2(runner, args, fragment):
     assert result.exit_code == 2
     assert fragment in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("name", "expected"), [("rtx 5090", "NVIDIA GeForce RTX 5090"),
+                                                ("strix halo", "AMD Ryzen AI Max+ 395")])
+def test_hardware_name_resolves_to_the_device(name, expected):
+    result = CliRunner().invoke(cli_module.cli, ["hardware", name, "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["name"].startswith(expected)
+    limit = body["gpu_memory_limit"]
+    assert (limit is None) == (body["memory_kind"] == "discrete")
+
+
+def test_hardware_json_lists_every_device_with_its_aliases():
+    result = CliRunner().invoke(cli_module.cli, ["hardware", "--json"])
+    assert result.exit_code == 0
+    devices = json.loads(result.stdout)
+    assert len(devices) >= 100
+    assert any("rtx 5090" in d["aliases"] for d in devices)
+
+
+def test_an_unknown_hardware_name_exits_2_with_did_you_mean():
+    result = CliRunner().invoke(cli_module.cli, ["hardware", "rtx 5095"])
+    assert result.exit_code == 2
+    assert "Did you mean 'NVIDIA GeForce RTX 5090'" in result.stderr

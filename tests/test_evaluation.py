@@ -56,6 +56,21 @@ def test_quality_metrics_in_points() -> None:
     assert m["units"] == "points (x100)"
 
 
+def test_quality_metrics_report_small_model_and_low_bit_slices() -> None:
+    rows = pd.DataFrame({"group": ["m1", "m1", "m2", "m2"], "target": "retention",
+                         "params_b": [1.5, 1.5, 8.0, 8.0], "bpw": [3.2, 6.6, 3.2, 6.6],
+                         "actual": [0.80, 0.99, 0.90, 1.00], "pred": [0.85, 0.99, 0.88, 0.99],
+                         "pred_low": [0.7, 0.995, 0.8, 0.9], "pred_high": 1.0,
+                         "baseline": [0.9, 0.99, 0.9, 0.99]})
+    m = quality_metrics(rows)
+    assert set(m) == {"retention", "retention/<4B", "retention/<=3.5bpw"}
+    assert m["retention/<4B"]["groups"] == 1 and m["retention/<4B"]["rows"] == 2
+    assert m["retention/<4B"]["mean_ae"] == pytest.approx(2.5)
+    assert m["retention/<=3.5bpw"]["mean_ae"] == pytest.approx(np.median([5.0, 2.0]))
+    assert m["retention/<=3.5bpw"]["baseline_mean_ae"] == pytest.approx(np.median([10.0, 0.0]))
+    assert m["retention"]["coverage_90_pooled"] == pytest.approx(0.75)
+
+
 def test_quality_cv_rejects_unknown_group() -> None:
     with pytest.raises(InvalidInputError, match="group must be"):
         quality_cv(pd.DataFrame({"model": ["a"]}), "hardware")

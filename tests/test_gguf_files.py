@@ -8,13 +8,9 @@ import pytest
 from weights_fixtures import CATALOG_GAPS, NO_ARCHITECTURE, catalog, with_gaps_filled
 
 from advisor.data.arch import CatalogArchitectures
-from advisor.data.gguf_files import (
-    check_sizes,
-    published_file,
-    read_gguf_files,
-    summarise,
-)
+from advisor.data.gguf_files import published_file, read_gguf_files
 from advisor.data.importers.gguf_files import import_gguf_files
+from advisor.data.size_check import check_sizes, summarise
 from advisor.data.weights import weights_bytes
 from advisor.vocabulary.errors import DataFileError
 

@@ -261,3 +261,58 @@ def test_a_listed_name_that_looks_like_a_count_is_one_device(tmp_path: Path) -> 
     table = load_hardware(tmp_path)
     found = resolve_hardware("rig x2", table=table)
     assert found is not None and (found.name, found.n_devices) == ("Rig x2", None)
+
+
+# -- the shipped table: names users type -------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("rtx 5090", "NVIDIA GeForce RTX 5090"), ("5090", "NVIDIA GeForce RTX 5090"),
+    ("NVIDIA RTX 5090", "NVIDIA GeForce RTX 5090"), ("geforce rtx 5090", "NVIDIA GeForce RTX 5090"),
+    ("m4 max 40 core", "Apple M4 Max (40-core GPU)"), ("M4 Max 40-core", "Apple M4 Max (40-core GPU)"),
+    ("m4 max 32c", "Apple M4 Max (32-core GPU)"), ("apple m4 pro", "Apple M4 Pro (20-core GPU)"),
+    ("strix halo", "AMD Ryzen AI Max+ 395 (Radeon 8060S iGPU, 128GB)"),
+    ("Ryzen AI Max+ 395", "AMD Ryzen AI Max+ 395 (Radeon 8060S iGPU, 128GB)"),
+    ("dgx spark", "NVIDIA DGX Spark (GB10)"), ("gb10", "NVIDIA DGX Spark (GB10)"),
+    ("rtx pro 6000", "NVIDIA RTX PRO 6000 Blackwell Workstation Edition"),
+    ("mi50", "AMD Instinct MI50 (32GB)"), ("arc b580", "Intel Arc B580"),
+    ("RTX 4070", "NVIDIA GeForce RTX 4070"), ("rtx 4070 ti", "NVIDIA GeForce RTX 4070 Ti"),
+    ("lunar lake", "Intel Core Ultra 7 258V (Arc 140V)"), ("m3 ultra", "Apple M3 Ultra (80-core GPU)"),
+    ("7950x", "AMD Ryzen 9 7950X (CPU)"), ("epyc 9654", "AMD EPYC 9654 (CPU)"),
+    ("NVIDIA GeForce RTX 3090", "NVIDIA GeForce RTX 3090"),
+])
+def test_shipped_table_finds_what_users_type(name: str, expected: str) -> None:
+    found = resolve_hardware(name)
+    assert found is not None and found.name == expected
+
+
+@pytest.mark.parametrize("name", ["rtx 5095", "RTX 5090 Laptop", "threadripper", "jetson orin",
+                                  "rtx 3050", "M6 Max", "H300"])
+def test_an_unlisted_device_is_never_answered_with_another(name: str) -> None:
+    with pytest.raises(UnknownNameError, match="unknown hardware") as err:
+        resolve_hardware(name)
+    assert "give its specs" in str(err.value)
+
+
+def test_unknown_names_get_close_devices_as_suggestions() -> None:
+    with pytest.raises(UnknownNameError) as err:
+        resolve_hardware("rtx 5095")
+    assert "NVIDIA GeForce RTX 5090" in err.value.suggestions
+
+
+def test_a_family_with_several_variants_asks_which() -> None:
+    with pytest.raises(InvalidInputError, match="ambiguous.*4060 Ti 16GB.*4060 Ti 8GB"):
+        resolve_hardware("rtx 4060 ti")
+
+
+def test_shipped_table_has_current_devices_with_cited_specs() -> None:
+    table = load_hardware()
+    assert len(table) >= 100
+    for device in table.values():
+        assert device.source, device.name
+        if device.kind in (HardwareKind.APPLE, HardwareKind.APU):
+            assert device.unified, device.name
+    for name in ("NVIDIA GeForce RTX 5090", "NVIDIA DGX Spark (GB10)", "Apple M5 Max (40-core GPU)",
+                 "AMD Radeon AI PRO R9700", "Intel Arc Pro B70", "AMD Instinct MI300X"):
+        assert table[name].bandwidth_gbs and table[name].memory_gb, name
+    assert table["NVIDIA GeForce RTX 5090"].fp16_tensor_tflops == 419.0
+    assert table["AMD EPYC 9654 (CPU)"].memory_channels == 12

@@ -1,22 +1,20 @@
 """The committed measurements are exactly what the importers make of the shared data."""
 
-import os
-from pathlib import Path
 
 import pytest
+from published_data import SHARED, needs_shared
 
 from advisor.data.dataset import default_measurements_dir
 from advisor.data.importers.published import import_all
 from advisor.vocabulary.errors import DataFileError
 
-SHARED = Path(os.environ.get("ADVISOR_SHARED_DATA",
-                             Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 FILES = ("quality.jsonl", "speed.jsonl", "hardware.csv", "sources_quality.csv",
          "sources_speed.csv", "catalog/models.csv", "catalog/scores.csv",
-         "catalog/capability.csv", "catalog/gguf_files.csv")
+         "catalog/gguf_files.csv", "catalog/gguf_repos.csv",
+         "sources_gguf.csv")
 
 
-@pytest.mark.skipif(not (SHARED / "quality").is_dir(), reason=f"no shared data at {SHARED}")
+@needs_shared
 def test_reimport_reproduces_committed_files(tmp_path):
     counts = import_all(SHARED, tmp_path)
     assert counts["quality"]["rows"] > 2000 and counts["speed"]["rows"] > 2000
@@ -29,4 +27,4 @@ def test_reimport_reproduces_committed_files(tmp_path):
 def test_missing_subfolder_is_a_clear_error(tmp_path):
     (tmp_path / "quality").mkdir()
     with pytest.raises(DataFileError, match="speed"):
-        import_all(tmp_path, tmp_path / "out")
+        import_all(tmp_path, tmp_path / "out", gathered_dir=tmp_path / "none")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from published_data import needs_shared, published_dir
 
 from advisor.data.dataset import load_dataset
 from advisor.data.importers.quality import (
@@ -18,6 +18,7 @@ from advisor.data.importers.quality import (
     read_quality_csv,
     write_quality,
 )
+from advisor.data.importers.quality_metrics import DELTA_PRIORITY
 from advisor.vocabulary.errors import DataFileError
 from advisor.vocabulary.schema import MetricKind, QualityRow
 
@@ -197,22 +198,133 @@ def test_write_quality_round_trips(tmp_path: Path) -> None:
     assert sum(counts["by_metric_kind"].values()) == len(ROWS)
 
 
+KV_SOURCES = """| source_id | file | rows | citation |
+|---|---|---|---|
+| kv | a.csv | 9 | KV study, table 1 |
+| other | a.csv | 6 | Sweep, table 2 |
+"""
+KV_ROWS = [
+    # weights baseline printed on every row (bf16 weights); the cache rows compare with f16 cache
+    ["kv", "Qwen3-4B-Instruct-2507", "4", "UD-Q4_K_XL [unsloth] [kv f16]", "", "mmlu_pro_acc",
+     "knowledge", "66.53", "69.60", ""],
+    ["kv", "Qwen3-4B-Instruct-2507", "4", "UD-Q4_K_XL [unsloth] [kv q4_0]", "", "mmlu_pro_acc",
+     "knowledge", "63.70", "69.60", ""],
+    # the f16-cache cell is the only baseline the source prints
+    ["kv", "Qwen3.5-35B-A3B", "35", "Q8_0 [kv f16]", "", "ppl", "", "5.8831", "5.8831", ""],
+    ["kv", "Qwen3.5-35B-A3B", "35", "Q8_0 [kv q8_0] rot", "", "ppl", "", "5.8822", "5.8831", ""],
+    # no f16-cache row of these weights: the two costs cannot be told apart
+    ["kv", "DeepSeek-V2-Lite", "15.7", "Q8_0 [kv-k q8_0]", "", "ppl", "", "6.7597", "6.7612", ""],
+    # KLD of 16-bit weights on a quantized cache is the cache's own cost
+    ["kv", "Llama-3-8B", "8", "F16 [kv q8_0]", "", "mean_kld_vs_f16", "", "0.00098", "", ""],
+    ["kv", "Llama-3-8B", "8", "F16 [kv f16]", "", "mean_kld_vs_f16", "", "0.00019", "", ""],
+    ["kv", "Qwen3.5-35B-A3B", "35", "Q4_K_M [unsloth]", "4.74", "mean_kld_vs_q8_0", "",
+     "0.0282", "", ""],
+    ["kv", "Qwen3.5-35B-A3B", "35", "Q4_K_M [unsloth]", "4.74", "max_kld_vs_q8_0", "",
+     "0.1912", "", ""],
+    # per-corpus perplexity, a subject confidence, a multiple-choice score, a pure quant
+    ["other", "Qwen3-30B-A3B", "30", "BF16", "", "ppl_ubergarm_corpus", "", "15.14", "", ""],
+    ["other", "Qwen3-30B-A3B", "30", "BF16", "", "ppl", "", "9.07", "", ""],
+    ["other", "Qwen3-30B-A3B", "30", "IQ4_XS [bartowski]", "4.46", "ppl_ubergarm_corpus", "",
+     "15.30", "", ""],
+    ["other", "Llama-3-8B-Instruct", "8", "Q8_0", "", "mmlu_subject_confidence_pct:anatomy",
+     "knowledge", "71.0", "", ""],
+    ["other", "gemma-3-4b-pt", "4", "Q4_0 [kv q8_0] rot", "", "mmlu_mc_score", "knowledge",
+     "39.98", "39.99", ""],
+    ["other", "Qwen3-30B-A3B", "30", "q4_K [pure; imatrix]", "", "ppl", "", "9.40", "", ""],
+]
+
+
+@pytest.fixture
+def kv_rows(tmp_path: Path) -> list[QualityRow]:
+    rows, _ = import_quality(_write(tmp_path, KV_ROWS, sources=KV_SOURCES))
+    return rows
+
+
+@pytest.mark.parametrize(("quant", "metric", "cache", "target", "baseline", "flag"), [
+    ("UD-Q4_K_XL [unsloth] [kv f16]", "mmlu_pro_acc", "f16", 66.53 / 69.60, 69.60, None),
+    ("UD-Q4_K_XL [unsloth] [kv q4_0]", "mmlu_pro_acc", "q4_0", 63.70 / 66.53, 66.53,
+     "kv_cache_only"),
+    ("Q8_0 [kv q8_0] rot", "ppl", "q8_0", 5.8822 / 5.8831, 5.8831, "kv_cache_only"),
+    ("F16 [kv q8_0]", "mean_kld_vs_f16", "q8_0", 0.00098, None, "kv_cache_only"),
+])
+def test_cache_rows_measure_the_cache_alone(kv_rows: list[QualityRow], quant: str, metric: str,
+                                            cache: str, target: float,
+                                            baseline: float | None, flag: str | None) -> None:
+    row = _by(kv_rows, "kv", quant, metric)
+    value = row.retention or row.ppl_ratio or row.kld
+    assert row.usable and row.cache_type == cache and value == pytest.approx(target)
+    assert row.baseline_value == baseline
+    if flag is not None:
+        assert flag in row.flags
+
+
+@pytest.mark.parametrize(("source", "quant", "metric", "reason"), [
+    ("kv", "Q8_0 [kv f16]", "ppl", "kv_reference_row"),
+    ("kv", "Q8_0 [kv-k q8_0]", "ppl", "kv_combined"),
+    ("kv", "F16 [kv f16]", "mean_kld_vs_f16", "baseline_row"),
+    ("kv", "Q4_K_M [unsloth]", "max_kld_vs_q8_0", "reference_metric"),
+    ("other", "Q8_0", "mmlu_subject_confidence_pct:anatomy", "reference_metric"),
+])
+def test_rows_without_a_separable_target_say_why(kv_rows: list[QualityRow], source: str,
+                                                 quant: str, metric: str, reason: str) -> None:
+    row = _by(kv_rows, source, quant, metric)
+    assert row.excluded_reason.startswith(reason)
+    assert row.retention is None and row.ppl_ratio is None and row.kld is None
+
+
+def test_kld_against_a_quantized_model_is_flagged(kv_rows: list[QualityRow]) -> None:
+    row = _by(kv_rows, "kv", "Q4_K_M [unsloth]", "mean_kld_vs_q8_0")
+    assert row.kld == 0.0282 and "quantized_reference" in row.flags
+    assert row.baseline_quant.startswith("Q8_0")
+
+
+def test_perplexity_is_compared_on_the_same_corpus(kv_rows: list[QualityRow]) -> None:
+    row = _by(kv_rows, "other", "IQ4_XS [bartowski]", "ppl_ubergarm_corpus")
+    assert row.ppl_ratio == pytest.approx(15.30 / 15.14) and row.baseline_quant == "BF16"
+
+
+def test_multiple_choice_scores_are_accuracies(kv_rows: list[QualityRow]) -> None:
+    row = _by(kv_rows, "other", "Q4_0 [kv q8_0] rot", "mmlu_mc_score")
+    assert row.metric_kind is MetricKind.ACCURACY and "kv_rotation" in row.flags
+    # no f16-cache row of Q4_0 in this source: the printed baseline mixes weights and cache
+    assert row.excluded_reason.startswith("kv_combined")
+
+
+def test_pure_quant_takes_the_nominal_bpw_of_its_type(kv_rows: list[QualityRow]) -> None:
+    row = _by(kv_rows, "other", "q4_K [pure; imatrix]", "ppl")
+    assert row.quant is None and "pure" in row.flags and row.imatrix is True
+    assert (row.bpw, row.bpw_basis) == (4.5, "catalog")
+    assert row.ppl_ratio == pytest.approx(9.40 / 9.07)
+
+
+def test_a_q8_0_row_stands_in_where_the_source_prints_no_16_bit_value(tmp_path: Path) -> None:
+    rows, _ = import_quality(_write(tmp_path, [
+        ["nobase", "gemma-2-2b", "2.6", "Q8_0", "", "mmlu_0shot", "knowledge", "35.6", "", ""],
+        ["nobase", "gemma-2-2b", "2.6", "Q2_K", "", "mmlu_0shot", "knowledge", "33.1", "", ""],
+        ["nobase", "gemma-2-2b", "2.6", "Q2_K", "", "piqa_acc", "reasoning", "70.0", "", ""],
+    ]))
+    q2 = _by(rows, "nobase", "Q2_K", "mmlu_0shot")
+    assert q2.retention == pytest.approx(33.1 / 35.6) and "q8_0_baseline" in q2.flags
+    assert q2.baseline_quant.startswith("Q8_0")
+    assert _by(rows, "nobase", "Q8_0", "mmlu_0shot").excluded_reason.startswith("baseline_row")
+    assert _by(rows, "nobase", "Q2_K", "piqa_acc").excluded_reason.startswith("no_baseline")
+
+
+@pytest.mark.parametrize(("notes", "n_items"), [
+    ("DERIVED: 60/161 passing tasks", 161),
+    ("llama.cpp ARC-C 299 tasks", 299),
+    ("Average = mean of the 10 tasks", None),   # a count of benchmarks, not of questions
+])
+def test_question_counts_from_notes(tmp_path: Path, notes: str, n_items: int | None) -> None:
+    rows, _ = import_quality(_write(tmp_path, [
+        ["own_base", "Llama-3-8B", "8", "Q4_0", "", "arc_challenge_acc", "reasoning", "50",
+         "52", notes]]))
+    assert rows[0].n_items == n_items
+
+
 # ------------------------------------------------------------------------- the real shared data
 
-def _shared_dir() -> Path:
-    override = os.environ.get("ADVISOR_SHARED_DATA")
-    if override:
-        return Path(override)
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (root.parent / "shared" / "data", root / "shared" / "data"):
-        if (candidate / "quality").is_dir():
-            return candidate
-    return root.parent / "shared" / "data"
-
-
-SHARED = _shared_dir()
-needs_shared = pytest.mark.skipif(not (SHARED / "quality").is_dir(),
-                                  reason=f"shared data not found at {SHARED}")
+SHARED = published_dir()
 
 
 @pytest.fixture(scope="module")
@@ -251,8 +363,10 @@ def test_real_data_targets_are_consistent(real: tuple[list[QualityRow], dict]) -
             assert len(targets) == 1, r
         if r.retention is not None and r.baseline_value:
             assert math.isclose(r.retention, r.value / r.baseline_value)
-    # one PPL ratio per (source, model, quant, metric family): the same fact is never counted twice
+    # one PPL ratio per (source, model, quant, corpus): the same fact is never counted twice (the
+    # delta forms of a PPL, ppl_ratio_vs_f16 ..., count as plain "ppl")
     keys = Counter((r.source_id, r.model_as_published, r.quant_as_published,
-                    "ppl" if r.metric not in ("ppl_c4", "ppl_ptb", "ppl_wikitext2") else r.metric)
+                    r.metric if r.metric.startswith("ppl") and r.metric not in DELTA_PRIORITY
+                    else "ppl")
                    for r in rows if r.ppl_ratio is not None)
     assert max(keys.values()) == 1

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from published_data import needs_shared, published_dir
 
 from advisor.data.dataset import load_dataset
 from advisor.data.importers.speed import (
@@ -29,7 +29,7 @@ from advisor.data.importers.speed_labels import (
     split_hardware,
 )
 from advisor.vocabulary.errors import DataFileError, UnknownNameError
-from advisor.vocabulary.schema import HardwareKind
+from advisor.vocabulary.schema import HardwareKind, SpeedRow
 
 # ---------------------------------------------------------------------------------------------
 # label parsing, table-driven
@@ -54,6 +54,10 @@ from advisor.vocabulary.schema import HardwareKind
     ("CPU (llama.cpp master build 081fe431/3441, tinyBLAS on)", "cpu", None, ("tinyblas",)),
     ("CPU (ik_llama.cpp iqk_mul_mat fork)", "cpu", "ik_llama.cpp", ()),
     ("CPU (ik_llama.cpp, -rtr 1)", "cpu", "ik_llama.cpp", ("rtr",)),
+    ("ROCm,RPC", "rocm", None, ("rpc",)),
+    ("Vulkan,RPC [llama.cpp-vulkan_amdvlk]", "vulkan", None, ("rpc",)),
+    ("Metal,BLAS,RPC", "metal", None, ("blas", "rpc")),
+    ("llama.cpp / metal", "metal", None, ()),
 ])
 def test_parse_backend(text: str, backend: str, fork: str | None, flags: tuple[str, ...]) -> None:
     label = parse_backend(text)
@@ -64,6 +68,11 @@ def test_parse_backend(text: str, backend: str, fork: str | None, flags: tuple[s
 def test_parse_backend_unknown_lists_allowed(text: str) -> None:
     with pytest.raises(UnknownNameError, match="unknown backend.*Known: blas, cpu, cuda"):
         parse_backend(text)
+
+
+def test_parse_backend_blank_is_unknown_when_allowed() -> None:
+    label = parse_backend("  ", allow_blank=True)
+    assert (label.backend, label.flags) == ("unknown", ("backend_not_stated",))
 
 
 @pytest.mark.parametrize(("text", "device", "n"), [
@@ -115,12 +124,46 @@ def test_parse_model_names(published: str, params: float, source: str, notes: st
     assert label.moe is False and label.active_params_b == params
 
 
+@pytest.mark.parametrize(("published", "params", "notes", "model", "active"), [
+    ("qwen35moe 35B.A3B Q4_0", 34.66, "model=Qwen3.6-35B-A3B-Q4_0.gguf", "Qwen3.6-35B-A3B", 3.0),
+    ("gemma4 31B Q6_K", 30.7, "model=bartowski/google_gemma-4-31B-it-GGUF; "
+     "model_file=google_gemma-4-31B-it-Q6_K.gguf", "gemma-4-31B", None),
+    ("gpt-oss ?B F16", 20.91, "model=gpt-oss-20b-F16", "gpt-oss-20b", 3.6),
+    ("gpt-oss 20B MXFP4 MoE", 20.91, "", "gpt-oss-20b", 3.6),
+    ("deepseek2 30B.A3B Q8_0", 29.94, "model=ggml-org/GLM-4.7-Flash-GGUF", "GLM-4.7-Flash", 3.0),
+    ("glm4moe 106B.A12B Q4_K - Medium", 110.47, "model=GLM-4.5-Air; active_params_b=12",
+     "GLM-4.5-Air", 12.0),
+    ("qwen3moe 30B.A3B Q4_0", 30.53, "", "qwen3moe-30.53B-unidentified", 3.0),
+    ("llama 3.1 8b (normiebench label)", 8.03,
+     'model=Llama 3.1 8B Q4_K_M (normiebench label "llama 3.1 8b", quant q4_k_m)',
+     "Llama-3.1-8B", None),
+    ("Qwen3-4B-Instruct-2507-GGUF", 4.02, "", "Qwen3-4B", None),
+])
+def test_parse_model_from_notes_and_bench_labels(published: str, params: float, notes: str,
+                                                 model: str, active: float | None) -> None:
+    label = parse_model(published, params, notes=notes)
+    assert label.model == model
+    assert label.active_params_b == (active if active is not None else params)
+
+
+def test_parse_model_takes_the_catalog_spelling_and_counts() -> None:
+    catalog = {"gemma-4-26b-a4b": ("gemma-4-26B-A4B-it", 25.2, 3.8),
+               "qwen3-4b-instruct-2507": ("Qwen3-4B-Instruct-2507", 4.0, 4.0),
+               "qwen3-4b": ("Qwen3-4B", 4.0, 4.0)}
+    label = parse_model("gemma4 26B.A4B Q4_K - Medium", 25.23, catalog=catalog,
+                        notes="model=unsloth/gemma-4-26B-A4B-it-GGUF; active_params_b=4")
+    assert (label.model, label.active_params_b, label.family) == ("gemma-4-26B-A4B-it", 3.8,
+                                                                  "Gemma 4")
+    dated = parse_model("Qwen3-4B-Instruct-2507-GGUF", 4.02, catalog=catalog)
+    assert dated.model == "Qwen3-4B-Instruct-2507"  # a dated instruct release is its own model
+
+
 @pytest.mark.parametrize(("published", "params", "notes", "active", "flags"), [
     ("Qwen3.5-122B-A10B-UD-Q5_K_XL-00001-of-00003", 122.11, "", 10.0, ["moe"]),
     ("Qwen3-Coder-30B-A3B-Instruct-BF16-00001-of-00002", 30.53, "", 3.0, ["moe"]),
     ("NVIDIA-Nemotron-3-Super-120B-A12B-UD-Q4_K_XL-00001-of-00003", 120.67, "", 12.0, ["moe"]),
     ("gemma-4-26B-A4B-it-UD-Q8_K_XL", 25.23, "", 4.0, ["moe"]),
-    # active parameters from the model cards (advisor.data.naming.MOE_ACTIVE_PARAMS)
+    # active parameters from the model cards (advisor.data.moe_active.MOE_ACTIVE_PARAMS)
     ("gpt-oss-20b-mxfp4", 20.91, "MoE (params_b = total params)", 3.6, ["moe"]),
     ("GLM-4.7-Flash-BF16-00001-of-00002", 29.94, "", 3.0, ["moe"]),
     ("MiniMax-M2.7-UD-Q3_K_S-00001-of-00003", 228.69, "", 10.0, ["moe"]),
@@ -135,8 +178,8 @@ def test_parse_model_moe(published: str, params: float, notes: str, active: floa
 
 
 def test_parse_model_active_from_catalog() -> None:
-    label = parse_model("Foo-30B-Instruct", 30.5, catalog={"foo-30b": (30.0, 3.3)})
-    assert (label.moe, label.active_params_b) == (True, 3.3)
+    label = parse_model("Foo-30B-Instruct", 30.5, catalog={"foo-30b": ("Foo-30B-it", 30.0, 3.3)})
+    assert (label.model, label.moe, label.active_params_b) == ("Foo-30B-it", True, 3.3)
     assert any("catalog" in r for r in label.remarks)
 
 
@@ -155,17 +198,21 @@ def test_file_noise_never_changes_the_model_name(base: str, quant: str, shard: b
     ("Q4_K_M", "Qwen3-Coder-30B-A3B-Instruct-Q4_K_M", "", "Q4_K_M", None),
     ("mxfp4", "gpt-oss-20b-mxfp4", "", "MXFP4", None),
     ("q8_0", "", "", "Q8_0", None),
-    ("UD-Q4_K_XL", "gemma-4-31B-it-UD-Q4_K_XL", "", None, "unsloth-dynamic"),
-    ("UD-Q8_K_XL", "x", "", None, "unsloth-dynamic"),
-    ("Q4_K_M", "gemma-3-27b-it-UD-Q4_K_XL (gemma3 27B)", "", None, "unsloth-dynamic"),
-    ("Q4_K_M", "qwen3 4B", "Qwen3-4B-UD-Q4_K_XL (Unsloth dynamic)", None, "unsloth-dynamic"),
+    ("UD-Q4_K_XL", "gemma-4-31B-it-UD-Q4_K_XL", "", "Q4_K_M", "unsloth-dynamic"),
+    ("UD-Q8_K_XL", "x", "", "Q8_0", "unsloth-dynamic"),
+    ("Q4_K_M", "gemma-3-27b-it-UD-Q4_K_XL (gemma3 27B)", "", "Q4_K_M", "unsloth-dynamic"),
+    ("Q4_K_M", "qwen3 4B", "Qwen3-4B-UD-Q4_K_XL (Unsloth dynamic)", "Q4_K_M", "unsloth-dynamic"),
     ("Q4_0", "llama-2-7b.Q4_0", "UD-* = Unsloth dynamic mixed quant", "Q4_0", None),
+    ("Q4_0", "gemma3 4B Q4_0", "model=ggml-org/gemma-3-4b-it-qat-GGUF", "Q4_0", "qat"),
+    ("Q6_K_L", "x", "", "Q6_K", "q8-embed-output"),
+    ("IQ4_XS_R8", "x", "", "IQ4_XS", "ik-repacked"),
 ])
 def test_parse_quant(label: str, model: str, notes: str, quant: str | None,
                      variant: str | None) -> None:
     parsed = parse_quant(label, model_published=model, notes=notes)
     assert (parsed.quant, parsed.variant, parsed.known) == (quant, variant, True)
-    assert ("unsloth_dynamic" in parsed.flags) == (variant is not None)
+    assert ("quant_mix" in parsed.flags) == (variant is not None)
+    assert ("unsloth_dynamic" in parsed.flags) == (variant == "unsloth-dynamic")
 
 
 def test_parse_quant_unknown_is_reported() -> None:
@@ -195,6 +242,15 @@ def test_parse_quant_unknown_is_reported() -> None:
     ("https://github.com/ggerganov/llama.cpp/pull/2059", {"pr_thread": True}),
     ("https://github.com/ggml-org/llama.cpp/issues/4167; build=858f6b73 (2797)",
      {"pr_thread": False}),
+    ("build=2e97c5f96 (9100); fa=False; n_batch=2048; n_ubatch=512; type_k=q8_0; type_v=f16",
+     {"flash_attn": False, "batch_size": 2048, "n_ubatch": 512, "type_k": "q8_0",
+      "type_v": "f16", "llama_cpp_build": "2e97c5f96 (9100)"}),
+    ("fa=True; date=2026-05-13", {"flash_attn": True, "date": "2026-05-13"}),
+    ("cmd_flags=-b 512 -ub 512 --no-flash-attn", {"flash_attn": False}),
+    ("fa=1; ot=exps=CPU; offload=expert tensors on CPU; host=2x EPYC",
+     {"placement": {"ot": "exps=CPU", "offload": "expert tensors on CPU"}}),
+    ("n_cpu_moe=99; rpc_nodes=2", {"placement": {"n_cpu_moe": "99"}, "rpc_nodes": 2}),
+    ("fa=1; n_batch=512", {"placement": {}}),
 ])
 def test_parse_notes(notes: str, expected: dict[str, object]) -> None:
     info = parse_notes(notes)
@@ -283,7 +339,7 @@ def test_import_small_folder(shared: Path) -> None:
 
     ud = by_model["Qwen3.6-35B-A3B-UD-Q4_K_XL"]
     assert (ud.quant, ud.quant_variant, ud.test, ud.active_params_b) == (
-        None, "unsloth-dynamic", "pp512", 3.0)
+        "Q4_K_M", "unsloth-dynamic", "pp512", 3.0)
     assert ud.host_limit == "Raspberry Pi 5 (PCIe x1; host-limited)" and ud.memory_gb is None
     assert {"host_limited", "unsloth_dynamic", "moe"} <= set(ud.flags)
 
@@ -369,15 +425,9 @@ def test_citation_for_prefix_items(tmp_path: Path) -> None:
 # the real shared data
 # ---------------------------------------------------------------------------------------------
 
-def _shared_data() -> Path:
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    return Path(os.environ.get("ADVISOR_SHARED_DATA", default))
-
-
-@pytest.mark.skipif(not (_shared_data() / "speed" / "hardware.csv").is_file(),
-                    reason="shared data folder not present")
+@needs_shared
 def test_real_shared_data_every_row_once_and_every_device_joins() -> None:
-    shared = _shared_data()
+    shared = published_dir()
     rows, devices, sources = import_speed(shared)
     published: Counter[tuple[object, ...]] = Counter()
     for path in sorted((shared / "speed").glob("*.csv")):
@@ -388,16 +438,31 @@ def test_real_shared_data_every_row_once_and_every_device_joins() -> None:
                 published[(rec["source_id"], rec["hardware"], rec["backend"], rec["model"],
                            rec["quant"], rec["test"].replace(" ", "").lower(),
                            float(rec["tokens_per_s"]), rec["notes"])] += 1
+    def as_published(r: SpeedRow) -> str:
+        name = str(r.environment.get("hardware_as_published", r.hardware))
+        return name + (f" x{r.n_devices}" if r.n_devices > 1 else "")
+
     imported = Counter(
-        (r.source_id, r.hardware + (f" x{r.n_devices}" if r.n_devices > 1 else ""),
-         r.backend_detail, r.model_as_published, r.quant_as_published, r.test, r.tokens_per_s,
-         r.notes.split(" [import: ")[0])
+        (r.source_id, as_published(r), r.backend_detail, r.model_as_published,
+         r.quant_as_published, r.test, r.tokens_per_s, r.notes.split(" [import: ")[0])
         for r in rows)
     assert len(rows) == sum(published.values())
     assert imported == published
+    names = {d.name for d in devices}
     with (shared / "speed" / "hardware.csv").open(encoding="utf-8", newline="") as fh:
-        names = [rec["hardware"] for rec in csv.DictReader(fh)]
-    assert [d.name for d in devices] == names
-    assert all(r.hardware in names and r.hardware_kind is not None for r in rows)
-    assert all(r.usable for r in rows)
+        assert {rec["hardware"] for rec in csv.DictReader(fh)} <= names
+    assert len(devices) >= 100
     assert {s.source_id for s in sources} == {r.source_id for r in rows}
+    # a row is excluded only for what the importer cannot use: an unlisted device, a quant
+    # outside the catalog, weights offloaded to the host, layers on networked hosts
+    reasons = Counter(r.excluded_reason for r in rows if not r.usable)
+    for reason in reasons:
+        assert any(k in reason for k in ("not in hardware.csv", "not in the quant catalog",
+                                         "host memory", "networked hosts")), reason
+    assert sum(r.usable for r in rows) >= 5000
+    offload = [r for r in rows if "offload" in r.flags]
+    assert len(offload) >= 60 and all(r.environment.get("placement") for r in offload)
+    current = {r.model for r in rows if r.usable and r.hardware in names}
+    for model in ("gpt-oss-20b", "gpt-oss-120b", "Qwen3.6-35B-A3B", "Qwen3.6-27B",
+                  "gemma-4-26B-A4B-it", "gemma-4-31B-it", "Ministral-3-8B-Instruct-2512"):
+        assert model in current, model

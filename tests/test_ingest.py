@@ -136,3 +136,52 @@ def test_a_batch_rejects_each_row_over_the_ceiling_at_its_own_position(client):
     assert set(rejected) == {0, 3} and r["stored"] == 3   # pp512: 4.5x the FLOPS, allowed
     assert rejected[3]["field"] == "tokens_per_s"
     assert "faster than the 935.8 GB/s memory bandwidth" in rejected[3]["message"]
+
+
+def _nested(levels):
+    value: dict = {}
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
+def _deep_body(levels):
+    """A row whose environment nests ``levels`` deep, as JSON text (too deep to build as a
+    Python value and serialise with the standard library)."""
+    row = json.dumps(speed_row(0, environment="@"))
+    return row.replace('"@"', "{" + '"x":{' * levels + "}" * levels + "}")
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (_deep_body(240), 422, "nests more than 10 levels deep (environment: at most 8)"),
+    (_deep_body(900), 422, "nests more than 10 levels deep"),
+    (_deep_body(20_000), 400, "not valid JSON"),
+    (json.dumps(speed_row(0, environment=_nested(9))), 422, "nests more than 10 levels"),
+    (json.dumps(speed_row(0, n_devices=10**30)), 422, "n_devices: Input should be less than"),
+    (json.dumps(speed_row(0, threads=10**30)), 422, "threads: Input should be less than"),
+    (json.dumps(speed_row(0, gpu_layers=-5)), 422, "gpu_layers: Input should be greater"),
+    (json.dumps(speed_row(0, test="pp0")), 422, "test: String should match pattern"),
+    (json.dumps(speed_row(0, test="tg999999999")), 422, "counts 1 to 10,000,000"),
+    (json.dumps(speed_row(0, model_bytes=10**30)), 422, "model_bytes: Input should be less"),
+    (json.dumps(quality_row(0, n_items=10**30)), 422, "n_items: Input should be less"),
+    (json.dumps({"kind": "speed", "notes": [[[[[[[[[[[]]]]]]]]]]]}), 422, "nests more than"),
+])
+def test_hostile_rows_are_refused_at_the_door_and_reads_keep_working(client, body, status,
+                                                                      words):
+    r = client.post("/v1/measurements", content=body,
+                    headers={**AUTH, "Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    if status == 422:
+        problem = r.json()["rows"][0]["problems"][0]
+        assert words in f"{problem['field']}: {problem['message']}", problem
+    else:
+        assert words in r.json()["message"]
+    listing = client.get("/v1/measurements")
+    assert listing.status_code == 200 and listing.json()["items"] == []
+    assert post(client, quality_row(1)).status_code == 200  # and writes
+
+
+def test_the_limits_themselves_are_accepted(client):
+    r = post(client, [speed_row(0, environment=_nested(8)), speed_row(1, gpu_layers=-1),
+                      speed_row(2, threads=1024, n_devices=1), speed_row(3, test="tg1")])
+    assert r.json()["stored"] == 4, r.text

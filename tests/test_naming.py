@@ -32,6 +32,10 @@ from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
         ("deepseek-coder-6.7b-instruct", "DeepSeek-Coder-6.7B-Instruct", "DeepSeek-Coder", True,
          ""),
         ("(any; type nominal)", "any", None, None, "any; type nominal"),
+        ("Qwen3.6-35B-A3B", "Qwen3.6-35B-A3B", "Qwen3.6", None, ""),
+        ("gemma-4-31B-it", "gemma-4-31B-it", "Gemma 4", True, ""),
+        ("GLM-4.5-Air", "GLM-4.5-Air", "GLM", None, ""),
+        ("Kimi-K2.5", "Kimi-K2.5", "Kimi", None, ""),
     ],
 )
 def test_normalise_model(published: str, canonical: str, family: str | None,
@@ -80,7 +84,30 @@ def test_normalise_model_rejects_bad_input(name: str, params_b: float | None) ->
         ("Q4_K_M [imatrix WT 10m]", "Q4_K_M", None, "imatrix", True, False, "imatrix_data:WT 10m"),
         ("Q2_K [unsloth]", "Q2_K", None, "unsloth", None, False, None),
         ("Q4_K_M [bartowski]", "Q4_K_M", None, "bartowski", None, False, None),
-        ("IQ2_XS (pure; Q8_0 token_embd/output)", "IQ2_XS", None, "pure", None, False, "pure"),
+        ("IQ2_XS (pure; Q8_0 token_embd/output)", None, "IQ2_XS", "pure", None, False, "pure"),
+        ("q4_K [pure; imatrix]", None, "Q4_K_M", "pure", True, False, "pure_type:Q4_K"),
+        ("iq2_kt [pure; imatrix; ik_llama.cpp-only type]", None, None, "pure", True, False,
+         "ik_llama_type"),
+        ("IQ4_KS [from QAT weights; pure; imatrix; ik type]", None, None, "pure", True, False,
+         "qat"),
+        ("Q8_0 (non-QAT)", "Q8_0", None, None, None, False, None),
+        ("Q4_K_L [bartowski]", None, "Q4_K_M", "bartowski", None, False, "non_catalog_mix"),
+        ("Q6_K_L [bartowski]", None, "Q6_K", "bartowski", None, False, "non_catalog_mix"),
+        ("UD_Q2_K_XL [unsloth]", None, "Q2_K", "unsloth-dynamic", None, False,
+         "non_catalog_mix"),
+        ("IQ4_XS [mradermacher]", "IQ4_XS", None, "mradermacher", None, False, None),
+        ("smol-IQ4_NL [ubergarm]", None, "IQ4_NL", "ubergarm", None, False,
+         "recipe:smol-IQ4_NL"),
+        ("DQ4_K_R4 [anikifoss]", None, "Q4_K_M", "anikifoss", None, False, "non_catalog_mix"),
+        ("Q4_K_M-NAIVE [eaddario]", None, "Q4_K_M", "eaddario", None, False, "non_catalog_mix"),
+        ("IQK-6 mix [no imatrix, w=1; ik_llama.cpp]", None, None, None, False, False,
+         "imatrix_data:none"),
+        ("opt-rtn (2bit) [AutoRound iters=0]", None, None, "auto_round", None, False,
+         "bit_class:2"),
+        ("MXFP4_MOE", "MXFP4", None, None, None, False, None),  # llama-quantize's preset
+        ("MXFP4 RTN [torchao]", None, None, "torchao", None, True, "RTN"),
+        ("transformers 4bitnf4 (bitsandbytes)", None, None, "bitsandbytes", None, True, None),
+        ("Original weights", None, "BF16", None, None, False, None),
         ("Q2_K_XL [Unsloth]", None, "Q2_K", "unsloth", None, False, "non_catalog_mix"),
         ("UD-Q2_K_XL", None, "Q2_K", "unsloth-dynamic", None, False, "non_catalog_mix"),
         ("Q4_K_XL [Unsloth Dynamic 2.0]", None, "Q4_K_M", "unsloth-dynamic", None, False, None),
@@ -112,6 +139,26 @@ def test_parse_quant_label(label: str, quant: str | None, base_type: str | None,
     if flag is not None:
         assert flag in parsed.flags
     assert parsed.as_published == label
+
+
+@pytest.mark.parametrize(("label", "quant", "cache_type", "flag"), [
+    ("Q8_0 [kv q4_0]", "Q8_0", "q4_0", None),
+    ("Q4_0 [kv q8_0] rot", "Q4_0", "q8_0", "kv_rotation"),
+    ("F16 [kv k=q8_0 v=f16]", "F16", "k=q8_0,v=f16", None),
+    ("Q8_0 [kv-k q8_kv]", "Q8_0", "k=q8_kv,v=f16", None),
+    ("Q8_0 [kv q4_0] -khad -vhad", "Q8_0", "q4_0", "kv_hadamard_v"),
+    ("FP16 [kv fp16]", "F16", "f16", None),
+    ("EXL2 4.0 bpw [kv q4, pre-0.0.18 method]", None, "q4", "kv_note:pre-0.0.18 method"),
+    ("UD-Q4_K_XL [unsloth] [kv q8_0]", None, "q8_0", "non_catalog_mix"),
+    ("(unsloth GGUF, type not stated) [kv q8_0]", None, "q8_0", "type_not_stated"),
+    ("Q4_K_M", "Q4_K_M", None, None),
+])
+def test_cache_type_tags(label: str, quant: str | None, cache_type: str | None,
+                         flag: str | None) -> None:
+    parsed = parse_quant_label(label)
+    assert (parsed.quant, parsed.cache_type) == (quant, cache_type)
+    if flag is not None:
+        assert flag in parsed.flags
 
 
 @pytest.mark.parametrize(("label", "nbytes"), [

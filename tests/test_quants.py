@@ -63,3 +63,33 @@ def test_typical_bpw_sources_are_cited_or_nominal():
                                     "llamacpp_quantize_readme_llama2"}
         if q.typical_source == "nominal":
             assert q.typical_bpw == q.nominal_bpw
+
+
+@pytest.mark.parametrize("label, base, scheme", [
+    ("MXFP4", "MXFP4", None), ("mxfp4_moe", "MXFP4", None), ("MXFP4 MoE", "MXFP4", None),
+    ("UD-Q4_K_XL", "Q4_K_M", "unsloth-dynamic"), ("UD-Q2_K_XL", "Q2_K", "unsloth-dynamic"),
+    ("UD-Q6_K_XL", "Q6_K", "unsloth-dynamic"), ("UD-Q8_K_XL", "Q8_0", "unsloth-dynamic"),
+    ("Q4_K_XL", "Q4_K_M", "unsloth-dynamic"), ("ud-iq2_xxs", "IQ2_XXS", "unsloth-dynamic"),
+    ("UD-Q4_K_M", "Q4_K_M", "unsloth-dynamic"), ("UD-Q6_K", "Q6_K", "unsloth-dynamic"),
+    ("Q6_K_L", "Q6_K", "q8-embed-output"), ("Q4_K_L", "Q4_K_M", "q8-embed-output"),
+    ("Q3_K_L", "Q3_K_L", None),  # a llama.cpp type, not a bartowski _L file
+    ("Q4_0 QAT", "Q4_0", "qat"), ("qat-q4_0", "Q4_0", "qat"), ("Q4_0 (QAT)", "Q4_0", "qat"),
+    ("IQ4_XS_R8", "IQ4_XS", "ik-repacked"), ("TQ1_0", "TQ1_0", None), ("tq2_0", "TQ2_0", None),
+])
+def test_uploader_names_read_as_base_type_and_scheme(label, base, scheme):
+    from advisor.vocabulary.quants import SCHEMES, get_quant_name
+
+    q = get_quant_name(label)
+    assert (q.quant.name, q.scheme) == (base, scheme)
+    assert scheme is None or scheme in SCHEMES
+
+
+@pytest.mark.parametrize("label, suggestion", [("Q4_K_XLL", "Q4_K_XL"), ("MXFP5", "MXFP4"),
+                                               ("Q4_K_MM", "Q4_K_M")])
+def test_unknown_uploader_names_get_did_you_mean(label, suggestion):
+    from advisor.vocabulary.quants import get_quant_name, parse_quant_name
+
+    assert parse_quant_name(label) is None
+    with pytest.raises(UnknownNameError) as err:
+        get_quant_name(label)
+    assert suggestion in err.value.suggestions

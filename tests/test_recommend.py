@@ -3,7 +3,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor.recommender.advisor import TIE_POINTS
+from advisor.recommender.advisor import MODEL_TIE_POINTS, QUANT_TIE_POINTS, TIE_POINTS
 from advisor.vocabulary.errors import InvalidInputError, NothingFitsError, UnknownNameError
 from advisor.vocabulary.tasks import CATEGORIES
 from advisor.vocabulary.units import GB
@@ -41,13 +41,33 @@ def test_larger_budget_never_lowers_the_picks_quality(fake_advisor, small, extra
     assert high.pick.quality_score.value >= low.pick.quality_score.value - TIE_POINTS
 
 
-def test_near_ties_go_to_the_smaller_footprint(fake_advisor):
-    rec = fake_advisor.recommend(vram="200GB", models=["Qwen3-8B"], alternatives=30)
+def test_near_ties_of_one_model_go_to_the_smaller_footprint(fake_advisor):
+    rec = fake_advisor.recommend(vram="200GB", models=["Qwen3-8B"], alternatives=30,
+                                 mode="thinking")
+    best = max(c.quality_score.value for c in [rec.pick, *rec.alternatives])
+    assert rec.pick.quality_score.value >= best - QUANT_TIE_POINTS
+    tied = [c for c in rec.alternatives if c.quality_score.value >= best - QUANT_TIE_POINTS]
+    assert tied and all(c.memory.total_bytes >= rec.pick.memory.total_bytes for c in tied)
+    assert rec.pick.quant != "BF16"
+
+
+def test_models_that_tie_go_to_the_faster_one(fake_advisor):
+    """Two models whose best scores are within MODEL_TIE_POINTS are equally good: the pick is
+    the one that reads fewer bytes per token (a MoE over a dense model), on any hardware."""
+    rec = fake_advisor.recommend(vram="128GB", task="reasoning", alternatives=10)
     best = max(c.quality_score.value for c in [rec.pick, *rec.alternatives])
     assert rec.pick.quality_score.value >= best - TIE_POINTS
-    tied = [c for c in rec.alternatives if c.quality_score.value >= best - TIE_POINTS]
-    assert all(c.memory.total_bytes >= rec.pick.memory.total_bytes for c in tied)
-    assert rec.pick.quant != "BF16"
+    table = fake_advisor.table.arrays
+    def active(c):
+        row = (table["model"] == c.model) & (table["quant"] == c.quant)
+        return float(table["active_bytes"][row][0])
+    rivals = [c for c in rec.alternatives if c.quality_score.value >= best - MODEL_TIE_POINTS
+              and c.model != rec.pick.model]
+    assert rivals, "the shipped capability table has near-tied models at 128 GB"
+    pick_best = rec.pick.quality_score.value
+    for c in rivals:  # each rival, at its own quant as close to its best, reads more per token
+        if c.quality_score.value <= pick_best + QUANT_TIE_POINTS:
+            assert active(c) >= active(rec.pick)
 
 
 def test_every_field_is_there(fake_advisor):
@@ -171,8 +191,12 @@ def test_cpu_hardware_uses_the_host_memory_model(fake_advisor):
     assert (on_cpu["overhead_bytes"] < on_gpu["overhead_bytes"]).all()
     assert (on_cpu["total_bytes"] < on_gpu["total_bytes"]).all()
     rec = fake_advisor.rank(cpu)
-    picked = on_cpu.loc[(fake_advisor.table.frame["model"] == rec.pick.model)
-                        & (fake_advisor.table.frame["quant"] == rec.pick.quant)]
+    at_context = fake_advisor.table.memory(cpu.context_for(rec.pick.mode), cpu.cache_type,
+                                           cpu.runtime)
+    frame = fake_advisor.table.frame
+    picked = at_context.loc[(frame["model"] == rec.pick.model) & (frame["mode"] == rec.pick.mode)
+                            & (frame["quant"] == rec.pick.quant)]
+    assert len(picked) == 1
     assert rec.pick.memory.total_bytes == int(picked["total_bytes"].iloc[0])
 
 
@@ -359,12 +383,12 @@ def test_each_gpus_share_must_fit_one_gpu(fake_advisor):
 
 
 def test_nothing_fits_on_the_gpus_says_so(fake_advisor):
-    with pytest.raises(NothingFitsError, match=r"nothing fits 2 devices of 0\.5 GB \(NVIDIA "
+    with pytest.raises(NothingFitsError, match=r"nothing fits 2 devices of 500 MB \(NVIDIA "
                        r"GeForce RTX 3090 x2\) at context 4096: with the layers split over "
                        r"them, the smallest candidate, .* needs .* on each") as err:
         fake_advisor.recommend(vram="500GB", hardware="rtx 3090 x2", hardware_memory_gb=0.5)
     assert err.value.smallest_budget_bytes is None  # a larger budget would not help
-    with pytest.raises(NothingFitsError, match=r"nothing fits the 0\.5 GB of NVIDIA GeForce "
+    with pytest.raises(NothingFitsError, match=r"nothing fits the 500 MB of NVIDIA GeForce "
                        r"RTX 3090 at context 4096: the smallest candidate, .* needs") as err:
         fake_advisor.recommend(vram="500GB", hardware="rtx 3090", hardware_memory_gb=0.5)
     assert err.value.smallest_budget_bytes is None

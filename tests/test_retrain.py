@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
 from fastapi.testclient import TestClient
-from service_fixtures import TOKEN, FakeTrainer, quality_row, service_settings
+from service_fixtures import (
+    TOKEN,
+    FakeTrainer,
+    HelperTrainer,
+    hostile_rows,
+    pid_alive,
+    quality_row,
+    service_settings,
+    speed_row,
+    store_raw,
+)
 
 from advisor.predictors.registry import POINTER, Registry
 from advisor.service.app import create_app
@@ -173,3 +184,155 @@ def test_every_worker_follows_a_promotion_and_a_rollback(tmp_path, fake_advisor)
 ])
 def test_regressions(new, old, worse):
     assert bool(regressions(new, old, 0.10)) is worse
+
+
+# -- one answer from every worker; a dead job's lease is free at once ---------------------------
+
+def test_every_worker_answers_the_same_job(tmp_path, fake_advisor, caplog):
+    caplog.set_level("INFO")
+    settings = service_settings(tmp_path, api_token=TOKEN, version_poll_s=0.05)
+    apps = [create_app(settings, advisor_factory=lambda _: fake_advisor,
+                       trainer=FakeTrainer(delay_s=3.0)) for _ in range(2)]
+    with TestClient(apps[0]) as a, TestClient(apps[1]) as b:
+        assert a.get("/v1/retrain").json() is None and b.get("/v1/retrain").json() is None
+        caplog.clear()  # the start-up lines
+        started = a.post("/v1/retrain", headers={**AUTH, "X-Request-ID": "start-1"}).json()
+        seen = b.get("/v1/retrain").json()
+        assert (seen["id"], seen["state"], seen["request_id"]) == (started["id"], "running",
+                                                                   "start-1")
+        deadline = time.time() + 10  # what it trains on is known while it trains (3 s)
+        while not (seen := b.get("/v1/retrain").json())["report"]:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert seen["state"] == "running" and seen["report"]["quality_rows"] > 0
+        assert b.post("/v1/retrain", headers=AUTH).status_code == 409
+        done = _finish(a)
+        assert b.get("/v1/retrain").json() == done and done["state"] == "promoted"
+        assert done["report"]["quality_rows"] > 0 and done["report"]["quarantined"] == 0
+    # one line per state change: started, finished, the version served by each worker
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("advisor.service")]
+    assert lines.count(f"retraining {done['id']} started") == 1
+    finished = [line for line in lines if line.startswith(f"retraining {done['id']} finished")]
+    assert len(finished) == 1 and "finished: promoted over shipped (" in finished[0]
+    assert sum("serving predictor version" in line for line in lines) == 2
+    assert len(lines) == 4, lines
+
+
+def test_a_dead_processes_job_is_failed_and_its_lease_free_at_once(tmp_path, fake_advisor):
+    """A worker killed while it retrains: GET says failed, POST starts a new job at once (not
+    after the 300 s lease)."""
+    import subprocess
+    import sys
+
+    from advisor.service.jobs import Job, JobLog
+    from advisor.service.lifeline import new_holder
+    from advisor.service.store import Store
+
+    settings = service_settings(tmp_path, api_token=TOKEN)  # retrain_lease_s: 300
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = new_holder("retrain").replace(f":{os.getpid()}:", f":{gone}:")
+    store = Store.open(settings.sqlalchemy_url)
+    assert store.acquire_lock("retrain", dead, 300)
+    JobLog(store).record(Job(id="killed000001", state="running", holder=dead,
+                             started="2026-12-01T00:00:00+00:00"))
+    store.close()
+    with _client(tmp_path, fake_advisor, FakeTrainer()) as c:
+        job = c.get("/v1/retrain").json()
+        assert job["id"] == "killed000001" and job["state"] == "failed"
+        assert "stopped" in job["message"] and job["finished"]
+        assert c.post("/v1/retrain", headers=AUTH).status_code == 202
+        assert _finish(c)["state"] == "promoted"
+
+
+# -- rows training cannot use are quarantined; the retraining goes on -------------------------
+
+def test_hostile_stored_rows_are_quarantined_and_the_retrain_succeeds(tmp_path, fake_advisor):
+    settings = service_settings(tmp_path, api_token=TOKEN)
+    ids = {name: store_raw(settings, payload, f"old-{name}")
+           for name, payload in hostile_rows().items()}
+    trainer = FakeTrainer()
+    with _client(tmp_path, fake_advisor, trainer) as c:
+        assert c.post("/v1/measurements", json=speed_row(1), headers=AUTH).status_code == 200
+        listing = c.get("/v1/measurements")  # the unreadable rows are skipped, not a 500
+        assert listing.status_code == 200
+        c.post("/v1/retrain", headers=AUTH)
+        job = _finish(c)
+        assert job["state"] == "promoted", job
+        report = job["report"]
+        assert report["stored_rows_used"] == 1 and report["quarantined_total"] == len(ids)
+        assert "quarantined" in job["message"]
+        hashes = {r.content_hash() for r in trainer.datasets[0].speed}
+        assert c.get("/v1/measurements").json()["items"][0]["content_hash"] in hashes
+        quarantined = {q["id"]: q for q in c.get("/v1/quarantine", headers=AUTH).json()["items"]}
+        assert set(quarantined) == set(ids.values())
+        reasons = {name: quarantined[i]["reason"] for name, i in ids.items()}
+        assert "nests" in reasons["deep"] and "n_devices" in reasons["devices"]
+        assert "threads" in reasons["threads"] and "gpu_layers" in reasons["layers"]
+        assert "test:" in reasons["pp0"] and "does not parse" in reasons["broken"]
+        metrics = c.get("/metrics").text
+        assert f'advisor_stored_rows{{state="quarantined"}} {len(ids)}.0' in metrics
+        assert 'advisor_stored_rows{state="usable"} 1.0' in metrics
+        # an operator restores (refused: still invalid) or deletes them
+        r = c.post(f"/v1/quarantine/{ids['devices']}/restore", headers=AUTH)
+        assert r.status_code == 422 and r.json()["error"] == "still_invalid"
+        assert r.json()["detail"][0]["parameter"] == "n_devices"
+        assert c.delete(f"/v1/quarantine/{ids['devices']}", headers=AUTH).json() == {
+            "id": ids["devices"], "status": "deleted"}
+        assert c.delete(f"/v1/quarantine/{ids['devices']}", headers=AUTH).status_code == 404
+        c.post("/v1/retrain", headers=AUTH)
+        assert _finish(c)["report"]["quarantined"] == 0  # quarantined rows are not re-checked
+
+
+def test_a_quarantined_row_that_passes_the_checks_is_restored(tmp_path, fake_advisor):
+    with _client(tmp_path, fake_advisor, FakeTrainer()) as c:
+        c.post("/v1/measurements", json=quality_row(1), headers=AUTH)
+        store = c.app.state.service.store
+        row_id = store.list_rows()[0].id
+        store.quarantine([(row_id, "suspected by an operator")])
+        assert c.get("/v1/measurements").json()["items"] == []
+        r = c.post(f"/v1/quarantine/{row_id}/restore", headers=AUTH)
+        assert r.json() == {"id": row_id, "status": "restored"}
+        assert len(c.get("/v1/measurements").json()["items"]) == 1
+        assert c.post(f"/v1/quarantine/{row_id}/restore", headers=AUTH).status_code == 404
+
+
+# -- training runs in a process of its own, stopped with the service --------------------------
+
+@pytest.mark.slow
+def test_training_in_its_own_process_promotes(tmp_path, fake_advisor):
+    settings = service_settings(tmp_path, api_token=TOKEN)
+    app = create_app(settings, advisor_factory=lambda _: fake_advisor, trainer=FakeTrainer(),
+                     train_in_child=True)
+    with TestClient(app) as c:
+        c.post("/v1/measurements", json=speed_row(1), headers=AUTH)
+        c.post("/v1/retrain", headers=AUTH)
+        job = _finish(c, timeout=120)
+        assert job["state"] == "promoted" and job["report"]["stored_rows_used"] == 1, job
+
+
+@pytest.mark.slow
+def test_stopping_the_service_stops_the_training_and_its_helpers(tmp_path, fake_advisor):
+    pid_file = tmp_path / "pids"
+    settings = service_settings(tmp_path, api_token=TOKEN)
+    app = create_app(settings, advisor_factory=lambda _: fake_advisor,
+                     trainer=HelperTrainer(pid_file, delay_s=300), train_in_child=True)
+    with TestClient(app) as c:
+        c.post("/v1/retrain", headers=AUTH)
+        deadline = time.time() + 120
+        while not pid_file.exists():
+            assert time.time() < deadline, "the training process did not start"
+            time.sleep(0.1)
+        pids = [int(p) for p in pid_file.read_text().split()]
+        assert all(pid_alive(p) for p in pids)
+        stopped = time.time()
+    assert time.time() - stopped < 15  # the stop did not wait for the training
+    deadline = time.time() + 10
+    while any(pid_alive(p) for p in pids):
+        assert time.time() < deadline, f"still running after the service stopped: {pids}"
+        time.sleep(0.1)
+    with TestClient(create_app(settings, advisor_factory=lambda _: fake_advisor,
+                               trainer=FakeTrainer())) as c:
+        job = c.get("/v1/retrain").json()
+        assert job["state"] == "failed" and "stopped" in job["message"]
+        assert c.post("/v1/retrain", headers=AUTH).status_code == 202  # lease released

@@ -28,18 +28,52 @@ def test_parse_test(test, expected):
     assert (row.n_prompt, row.n_gen, row.depth) == expected
 
 
-@pytest.mark.parametrize("bad", [
-    {"tokens_per_s": 0}, {"tokens_per_s": float("nan")}, {"tokens_per_s": float("inf")},
-    {"test": "bench"}, {"n_devices": 0}, {"unknown_field": 1}, {"source_id": ""},
+def _nested(levels):
+    value: dict = {}
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
+@pytest.mark.parametrize("bad, words", [
+    ({"tokens_per_s": 0}, "greater than 0"), ({"tokens_per_s": float("nan")}, "finite"),
+    ({"tokens_per_s": float("inf")}, "finite"), ({"tokens_per_s": 1e30}, "less than or equal"),
+    ({"test": "bench"}, "pattern"), ({"test": "pp0"}, "pattern"), ({"test": "tg00"}, "pattern"),
+    ({"test": "pp99999999999"}, "counts 1 to 10,000,000"),
+    ({"test": "tg128@d99999999999"}, "counts 1 to 10,000,000"),
+    ({"n_devices": 0}, "greater than or equal to 1"), ({"n_devices": 10**30}, "less than"),
+    ({"threads": 10**30}, "less than"), ({"threads": 0}, "greater than"),
+    ({"gpu_layers": -5}, "greater than or equal to -1"), ({"gpu_layers": 10**30}, "less than"),
+    ({"model_bytes": 10**30}, "less than"), ({"params_b": 1e300}, "less than"),
+    ({"bandwidth_gbs": 1e300}, "less than"), ({"batch_size": 10**20}, "less than"),
+    ({"environment": _nested(9)}, "nests 9 levels deep; allowed: at most 8"),
+    ({"environment": _nested(240)}, "nests 9 levels deep"),
+    ({"environment": {"x": list(range(1001))}}, "more than 1000 values"),
+    ({"unknown_field": 1}, "Extra inputs"), ({"source_id": ""}, "at least 1"),
 ])
-def test_speed_row_rejects(bad):
-    with pytest.raises(ValidationError):
+def test_speed_row_rejects(bad, words):
+    with pytest.raises(ValidationError, match=words):
         speed(**bad)
+
+
+@pytest.mark.parametrize("good", [
+    {"gpu_layers": -1}, {"gpu_layers": 99}, {"environment": _nested(8)},
+    {"test": "pp10000000"}, {"test": "tg128@d0"}, {"threads": 1024}, {"n_devices": 64},
+])
+def test_speed_row_accepts_the_limits(good):
+    speed(**good)
+
+
+@pytest.mark.parametrize("test", ["pp0", "tg0", "pp512+tg0", "tg1@d10000001", "pp-1", "pp½"])
+def test_parse_test_refuses_empty_or_huge_counts(test):
+    with pytest.raises(ValueError, match="allowed: pp512"):
+        parse_test(test)
 
 
 @pytest.mark.parametrize("bad", [
     {"value": float("nan")}, {"retention": -0.1}, {"ppl_ratio": 1.1},
-    {"metric_kind": "perplexity", "retention": 0.9}, {"kld": -1.0},
+    {"metric_kind": "perplexity", "retention": 0.9}, {"kld": -1.0}, {"value": 1e300},
+    {"retention": 1e300}, {"n_items": 10**30}, {"file_bytes": 10**30},
 ])
 def test_quality_row_rejects(bad):
     with pytest.raises(ValidationError):

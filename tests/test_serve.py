@@ -1,7 +1,7 @@
 """How `quant-advisor serve` runs uvicorn, and how its worker processes get their settings."""
 
 import pytest
-from service_fixtures import TOKEN
+from service_fixtures import TOKEN, Serve, gone_within
 
 from advisor.service.app import ENV_PREFIX, effective_settings, export_settings, uvicorn_options
 from advisor.vocabulary.settings import Settings, get_settings
@@ -62,3 +62,68 @@ def test_metrics_of_several_workers_are_read_from_their_files(tmp_path):
     assert any('version="new"' in line and line.endswith(" 1.0") for line in lines), out
     assert any('version="old"' in line and line.endswith(" 0.0") for line in lines), out
     assert list(tmp_path.glob("counter_*.db"))
+
+
+# -- one process tree: `serve` and everything it starts end together ---------------------------
+
+def _retraining(serve: Serve, min_processes: int) -> list[int]:
+    """Start a (real) retraining and wait until its process and helpers run."""
+    import time
+
+    import httpx
+
+    assert httpx.post(f"{serve.url}/v1/retrain", timeout=30).status_code == 202
+    deadline = time.time() + 240
+    while len(tree := serve.tree()) < min_processes:
+        assert time.time() < deadline, f"retraining helpers did not start: {tree}"
+        time.sleep(0.5)
+    return tree
+
+
+@pytest.mark.slow
+def test_kill_9_of_serve_leaves_no_process_holding_the_port(tmp_path):
+    import os
+    import signal
+
+    serve = Serve(tmp_path)
+    started = serve.logged()
+    assert '"WARNING"' not in started and '"ERROR"' not in started, started  # a quiet start
+    assert "Warning" not in started, started
+    tree = serve.tree()  # two workers, multiprocessing's resource tracker
+    assert len(tree) >= 2
+    os.kill(serve.proc.pid, signal.SIGKILL)
+    serve.proc.wait(10)
+    assert gone_within(tree, serve.port, 30) == [], serve.logged()
+    serve = Serve(tmp_path, serve.port)  # a restart on the same port and data folder works
+    tree = serve.tree()
+    serve.proc.terminate()
+    assert serve.proc.wait(60) == 0
+    assert gone_within(tree, serve.port, 30) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_a_running_retraining_and_its_helpers_stop_with_serve(tmp_path, how):
+    import os
+    import signal
+
+    import httpx
+
+    serve = Serve(tmp_path)
+    # two workers and a resource tracker; the training process, its helpers (joblib's two
+    # workers and resource tracker)
+    tree = _retraining(serve, min_processes=6)
+    os.kill(serve.proc.pid, getattr(signal, how))
+    serve.proc.wait(60)
+    assert gone_within(tree, serve.port, 30) == [], serve.logged()
+    serve = Serve(tmp_path, serve.port)
+    tree = serve.tree()
+    try:  # the killed job is reported failed, and a new one may start at once
+        job = httpx.get(f"{serve.url}/v1/retrain").json()
+        assert job["state"] == "failed" and "stopped" in job["message"], job
+        assert httpx.post(f"{serve.url}/v1/retrain").status_code == 202
+        tree = serve.tree()
+    finally:
+        serve.proc.kill()
+        serve.proc.wait(10)
+        assert gone_within(tree, serve.port, 30) == []

@@ -29,6 +29,10 @@ def test_parse_task_mix(text, expected):
     ("reasoning:-1", InvalidInputError, ">= 0"),
     ("reasoning:0", InvalidInputError, "not all be zero"),
     ("reasoning:nan", InvalidInputError, "finite"),
+    ("reasoning:inf", InvalidInputError, "finite"),
+    ("reasoning:1e309", InvalidInputError, "finite"),
+    ("reasoning:1e308,coding:1e308", InvalidInputError, "add up to more than"),
+    ("math:1.7e308,math:1.7e308", InvalidInputError, "add up to more than"),
 ])
 def test_parse_task_mix_errors(text, error, fragment):
     with pytest.raises(error) as err:

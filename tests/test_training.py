@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from capability_fixtures import write_synthetic_catalog
 from test_quality_model import synthetic_quality
 from test_speed_model import synthetic_speed
 
 from advisor.predictors.artifacts import load_predictors
+from advisor.predictors.capability import load_capability
 from advisor.predictors.training import train
 
 
@@ -30,8 +32,9 @@ class FrameDataset:
 
 def test_train_writes_models_card_and_evaluation(tmp_path: Path) -> None:
     data = FrameDataset(synthetic_quality(), synthetic_speed())
+    catalog = write_synthetic_catalog(tmp_path / "catalog")
     card = train(data, tmp_path, n_jobs=1,  # type: ignore[arg-type]
-                 speed_params={"calibration_folds": 2, "max_iter": 15})
+                 speed_params={"calibration_folds": 2, "max_iter": 15}, catalog_dir=catalog)
     assert card.data_hash == "feedbeef"
     assert {"speed", "quality_by_model", "quality_by_source"} <= set(card.metrics)
     assert card.metrics["speed"]["generation/gpu_apple"]["devices"] == 6
@@ -39,6 +42,12 @@ def test_train_writes_models_card_and_evaluation(tmp_path: Path) -> None:
     assert "2 sources" in card.metrics["speed_by_source"]["not computed"]["reason"]
     assert (tmp_path / "EVALUATION.md").read_text().startswith("# Held-out evaluation")
     assert len(list((tmp_path / "plots").glob("*.png"))) >= 4
+    # the capability model: its table, its card entry and its held-out section
+    assert {"capability_by_score", "capability_by_model"} <= set(card.metrics)
+    assert len(card.extra["capability"]["data_hash"]) == 16
+    assert "## Capability, held out" in (tmp_path / "EVALUATION.md").read_text()
+    capability = load_capability(tmp_path)
+    assert ("Unscored-8B", "thinking") in capability
     loaded = load_predictors(tmp_path)
     assert loaded.card.data_hash == "feedbeef"
     assert loaded.speed.exclusions_ == card.rows["speed_excluded"]

@@ -93,8 +93,8 @@ def test_candidates_match_the_recommendation(client):
     points = data["points"]
     assert len(points) == rec["candidates_considered"]
     assert [p["total_bytes"] for p in points] == sorted(p["total_bytes"] for p in points)
-    pick = next(p for p in points
-                if (p["model"], p["quant"]) == (rec["pick"]["model"], rec["pick"]["quant"]))
+    pick = next(p for p in points if (p["model"], p["mode"], p["quant"]) ==
+                (rec["pick"]["model"], rec["pick"]["mode"], rec["pick"]["quant"]))
     assert pick["quality_score"] == pytest.approx(rec["pick"]["quality_score"]["value"])
     assert pick["tg128"] == pytest.approx(rec["pick"]["speed"]["tg128"]["value"])
     best_fitting = max(p["quality_score"] for p in points if p["fits"])

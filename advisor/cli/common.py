@@ -39,8 +39,8 @@ def errors_to_exit(func: F) -> F:
 
 
 
+_VRAM_HELP = "Memory budget: 24GB, 24GiB, 24000MB or 24 (GB)."
 _RECOMMEND_OPTIONS: list[Callable[[F], F]] = [
-    click.option("--vram", required=True, help="Memory budget: 24GB, 24GiB, 24000MB or 24 (GB)."),
     click.option("--task", default="reasoning", show_default=True,
                   help="Category or mix: reasoning, math, coding, knowledge, "
                   "instruction_following, language; e.g. reasoning:0.7,coding:0.3."),
@@ -66,14 +66,32 @@ _RECOMMEND_OPTIONS: list[Callable[[F], F]] = [
     click.option("--family", default=None, help="Only models of this family."),
     click.option("--model", "models", multiple=True, help="Only these models (repeatable)."),
     click.option("--alternatives", type=int, default=None, help="How many alternatives [10]."),
+    click.option("--ram", default=None,
+                 help="System RAM beside the GPU that offloaded placements may use (MoE "
+                 "experts or layers on the CPU), e.g. 64GB; needs --hardware."),
+    click.option("--ram-bandwidth-gbs", type=float, default=None,
+                 help="System memory bandwidth, GB/s [51.2: dual-channel DDR4-3200]."),
     click.option("--mode", default="auto", show_default=True,
                  help="auto (rank each model in every mode it has), thinking or non-thinking; "
                  "without --context a thinking answer is sized for 32768 tokens."),
 ]
 
 
-def recommend_options(command: F) -> F:
-    """Add the options of a recommendation (budget, task, context, hardware, filters)."""
-    for option in reversed(_RECOMMEND_OPTIONS):
-        command = option(command)
-    return command
+def recommend_options(command: F | None = None, *, detect: bool = False) -> Any:
+    """Add the options of a recommendation (budget, task, context, hardware, filters); with
+    ``detect``, also ``--detect`` (fill the budget and hardware from this machine), and
+    ``--vram`` is then optional."""
+
+    def add(command: F) -> F:
+        vram = click.option("--vram", required=not detect, default=None,
+                            help=_VRAM_HELP + (" Optional with --detect." if detect else ""))
+        options = [vram, *_RECOMMEND_OPTIONS]
+        if detect:
+            options.append(click.option(
+                "--detect", is_flag=True, help="Fill --vram, the RAM and --hardware from this "
+                "machine (see `quant-advisor detect`) where they are not given."))
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return add(command) if command is not None else add

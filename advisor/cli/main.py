@@ -17,6 +17,7 @@ import click
 
 from advisor.cli.common import errors_to_exit, recommend_options
 from advisor.cli.export import export
+from advisor.cli.machine import detect
 from advisor.cli.models import models
 from advisor.cli.plot import plot
 from advisor.vocabulary.settings import get_settings
@@ -35,15 +36,17 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@recommend_options
+@recommend_options(detect=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the full answer as JSON.")
 @errors_to_exit
-def recommend(as_json: bool, models: tuple[str, ...], **kwargs: Any) -> None:
+def recommend(as_json: bool, models: tuple[str, ...], detect: bool, **kwargs: Any) -> None:
     """Recommend a model and quant for a memory budget and task mix."""
+    from advisor.cli.machine import recommend_inputs
     from advisor.cli.report import print_recommendation
     from advisor.recommender.advisor import Advisor
 
     advisor = Advisor.load(get_settings())
+    kwargs = recommend_inputs(kwargs, advisor, detect)
     rec = advisor.recommend(models=list(models) or None, **kwargs)
     if as_json:
         click.echo(rec.model_dump_json(indent=2))
@@ -86,6 +89,21 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 @cli.command()
+def mcp() -> None:
+    """Serve recommend, memory, models and hardware as MCP tools on stdin/stdout.
+
+    Add it to an MCP client's configuration as the command `quant-advisor mcp`. Needs the
+    `mcp` extra (pip install 'quant-advisor[mcp]').
+    """
+    try:
+        from advisor.service.mcp_server import run_stdio
+    except ImportError as e:
+        raise click.ClickException(f"the MCP server needs the 'mcp' extra (pip install "
+                                   f"'quant-advisor[mcp]'): {e}") from e
+    run_stdio(get_settings())
+
+
+@cli.command()
 @click.option("--measurements", type=click.Path(path_type=Path), default=None,
               help="Measurements folder [measurements/].")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -98,8 +116,9 @@ def train(measurements: Path | None, out: Path | None, as_json: bool) -> None:
     from advisor.predictors.training import train as train_models
 
     settings = get_settings()
-    dataset = load_dataset(measurements or settings.measurements_dir)
-    card = train_models(dataset, out or settings.models_dir)
+    folder = measurements or settings.measurements_dir
+    card = train_models(load_dataset(folder), out or settings.models_dir,
+                        catalog_dir=folder / "catalog")
     _print_card(card, as_json)
 
 
@@ -115,7 +134,8 @@ def evaluate(measurements: Path | None, out: Path | None) -> None:
 
     settings = get_settings()
     out_dir = out or settings.models_dir
-    report = run_evaluation(load_dataset(measurements or settings.measurements_dir), out_dir)
+    folder = measurements or settings.measurements_dir
+    report = run_evaluation(load_dataset(folder), out_dir, catalog_dir=folder / "catalog")
     for path in report.files:
         click.echo(f"wrote {path}", err=True)
     click.echo((out_dir / "EVALUATION.md").read_text(encoding="utf-8"))
@@ -143,7 +163,7 @@ def predict(input_path: Path, output_path: Path) -> None:
     from advisor.predictors.batch import predict_file
 
     n = predict_file(input_path, output_path, get_settings())
-    click.echo(f"wrote {n} rows to {output_path}", err=True)
+    click.echo(f"wrote {n} row{'' if n == 1 else 's'} to {output_path}", err=True)
 
 
 @cli.command("import-published")
@@ -161,18 +181,37 @@ def import_published(shared: Path, out: Path | None) -> None:
 
 
 @cli.command("hardware")
+@click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True)
 @errors_to_exit
-def hardware_cmd(as_json: bool) -> None:
-    """List the known devices and their specs."""
-    from advisor.cli.report import print_hardware
-    from advisor.data.hardware import load_hardware
+def hardware_cmd(name: str | None, as_json: bool) -> None:
+    """List the known devices and their specs, or show the one NAME means ("rtx 5090",
+    "strix halo", "m4 max 40 core"); an unknown NAME exits 2 with "did you mean"."""
+    from advisor.cli.report import print_device, print_hardware
+    from advisor.data.hardware import load_hardware, resolve_hardware
+    from advisor.data.unified_memory import gpu_memory_limit
 
     table = load_hardware(get_settings().measurements_dir)
+    if name is None:
+        if as_json:
+            click.echo(json.dumps([h.model_dump(mode="json") for h in table.values()],
+                                  indent=2))
+        else:
+            print_hardware(table)
+        return
+    device = resolve_hardware(name, table=table)
+    if device is None:  # a given name resolves or raises; this keeps the types honest
+        raise click.UsageError(f"hardware {name!r} named no device")
+    limit = gpu_memory_limit(device)
     if as_json:
-        click.echo(json.dumps([h.model_dump(mode="json") for h in table.values()], indent=2))
+        answer = device.model_dump(mode="json")
+        answer["gpu_memory_limit"] = None if limit is None else {
+            **{k: getattr(limit, k) for k in ("platform", "memory_bytes", "limit_bytes",
+                                               "rule", "source", "how_to_raise")},
+            "share": limit.share}
+        click.echo(json.dumps(answer, indent=2))
     else:
-        print_hardware(table)
+        print_device(device, limit)
 
 
 @cli.command("quants")
@@ -218,6 +257,7 @@ _register_optional()
 cli.add_command(plot)
 cli.add_command(export)
 cli.add_command(models)
+cli.add_command(detect)
 
 
 def main() -> None:

@@ -39,15 +39,17 @@ def plot() -> None:
 
 
 @plot.command("recommend")
-@recommend_options
+@recommend_options(detect=True)
 @_OUT
 @errors_to_exit
-def plot_recommend(out: Path, models: tuple[str, ...], **kwargs: Any) -> None:
+def plot_recommend(out: Path, models: tuple[str, ...], detect: bool, **kwargs: Any) -> None:
     """Quality against memory for the candidates, with Pareto front, budget line and pick."""
+    from advisor.cli.machine import recommend_inputs
     from advisor.recommender.advisor import Advisor
     from advisor.recommender.charts import chart_points, plot_recommendation
 
     advisor = Advisor.load(get_settings())
+    kwargs = recommend_inputs(kwargs, advisor, detect)
     query = advisor.parse_query(models=list(models) or None, **kwargs)
     rec = advisor.rank(query)
     written = plot_recommendation(rec, chart_points(advisor, query), out)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from advisor.data.unified_memory import GpuMemoryLimit
 from advisor.recommender.footprint import MemoryAnswer
 from advisor.recommender.memory import per_device_bytes
 from advisor.recommender.results import Candidate, Figure, Recommendation
@@ -45,24 +48,53 @@ def print_recommendation(rec: Recommendation, console: Console | None = None) ->
         n = rec.request.n_devices
         console.print(f"  split over {n} GPUs ({rec.request.hardware}): about "
                       f"{format_bytes(per_device_bytes(m.total_bytes, n))} on each")
+    if pick.placement is not None:
+        pl = pick.placement
+        console.print(f"  placement: {pl.kind.replace('_', ' ')}, GPU "
+                      f"{format_bytes(pl.gpu_bytes)}, RAM {format_bytes(pl.cpu_bytes)} "
+                      f"({' '.join(pl.flags)})")
     for task, fig in pick.quality_by_task.items():
         ret = pick.retention_by_task[task]
         console.print(f"  {task}: {_fig(fig)} (retention {ret.value:.1%}, {ret.provenance}: "
                       f"{ret.source})")
     for test, fig in pick.speed.items():
         console.print(f"  {test}: {_fig(fig, '{:.0f}')} tokens/s ({fig.provenance})")
+    print_launch(pick, console)
     console.print(rec.explanation)
-    table = Table(title="Pick and alternatives within budget (pp512/tg128 in tokens/s)")
-    table.add_column("model", no_wrap=True)
-    for col in ("quant", "bpw", "memory", "quality", "kept", "pp512", "tg128"):
-        table.add_column(col, justify="left" if col == "quant" else "right", no_wrap=True)
-    for c in [pick, *rec.alternatives]:
-        table.add_row(*_row(c))
-    console.print(table)
+    console.print(candidates_table([pick, *rec.alternatives]))
     for note in rec.notes:
         console.print(f"[dim]note: {note}[/dim]")
     console.print(f"[dim]predictors {rec.predictor_version}; {rec.candidates_fitting} of "
                   f"{rec.candidates_considered} candidates fit[/dim]")
+
+
+def candidates_table(candidates: list[Candidate]) -> Table:
+    """The pick and alternatives as a table that fits 80 columns: no vertical borders, headers
+    never cut (a long model name folds onto a second line instead)."""
+    table = Table(title="Within budget (pp512, tg128: tokens/s)",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
+    table.add_column("model", overflow="fold", min_width=len("model"))
+    for col in ("quant", "bpw", "memory", "quality", "kept", "pp512", "tg128"):
+        table.add_column(col, justify="left" if col == "quant" else "right", no_wrap=True,
+                         min_width=len(col))
+    for c in candidates:
+        table.add_row(*_row(c))
+    return table
+
+
+def print_launch(pick: Candidate, console: Console) -> None:
+    """Where to download the pick and the command lines that run it (never wrapped, so they
+    can be pasted)."""
+    d = pick.download
+    if d is not None:
+        file = f", file {d.file_pattern}" if d.file_pattern else ""
+        tag = f"; Ollama: ollama run {d.ollama_tag}" if d.ollama_tag else ""
+        console.print(Text(f"  download: {d.url}{file}{tag}"), soft_wrap=True)
+    if pick.run is not None:
+        console.print(Text(f"  run: {pick.run.llama_server}"), soft_wrap=True)
+        console.print(Text(f"   or: {pick.run.llama_cli}"), soft_wrap=True)
+        for note in pick.run.notes:
+            console.print(Text(f"  ({note})", style="dim"), soft_wrap=True)
 
 
 def print_hardware(table: dict[str, Hardware], console: Console | None = None) -> None:
@@ -72,6 +104,28 @@ def print_hardware(table: dict[str, Hardware], console: Console | None = None) -
     for h in table.values():
         out.add_row(h.name, h.kind.value, *("-" if v is None else f"{v:g}" for v in
                                             (h.memory_gb, h.bandwidth_gbs, h.fp16_tflops)))
+    (console or Console()).print(out)
+
+
+def print_device(device: Hardware, limit: GpuMemoryLimit | None,
+                 console: Console | None = None) -> None:
+    """One device's specs, with the default GPU share of a unified memory."""
+    out = Table(title=device.name, show_header=False)
+    rows = [("kind", device.kind.value), ("memory kind", device.memory_kind or "-"),
+            ("memory GB", device.memory_gb), ("bandwidth GB/s", device.bandwidth_gbs),
+            ("FP16 TFLOPS (vector)", device.fp16_tflops),
+            ("FP16 TFLOPS (tensor, dense)", device.fp16_tensor_tflops),
+            ("CPU cores", device.cpu_cores), ("memory channels", device.memory_channels),
+            ("aliases", ", ".join(device.aliases) or "-"), ("source", device.source or "-")]
+    for label, value in rows:
+        out.add_row(label, "-" if value is None else f"{value:g}" if isinstance(value, float)
+                    else str(value))
+    if limit is not None:
+        shown = "not published" if limit.limit_bytes is None else \
+            f"{limit.limit_bytes / 2**30:.1f} GiB ({limit.share:.0%})" if limit.share else \
+            f"{limit.limit_bytes / 2**30:.1f} GiB"
+        out.add_row("GPU memory limit", f"{shown}: {limit.rule}")
+        out.add_row("raise it", limit.how_to_raise)
     (console or Console()).print(out)
 
 

@@ -1,12 +1,12 @@
-"""The model catalog: architectures the recommender can propose, with their capability.
+"""The model catalog: architectures the recommender can propose.
 
 The catalog is a data folder (default ``measurements/catalog``) written by
-:mod:`advisor.data.importers.catalog` and open to additions: a user may add a row to ``models.csv``
-(and, optionally, scores to ``capability.csv``). Files:
+:mod:`advisor.data.importers.catalog` and open to additions (``quant-advisor models add``):
 
 * ``models.csv``: one :class:`ModelRow` per architecture;
-* ``capability.csv``: common-scale full-precision scores per category
-  (:class:`advisor.data.capability.CapabilityRow`); optional.
+* ``facts.csv`` and ``scores.csv``: the cited facts it is built from and every published
+  full-precision score, which the capability model is fitted on
+  (:mod:`advisor.predictors.capability`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from advisor.data.capability import CategoryScore, read_capability
 from advisor.data.dataset import _read_csv_models, atomic_write_text, default_measurements_dir
 from advisor.vocabulary.errors import DataFileError, InvalidInputError, UnknownNameError
-from advisor.vocabulary.tasks import CATEGORIES
 
 log = logging.getLogger(__name__)
 
@@ -246,13 +244,8 @@ class ModelRow(BaseModel):
 
 
 class ModelSpec(ModelRow):
-    """A catalog model: architecture numbers plus full-precision capability per category."""
-
-    capability: dict[str, CategoryScore] = Field(default_factory=dict)
-
-    @property
-    def missing_categories(self) -> list[str]:
-        return [c for c in CATEGORIES if c not in self.capability]
+    """A catalog model as the recommender uses it (its full-precision capability is fitted:
+    :mod:`advisor.predictors.capability`)."""
 
 
 class Catalog:
@@ -326,18 +319,17 @@ def _stamp(files: list[Path]) -> tuple[int, ...]:
 
 
 def load_catalog(folder: Path | None = None, added: Path | None = None) -> Catalog:
-    """Load ``models.csv`` (+ ``capability.csv``) of ``folder`` and the models a user added
-    (``added``, written by :func:`add_model`); cached per folder and file times.
+    """Load ``models.csv`` of ``folder`` and the models a user added (``added``, written by
+    :func:`add_model`); cached per folder and file times.
 
-    ``folder`` defaults to ``measurements/catalog``. A capability row naming a model that is not
-    in ``models.csv`` or a category that does not exist fails with file:line.
+    ``folder`` defaults to ``measurements/catalog``; a malformed line fails with file:line.
     """
     folder = Path(folder) if folder is not None else default_measurements_dir() / "catalog"
-    models_path, cap_path = folder / "models.csv", folder / "capability.csv"
+    models_path = folder / "models.csv"
     if not models_path.is_file():
         raise DataFileError(models_path, None, "catalog file does not exist; run "
                             "`quant-advisor import-published --shared ../shared/data`")
-    files = [models_path, cap_path] + ([added] if added is not None else [])
+    files = [models_path] + ([added] if added is not None else [])
     key = (folder.resolve(), _stamp(files))
     with _LOCK:
         if key in _CACHE:
@@ -345,21 +337,7 @@ def load_catalog(folder: Path | None = None, added: Path | None = None) -> Catal
     rows: list[ModelRow] = _read_csv_models(models_path, ModelRow)
     if added is not None and added.is_file():
         rows += _read_csv_models(added, ModelRow)
-    capability: dict[str, dict[str, CategoryScore]] = {r.name: {} for r in rows}
-    if cap_path.is_file():
-        for lineno, cap in enumerate(read_capability(cap_path), start=2):
-            if cap.model not in capability:
-                raise DataFileError(cap_path, lineno, f"model {cap.model!r} is not in models.csv")
-            if cap.category not in CATEGORIES:
-                raise DataFileError(cap_path, lineno, f"category must be one of "
-                                    f"{', '.join(CATEGORIES)}, got {cap.category!r}")
-            if cap.category in capability[cap.model]:
-                raise DataFileError(cap_path, lineno, f"second {cap.category!r} value for "
-                                    f"{cap.model!r}; give one value per model and category")
-            capability[cap.model][cap.category] = CategoryScore.model_validate(
-                cap.model_dump(exclude={"model", "category"}))
-    catalog = Catalog(tuple(ModelSpec(**r.model_dump(), capability=capability[r.name])
-                            for r in rows))
+    catalog = Catalog(tuple(ModelSpec(**r.model_dump()) for r in rows))
     log.debug("loaded %d catalog models from %s", len(catalog), folder)
     with _LOCK:
         _CACHE[key] = catalog

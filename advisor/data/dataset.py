@@ -31,16 +31,20 @@ from advisor.vocabulary.schema import Hardware, QualityRow, Row, Source, SpeedRo
 
 _ROW: TypeAdapter[Row] = TypeAdapter(Annotated[Row, Field(discriminator="kind")])
 HARDWARE_FILE = "hardware.csv"
-#: Hardware fields that get no CSV column while every device leaves them blank (the published
-#: table carries neither a thread count nor, being a table of single devices, a device count).
-HARDWARE_OMIT_BLANK = ("threads", "n_devices")
+#: Hardware fields that get no CSV column while every device leaves them blank (a table of
+#: single devices has no device count; the specs added with the 2024-2026 device table are
+#: left out of tables that do not have them, so those keep their columns).
+HARDWARE_OMIT_BLANK = ("threads", "n_devices", "memory_kind", "fp16_tensor_tflops",
+                       "fp16_tensor_basis", "cpu_cores", "memory_channels", "aliases", "vendor",
+                       "released")
 #: What this project adds to the published table (imported, regenerated from ../shared/data):
 #: devices it measured on that the table lacks, and specs the table leaves blank; same
 #: columns, each line citing its datasheet.
 ADDED_HARDWARE_FILE = "hardware_added.csv"
 #: Spec columns the added table may fill where the published line is blank.
 _SPEC_FIELDS = ("memory_gb", "bandwidth_gbs", "fp16_tflops", "fp16_basis", "threads",
-                "cores_or_isa")
+                "memory_kind", "fp16_tensor_tflops", "fp16_tensor_basis", "cpu_cores",
+                "memory_channels", "cores_or_isa")
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -245,13 +249,13 @@ def write_csv_models(path: Path, items: Iterable[BaseModel], *,
     if not items:
         raise ValueError("nothing to write")
     fields = [f for f in type(items[0]).model_fields
-              if f not in omit_blank or any(getattr(i, f) not in (None, "") for i in items)]
+              if f not in omit_blank or any(getattr(i, f) not in (None, "", ()) for i in items)]
     import io
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    for item in items:
-        writer.writerow({k: ("" if v is None else v)
+    for item in items:  # a list field (hardware aliases) is written ';'-separated
+        writer.writerow({k: ("" if v is None else ";".join(v) if isinstance(v, list) else v)
                          for k, v in item.model_dump(mode="json", include=set(fields)).items()})
     atomic_write_text(path, buf.getvalue())

@@ -1,7 +1,9 @@
 """Hardware lookup: a device by name from ``measurements/hardware.csv``, or one described by specs.
 
-Names match case-insensitively, ignoring spaces, dashes and underscores, and an unambiguous
-part of a name is enough (``"rtx 3090"``, ``"M2 Pro"``).
+Names match case-insensitively, ignoring spaces, dashes and underscores; so do the aliases users
+type (``"rtx 5090"``, ``"strix halo"``, ``"m4 max 40 core"``), and the words of a name with its
+model number are enough (``"rtx 3090"``, ``"M2 Pro"``): see :func:`find_device`. A name the table
+does not list is never answered with another device: it gets "did you mean".
 
 Several identical GPUs that llama.cpp splits the model's layers over (its default
 ``--split-mode layer``) are asked for with a count on the name, ``"RTX 3090 x2"`` (also
@@ -123,23 +125,51 @@ def split_count(name: str) -> tuple[str, int | None]:
     return match.group("name").strip(), count
 
 
-def find_device(name: str, table: dict[str, Hardware]) -> Hardware | None:
-    """The table entry matching ``name`` exactly or as an unambiguous part; None if none.
+_VENDOR_WORDS = re.compile(r"^(?:nvidia|geforce|amd|radeon|intel|apple|qualcomm|snapdragon)\s+",
+                           re.IGNORECASE)
 
-    Several partial matches raise InvalidInputError listing them.
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _alias_keys(device: Hardware) -> set[str]:
+    return {_key(a) for a in device.aliases}
+
+
+def find_device(name: str, table: dict[str, Hardware]) -> Hardware | None:
+    """The table entry ``name`` means; None when it names none (never a different device).
+
+    In order: the full name (case, spaces, dashes and underscores ignored); an alias users
+    type (``"rtx 5090"``, ``"strix halo"``, ``"m4 max 40 core"``; also after a leading vendor
+    word, ``"apple m4 pro"``); then the devices whose names hold every word of ``name`` as a
+    whole word, where ``name`` has a model number (a word with a digit: ``"rtx 3090"``,
+    ``"7950x"``), taking the one with the fewest other words (``"RTX 4070"`` is the 4070, not
+    the 4070 Ti). Several equally good matches raise InvalidInputError listing them; a name
+    without a model number (``"threadripper"``) matches no device by its words alone.
     """
     key = _key(name)
     exact = [h for n, h in table.items() if _key(n) == key]
     if exact:
         return exact[0]
-    partial = [h for n, h in table.items() if key and key in _key(n)]
-    if len(partial) == 1:
-        return partial[0]
-    if partial:
-        names = ", ".join(sorted(h.name for h in partial))
-        raise InvalidInputError(f"hardware {name!r} is ambiguous; it matches {names}; "
-                                "give the full name", parameter="hardware")
-    return None
+    keys = {key, _key(_VENDOR_WORDS.sub("", name.strip()))}
+    aliased = [h for h in table.values() if keys & _alias_keys(h)]
+    if len(aliased) == 1:
+        return aliased[0]
+    words = _tokens(name)
+    if not words or not any(re.search(r"\d", w) for w in words):
+        return None
+    matches = [(len(_tokens(n) - words), n, h) for n, h in table.items()
+               if words <= _tokens(n) | {t for a in h.aliases for t in _tokens(a)}]
+    if not matches:
+        return None
+    fewest = min(m[0] for m in matches)
+    best = [(n, h) for extra, n, h in matches if extra == fewest]
+    if len(best) == 1:
+        return best[0][1]
+    names = ", ".join(sorted(n for n, _ in best))
+    raise InvalidInputError(f"hardware {name!r} is ambiguous; it matches {names}; "
+                            "give the full name", parameter="hardware")
 
 
 def resolve_hardware(name: str | None = None, *, kind: HardwareKind | str | None = None,
@@ -233,9 +263,15 @@ def _similarity(key: str, known: str) -> float:
 
 def _unknown(name: str, table: dict[str, Hardware]) -> UnknownNameError:
     error = UnknownNameError("hardware", name, table, parameter="hardware")
-    if not error.suggestions:
+    # names and the aliases users type, each pointing at its device
+    spellings = {n: n for n in table} | {a: n for n, h in table.items() for a in h.aliases}
+    close = difflib.get_close_matches(_key(name), [_key(s) for s in spellings], n=6, cutoff=0.75)
+    by_key = {_key(s): n for s, n in spellings.items()}
+    suggestions = list(dict.fromkeys([by_key[c] for c in close] + error.suggestions))[:3]
+    if not suggestions:
         scored = sorted(((_similarity(_key(name), _key(n)), n) for n in table), reverse=True)
-        error.suggestions = [n for score, n in scored[:3] if score >= 0.7]
+        suggestions = [n for score, n in scored[:3] if score >= 0.7]
+    error.suggestions = suggestions
     hint = (f" Did you mean {', '.join(repr(s) for s in error.suggestions)}?"
             if error.suggestions else "")
     names = sorted(table, key=str.lower)

@@ -16,7 +16,16 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
+from advisor.data.moe_active import MOE_ACTIVE_PARAMS
+from advisor.data.quant_tags import (
+    SIZE_RE,
+    UPLOADER,
+    parse_cache_tag,
+    recipe,
+    split_modifiers,
+    tag_meaning,
+)
+from advisor.vocabulary.errors import InvalidInputError
 from advisor.vocabulary.quants import find_quant
 
 # The model catalog (catalog/architectures.csv): name, family, total and active params (billions).
@@ -104,6 +113,8 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"^chinese-mixtral|^mixtral", "Mixtral"),
     (r"^mistral", "Mistral"),
     (r"^qwen3\.5-", "Qwen3.5"),
+    (r"^qwen3\.6-", "Qwen3.6"),
+    (r"^qwen3\.8-", "Qwen3.8"),
     (r"^qwen3-.*-a\d", "Qwen3-MoE"),
     (r"^qwen3-", "Qwen3"),
     (r"^qwen2\.5-coder", "Qwen2.5-Coder"),
@@ -115,6 +126,11 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     (r"^gemma-3-", "Gemma 3"),
     (r"^falcon3-", "Falcon3"),
     (r"^phi-4", "Phi-4"),
+    (r"^gemma-4-", "Gemma 4"),
+    (r"^glm-", "GLM"),
+    (r"^kimi-", "Kimi"),
+    (r"^gpt-oss-", "gpt-oss"),
+    (r"^tinyllama-", "TinyLlama"),
 )
 
 # Families whose models are mixtures of experts (active parameters matter).
@@ -122,12 +138,6 @@ _MOE_FAMILIES = frozenset({"Mixtral", "DeepSeek-V3", "DeepSeek-V2", "Qwen3-MoE"}
 
 # Active parameters (billions) of mixture-of-experts models outside the catalog whose names do
 # not state them ("-A3B"), from their model cards; without them their speed rows are unusable.
-MOE_ACTIVE_PARAMS: dict[str, float] = {
-    "gpt-oss-20b": 3.6,     # OpenAI gpt-oss model card (2025-08): 21B total, 3.6B active
-    "gpt-oss-120b": 5.1,    # OpenAI gpt-oss model card (2025-08): 117B total, 5.1B active
-    "minimax-m2.7": 10.0,   # MiniMax-M2 series model cards on Hugging Face: 230B total, 10B active
-    "glm-4.7-flash": 3.0,   # Z.ai GLM-4.7-Flash model card: a 30B-A3B mixture of experts
-}
 
 _INSTRUCT_RE = re.compile(r"-(instruct|it|chat)((?:-[\w.]+)*)$", re.IGNORECASE)
 _PAREN_RE = re.compile(r"\s*\(([^)]*)\)\s*")
@@ -255,19 +265,24 @@ def normalise_model(name: str, params_b: float | None = None) -> ModelName:
 # Quant labels
 
 _NOT_GGUF_METHODS = ("RTN", "GPTQ", "AWQ", "QUIP", "SMOOTHQUANT", "PB-LLM", "BILLM", "DB-LLM",
-                     "NORMALFLOAT", "NF4", "QLORA", "IR-QLORA", "EXL2", "MLX")
+                     "NORMALFLOAT", "NF4", "QLORA", "IR-QLORA", "EXL2", "MLX", "TRANSFORMERS",
+                     "MXFP8")
 _FLOAT_REFERENCES = {"FP16": "F16", "F16": "F16", "BF16": "BF16", "FP32": "F32", "F32": "F32",
-                     "BF16/FP16": "BF16", "FP8": None}
+                     "BF16/FP16": "BF16", "FP8": None, "ORIGINAL WEIGHTS": "BF16"}
 # Non-catalog GGUF mixes: (regex on the upper-cased core, nearest catalog type).
 _MIXES: tuple[tuple[str, str], ...] = (
     (r"^(?:UD-)?Q2_K_XL$", "Q2_K"),
-    (r"^(?:UD-)?Q([3-6])_K_XL$", "Q{0}_K_M"),
+    (r"^(?:UD-)?Q([3-5])_K_XL$", "Q{0}_K_M"),
+    (r"^(?:UD-)?Q6_K_(?:X)?L$", "Q6_K"),
+    (r"^(?:UD-)?Q8_K_XL$", "Q8_0"),
     (r"^Q2_K_L$", "Q2_K"),
+    (r"^Q([45])_K_L$", "Q{0}_K_M"),
     (r"^Q3_K_XS$", "Q3_K_S"),
     (r"^DQ3_K_M$", "Q3_K_M"),
+    (r"^MXFP4_MOE$", "MXFP4"),
     (r"^UD-(.+)$", "{0}"),
 )
-_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(TiB|TB|GiB|GB|MiB|MB|G)\b")
+_SIZE_RE = SIZE_RE
 _UNIT_BYTES = {"TIB": 2**40, "TB": 10**12, "GIB": 2**30, "GB": 10**9, "MIB": 2**20, "MB": 10**6,
                "G": 2**30}
 
@@ -278,7 +293,9 @@ class QuantLabel:
 
     ``quant`` is the canonical llama.cpp type when the label names one; ``base_type`` is the
     nearest catalog type for GGUF mixes outside the catalog (``Q2_K_XL`` -> ``Q2_K``) or the
-    float type of a reference row; ``file_bytes`` is a size printed inside the label.
+    float type of a reference row; ``file_bytes`` is a size printed inside the label;
+    ``cache_type`` the KV cache the row ran with when the label says (``[kv q8_0]``, see
+    :mod:`advisor.data.quant_tags`), else None.
     """
 
     as_published: str
@@ -289,6 +306,7 @@ class QuantLabel:
     not_gguf: bool = False
     flags: list[str] = field(default_factory=list)
     file_bytes: int | None = None
+    cache_type: str | None = None
 
 
 def size_to_bytes(number: str, unit: str) -> int:
@@ -302,52 +320,6 @@ def size_to_bytes(number: str, unit: str) -> int:
         raise InvalidInputError(f"size unit must be one of {sorted(_UNIT_BYTES)}, got {unit!r}",
                                 parameter="unit")
     return int(round(float(number) * factor))
-
-
-def _tag_meaning(tag: str) -> tuple[str | None, bool | None, list[str], bool]:
-    """(variant, imatrix, flags, not_gguf) of one bracketed or parenthesised tag."""
-    low = tag.lower()
-    flags: list[str] = []
-    variant: str | None = None
-    imatrix: bool | None = None
-    not_gguf = False
-    if "unsloth" in low:
-        variant = "unsloth-dynamic" if "dynamic" in low else "unsloth"
-    elif "bartowski" in low:
-        variant = "bartowski"
-    elif "ikawrakow" in low:
-        variant = "ikawrakow-new"
-        if "alternative" in low:
-            flags.append("alternative")
-    elif "auto_round" in low or "autoround" in low or "optimized rtn" in low:
-        variant = "auto_round"
-        if "optimized rtn" in low:
-            flags.append("optimized_rtn")
-        if "alg_ext" in low:
-            flags.append("alg_ext")
-        if "auto-scheme" in low:
-            flags.append("auto_scheme")
-    elif "community" in low:
-        variant = "community"
-    elif low.startswith("pure"):
-        variant = "pure"
-        flags.append("pure")
-    if "imatrix" in low:
-        imatrix = True
-        variant = variant or "imatrix"
-        detail = _SIZE_RE.sub("", re.sub(r"(?i)\b(std|other community|imatrix|gguf)\b", "", tag))
-        detail = detail.strip(" ,")
-        if detail and "," not in detail:
-            flags.append(f"imatrix_data:{detail}")
-    if "fake-quant" in low or "fake_quant" in low:
-        flags.append("fake_quant")
-    if "qat" in low:
-        flags.append("qat")
-    if "extra-small" in low:
-        flags.append("extra_small")
-    if "token_embd" in low or "output" in low:
-        flags.append(tag.split(";")[-1].strip())
-    return variant, imatrix, flags, not_gguf
 
 
 def parse_quant_label(label: str) -> QuantLabel:
@@ -369,18 +341,27 @@ def parse_quant_label(label: str) -> QuantLabel:
     tags = re.findall(r"\[([^\]]*)\]|\(([^)]*)\)", text)
     tag_texts = [a or b for a, b in tags]
     core = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", text)
-    core = re.sub(r"\s+", " ", core).strip()
+    core, flags = split_modifiers(re.sub(r"\s+", " ", core).strip())
+    core = re.sub(r"^UD_", "UD-", core.rstrip("*").strip(), flags=re.IGNORECASE)
 
     variant: str | None = None
     imatrix: bool | None = None
-    flags: list[str] = []
     not_gguf = False
+    cache_type: str | None = None
     for tag in tag_texts:
-        t_variant, t_imatrix, t_flags, t_not_gguf = _tag_meaning(tag)
+        cache = parse_cache_tag(tag)
+        if cache is not None:
+            cache_type = cache[0]
+            flags.extend(cache[1])
+            continue
+        t_variant, t_imatrix, t_flags, t_not_gguf = tag_meaning(tag)
         variant = variant or t_variant
         imatrix = t_imatrix if t_imatrix is not None else imatrix
         flags.extend(t_flags)
         not_gguf = not_gguf or t_not_gguf
+    uploaders = [f[len(UPLOADER):] for f in flags if f.startswith(UPLOADER)]
+    flags = [f for f in flags if not f.startswith(UPLOADER)]
+    variant = variant or (uploaders[0] if uploaders else None)
     sizes = {size_to_bytes(n, u) for tag in tag_texts for n, u in _SIZE_RE.findall(tag)}
     file_bytes = sizes.pop() if len(sizes) == 1 else None
 
@@ -398,8 +379,10 @@ def parse_quant_label(label: str) -> QuantLabel:
             flags.append("float_type_not_stated:BF16/FP16")
     elif (found := find_quant(core)) is not None:
         quant = found.name
-    elif upper.split(" ")[0] in _NOT_GGUF_METHODS or any(
-            upper.startswith(m + " ") for m in _NOT_GGUF_METHODS):
+        if "pure" in flags:  # every tensor at one type: not llama-quantize's mix of that name
+            quant, base_type = None, found.name
+            flags.append(f"pure_type:{upper}")
+    elif any(word in _NOT_GGUF_METHODS for word in upper.split(" ")):
         not_gguf = True
         method, *settings = core.split(" ")
         variant = variant or method.lower()
@@ -409,6 +392,8 @@ def parse_quant_label(label: str) -> QuantLabel:
     elif "MIXED" in upper:
         flags.append("mixed")
         flags.append("recipe:" + re.sub(r"\s*\[[^\]]*\]$", "", text))
+    elif not upper:  # everything was a remark: "(unsloth GGUF, type not stated) [kv q8_0]"
+        flags.append("type_not_stated")
     else:
         for pattern, target in _MIXES:
             m = re.match(pattern, upper)
@@ -422,13 +407,11 @@ def parse_quant_label(label: str) -> QuantLabel:
                     variant = variant or "dynamic-mix"
                 break
         else:
-            if re.match(r"^I?Q\d_\w+$", upper):
-                flags.append("non_catalog_type")
-            else:
-                allowed = ["<llama.cpp type>", "<type> [tag]", "UD-<type>", "<method> W4A16 ...",
-                           "<n> bit", "mixed ..."]
-                raise UnknownNameError("quant label", label, allowed, parameter="quant")
+            base_type, more, variant = recipe(label, core, tag_texts, variant)
+            flags.extend(more)
     if variant in ("unsloth", "unsloth-dynamic") and upper.startswith("UD-"):
         variant = "unsloth-dynamic"
     return QuantLabel(as_published=text, quant=quant, base_type=base_type, variant=variant,
-                      imatrix=imatrix, not_gguf=not_gguf, flags=flags, file_bytes=file_bytes)
+                      imatrix=imatrix, not_gguf=not_gguf, flags=flags, file_bytes=file_bytes,
+                      cache_type=cache_type)
+

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from advisor.data.arch import Architecture
-from advisor.data.tensors import TensorSpec
 from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
+
+if TYPE_CHECKING:
+    from advisor.data.arch import Architecture
+    from advisor.data.tensors import TensorSpec
 
 #: File type -> the type most tensors get (``llama_ftype_get_default_type``).
 DEFAULT_TYPE: dict[str, str] = {

@@ -1,8 +1,9 @@
 """Saving and loading the fitted predictors with their model card.
 
 A joblib file runs code when it loads and only loads reliably on the library versions that
-wrote it, so every artifact folder holds ``quality.joblib``, ``speed.joblib`` and ``card.json``
-(library versions, git sha, training-data hash, features, row counts, held-out metrics).
+wrote it, so every artifact folder holds ``quality.joblib``, ``speed.joblib``, ``card.json``
+(library versions, git sha, training-data hash, features, row counts, held-out metrics) and
+``capability.csv`` (the fitted capability of every catalog model and mode).
 :func:`load_predictors` reads the card first and refuses files built with other versions.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 import joblib
 
 from advisor.data.dataset import atomic_write
+from advisor.predictors.capability import CapabilityScore, load_capability
 from advisor.predictors.card import (
     CARD_FILE,
     CARD_VERSION,
@@ -29,7 +31,7 @@ from advisor.predictors.card import (
 )
 from advisor.predictors.quality import QualityPredictor
 from advisor.predictors.speed import SpeedPredictor
-from advisor.vocabulary.errors import ArtifactError
+from advisor.vocabulary.errors import ArtifactError, DataFileError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class LoadedPredictors:
     quality: QualityPredictor
     speed: SpeedPredictor
     card: ModelCard
+    #: (model, mode) -> category -> its full-precision capability (``capability.csv``)
+    capability: dict[tuple[str, str], dict[str, CapabilityScore]]
 
 
 def save_predictors(quality: QualityPredictor, speed: SpeedPredictor, out_dir: Path, *,
@@ -78,7 +82,8 @@ def save_predictors(quality: QualityPredictor, speed: SpeedPredictor, out_dir: P
 
 
 def load_predictors(models_dir: Path | None = None) -> LoadedPredictors:
-    """Load ``quality.joblib``, ``speed.joblib`` and ``card.json`` after checking versions."""
+    """Load ``quality.joblib``, ``speed.joblib``, ``capability.csv`` and ``card.json`` after
+    checking versions."""
     if models_dir is None:
         from advisor.vocabulary.settings import get_settings
 
@@ -101,4 +106,9 @@ def load_predictors(models_dir: Path | None = None) -> LoadedPredictors:
             raise ArtifactError(f"{name} model {path} holds a {type(obj).__name__}, expected "
                                 f"{cls.__name__}; {RETRAIN_HINT}")
         loaded[name] = obj
-    return LoadedPredictors(quality=loaded["quality"], speed=loaded["speed"], card=card)
+    try:
+        capability = load_capability(models_dir)
+    except DataFileError as e:
+        raise ArtifactError(f"capability table is corrupt ({e}); {RETRAIN_HINT}") from e
+    return LoadedPredictors(quality=loaded["quality"], speed=loaded["speed"], card=card,
+                            capability=capability)

@@ -9,8 +9,9 @@
   answers for) separately. Baselines: generation ``0.55 * bandwidth / active bytes``; prompt
   ``0.30 * FP16 FLOPS / (2 * active params)`` (devices without a FLOPS figure use 50 FLOP per
   byte of bandwidth).
-* Quality: leave-one-model-out and leave-one-source-out. Baseline: the mean retention / PPL
-  ratio / KLD per quant in the training folds (the overall mean for a quant never seen).
+* Quality: leave-one-model-out and leave-one-source-out, with slices for small models and low
+  bit widths, and the KV-cache term (:mod:`advisor.predictors.quality_evaluation`). Baseline:
+  the mean retention / PPL ratio / KLD per quant in the training folds.
 
 Every figure is computed per held-out group first and then the median over groups is taken,
 so that one well-measured device or model cannot hide failures elsewhere.
@@ -27,9 +28,18 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from advisor.data.dataset import Dataset, atomic_write_text
+from advisor.data.dataset import Dataset, atomic_write_text, default_measurements_dir
+from advisor.predictors.capability import CapabilityModel, fit_capability
+from advisor.predictors.capability_eval import evaluate_capability
 from advisor.predictors.features import speed_features
+from advisor.predictors.kv_cache import KVCacheTerm
 from advisor.predictors.quality import QualityPredictor
+from advisor.predictors.quality_evaluation import (
+    grouped_cv,
+    markdown_sections,
+    quality_metrics,
+    table,
+)
 from advisor.predictors.speed import SpeedPredictor
 from advisor.vocabulary.errors import InvalidInputError
 
@@ -40,7 +50,8 @@ PP_EFFICIENCY = 0.30
 PP_FLOPS_PER_BYTE = 50.0
 #: Ways :func:`speed_cv` can hold rows out (see its docstring).
 HOLD_OUTS = ("device", "source", "model_on_device")
-TARGETS = {"retention": "retention_ae_pts", "ppl_ratio": "ppl_ratio_ae_pts", "kld": "kld_ae"}
+__all__ = ["EvaluationReport", "evaluate", "quality_cv", "quality_metrics", "speed_baseline",
+           "speed_cv", "speed_metrics"]
 
 
 @dataclass
@@ -178,77 +189,14 @@ def speed_metrics(rows: pd.DataFrame) -> dict[str, Any]:
 
 
 # -- quality ----------------------------------------------------------------------------------
-def _long_targets(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (measurement, target) with the actual value."""
-    parts = []
-    for t in TARGETS:
-        if t in frame:
-            sub = frame[frame[t].notna()]
-            parts.append(sub.assign(target=t, actual=sub[t].astype("float64")))
-    return pd.concat(parts) if parts else pd.DataFrame()
-
-
-def _quality_fold(frame: pd.DataFrame, group: str, held: str) -> pd.DataFrame:
-    train, test = frame[frame[group] != held], frame[frame[group] == held]
-    model = QualityPredictor(calibration_folds=4).fit(train)
-    fit_rows = model._training_rows(test) if len(test) else test
-    if fit_rows.empty:
-        return pd.DataFrame()
-    pred = model.predict(fit_rows)
-    means = {t: train.groupby("quant")[t].mean() for t in TARGETS if t in train}
-    overall = {t: train[t].mean() for t in TARGETS if t in train}
-    rows = []
-    for t in TARGETS:
-        if t not in fit_rows:
-            continue
-        sub = fit_rows[fit_rows[t].notna()]
-        if sub.empty:
-            continue
-        base = sub["quant"].map(means[t]).fillna(overall[t]).astype("float64")
-        rows.append(pd.DataFrame({
-            "group": held, "model": sub["model"], "source_id": sub["source_id"],
-            "quant": sub["quant"], "bpw": sub["bpw"], "params_b": sub["params_b"],
-            "task_category": sub["task_category"], "target": t,
-            "actual": sub[t].astype("float64"), "pred": pred.loc[sub.index, t],
-            "pred_low": pred.loc[sub.index, f"{t}_low"],
-            "pred_high": pred.loc[sub.index, f"{t}_high"], "baseline": base}))
-    return pd.concat(rows) if rows else pd.DataFrame()
+def _fold_predictor() -> QualityPredictor:
+    return QualityPredictor(calibration_folds=4)
 
 
 def quality_cv(frame: pd.DataFrame, group: str, *, n_jobs: int = 2) -> pd.DataFrame:
-    """Leave-one-``group``-out predictions (``group`` is ``'model'`` or ``'source_id'``)."""
-    if group not in ("model", "source_id"):
-        raise InvalidInputError(f"group must be 'model' or 'source_id', got {group!r}",
-                                parameter="group")
-    targets = frame[[t for t in TARGETS if t in frame]].notna().any(axis=1)
-    held = sorted(frame.loc[targets, group].dropna().astype(str).unique())
-    parts = Parallel(n_jobs=n_jobs)(delayed(_quality_fold)(frame, group, h) for h in held)
-    return pd.concat([p for p in parts if len(p)])
-
-
-def quality_metrics(rows: pd.DataFrame) -> dict[str, Any]:
-    """Per-group absolute errors (points of ratio for retention/ppl_ratio), median over groups."""
-    scale = {"retention": 100.0, "ppl_ratio": 100.0, "kld": 1.0}
-    out: dict[str, Any] = {}
-    for t, sub in rows.groupby("target"):
-        s = sub.assign(ae=(sub["pred"] - sub["actual"]).abs() * scale[t],
-                       base_ae=(sub["baseline"] - sub["actual"]).abs() * scale[t],
-                       covered=(sub["pred_low"] <= sub["actual"])
-                       & (sub["actual"] <= sub["pred_high"]))
-        how = "mean" if t == "retention" else "median"  # retention: MAE; others: median AE
-        per = _group_stat(s, "group", "ae", how)
-        out[t] = {
-            "groups": int(s["group"].nunique()), "rows": int(len(s)),
-            f"{how}_ae": float(per.median()),
-            f"baseline_{how}_ae": float(_group_stat(s, "group", "base_ae", how).median()),
-            "worst_group_ae": float(per.max()),
-            "pooled_median_ae": float(s["ae"].median()),
-            "baseline_pooled_median_ae": float(s["base_ae"].median()),
-            "coverage_90": float(_group_stat(s, "group", "covered", "mean").median()),
-            "coverage_90_pooled": float(s["covered"].mean()),
-            "units": "points (x100)" if scale[t] == 100 else "nats",
-        }
-    return out
+    """Leave-one-``group``-out predictions of the quality predictor (``group`` is ``'model'``
+    or ``'source_id'``; see :mod:`advisor.predictors.quality_evaluation`)."""
+    return grouped_cv(_fold_predictor, frame, group, n_jobs=n_jobs)
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -333,17 +281,9 @@ def _plots(speed: pd.DataFrame, quality: dict[str, pd.DataFrame], out: Path) -> 
     return files
 
 
-def _table(metrics: dict[str, Any]) -> str:
-    keys = sorted({k for v in metrics.values() for k in v})
-    lines = ["| slice | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name, vals in metrics.items():
-        cells = [f"{vals[k]:.3g}" if isinstance(vals.get(k), float) else str(vals.get(k, ""))
-                 for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
+    plots = [f"![{p.stem}](plots/{p.name})" for p in notes.get("plots", [])] or [
+        "Not drawn: matplotlib (the `plot` extra) is not installed."]
     parts = [
         "# Held-out evaluation of the predictors", "",
         "Generated by `advisor.predictors.evaluation.evaluate`; do not edit by hand.", "",
@@ -359,32 +299,35 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
         "device back (a GPU on a Raspberry Pi's PCIe x1 link); the model trains on them with a "
         "label, and they are scored apart because the service never answers for such a "
         "setup.", "",
-        "## Speed, leave one device out", "", _table(metrics["speed"]), "",
+        "## Speed, leave one device out", "", table(metrics["speed"]), "",
         "## Speed, leave one source out with its devices", "",
         "Each source is held out together with every row, from any source, on the devices it "
         "measured: a new write-up on hardware the model never saw. Figures are still per "
         "device, then the median over devices.", "",
-        _table(metrics["speed_by_source"]), "",
+        table(metrics["speed_by_source"]), "",
         "## Speed on known devices, leave one model out", "",
         "On each device that ran two models or more, one model's rows are held out and "
         "predicted with the device named, as the service predicts a known device: its "
         "generation offset (learned from the other models' rows) applies. Intervals are the "
         "unseen-device ones, so they are wider than a known device needs.", "",
-        _table(metrics["speed_known_device"]), "",
-        "## Quality, leave one model out", "", _table(metrics["quality_by_model"]), "",
-        "## Quality, leave one source out", "", _table(metrics["quality_by_source"]), "",
+        table(metrics["speed_known_device"]), "",
+        *markdown_sections(metrics),
+        *notes.get("sections", []),
         "## Training rows excluded", "",
         *(f"- {k}: {v}" for k, v in notes.get("exclusions", {}).items()), "",
-        "## Plots", "", *(f"![{p.stem}](plots/{p.name})" for p in notes.get("plots", [])), "",
+        "## Plots", "", *plots, "",
     ]
     return "\n".join(parts)
 
 
 def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
-             speed_params: dict[str, Any] | None = None) -> EvaluationReport:
+             speed_params: dict[str, Any] | None = None, catalog_dir: Path | None = None,
+             capability: CapabilityModel | None = None) -> EvaluationReport:
     """Run the grouped cross-validation; write ``EVALUATION.md`` and ``plots/`` to ``out_dir``.
 
-    ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models.
+    ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models. The capability
+    fit (:mod:`~advisor.predictors.capability_eval`) is evaluated on ``capability`` if given,
+    else on one fitted on ``catalog_dir`` (default ``measurements/catalog``).
     """
     out_dir = Path(out_dir)
     sframe = dataset.speed_frame()
@@ -404,13 +347,25 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
                "speed_by_source": other_view("source"),
                "speed_known_device": other_view("model_on_device"),
                "quality_by_model": quality_metrics(quality_rows["model"]),
-               "quality_by_source": quality_metrics(quality_rows["source_id"])}
-    files = _plots(speed_rows, quality_rows, out_dir / "plots")
+               "quality_by_source": quality_metrics(quality_rows["source_id"]),
+               "kv_cache": KVCacheTerm().fit(qframe).held_out_}
+    if capability is None:
+        capability = fit_capability(catalog_dir or default_measurements_dir() / "catalog")
+    capability_metrics, capability_section = evaluate_capability(capability)
+    metrics.update(capability_metrics)
+    try:
+        files = _plots(speed_rows, quality_rows, out_dir / "plots")
+    except ModuleNotFoundError as e:  # the `plot` extra is optional: the service lacks it
+        if (e.name or "").partition(".")[0] != "matplotlib":
+            raise
+        log.info("evaluation plots not drawn: matplotlib is not installed (the 'plot' extra)")
+        files = []
     sp = SpeedPredictor(calibration_folds=2)
     sp._training_rows(sframe)
     qp = QualityPredictor()
     qp._training_rows(qframe)
     notes = {"data_hash": dataset.content_hash, "plots": files,
+             "sections": [capability_section],
              "exclusions": {**{f"speed {k}": v for k, v in sp.exclusions_.items()},
                             **{f"quality {k}": v for k, v in qp.exclusions_.items()}}}
     md = out_dir / "EVALUATION.md"

@@ -1,8 +1,10 @@
 """Feature construction shared by the quality and speed predictors.
 
 Both predictors take a plain :class:`pandas.DataFrame` (one row per question) and turn it into
-numeric columns here, so that training rows (from :meth:`Dataset.quality_frame` /
-:meth:`Dataset.speed_frame`) and prediction rows go through the same code.
+numeric columns here (the quality predictor's own columns are in
+:mod:`advisor.predictors.quality_features`), so that training rows (from
+:meth:`Dataset.quality_frame` / :meth:`Dataset.speed_frame`) and prediction rows go through the
+same code.
 
 Units: ``params_b`` in billions of parameters, ``bpw`` in bits per weight, ``model_bytes`` in
 bytes, ``bandwidth_gbs`` in GB/s (10^9 bytes), ``fp16_tflops`` in 10^12 FLOP/s.
@@ -15,12 +17,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from advisor.vocabulary.errors import InvalidInputError
 from advisor.vocabulary.quants import find_quant
 
-#: Quality predictor inputs (``params_b`` required; the others may be NaN).
-QUALITY_INPUTS: tuple[str, ...] = (
-    "params_b", "bpw", "quant", "quant_family", "task_category", "model_family", "model")
 #: Speed predictor inputs (see :func:`speed_features` for what may be missing).
 SPEED_INPUTS: tuple[str, ...] = (
     "model_bytes", "params_b", "active_params_b", "quant", "n_prompt", "n_gen", "depth",
@@ -88,30 +86,6 @@ def effective_bpw(frame: pd.DataFrame) -> pd.Series:
     return bpw.fillna(fill)
 
 
-def quality_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numeric and label columns the quality model uses (same index as ``frame``).
-
-    Columns: ``bpw``, ``log_params``, ``quant_family``, ``task_category``, ``model_family``.
-    Raises :class:`InvalidInputError` when ``params_b`` is missing or not positive.
-    """
-    params = _numeric(frame, "params_b")
-    if params.isna().any() or (params <= 0).any():
-        bad = frame.index[params.isna() | (params <= 0)].tolist()[:5]
-        raise InvalidInputError(
-            f"params_b must be a positive number of billions on every row, got a missing or "
-            f"non-positive value on rows {bad}", parameter="params_b")
-    family = _label(_column(frame, "quant_family", UNKNOWN))
-    from_quant = _column(frame, "quant").map(quant_family)
-    family = family.where(family != UNKNOWN, from_quant)
-    return pd.DataFrame({
-        "bpw": effective_bpw(frame),
-        "log_params": np.log(params),
-        "quant_family": family,
-        "task_category": _label(_column(frame, "task_category", UNKNOWN)),
-        "model_family": _label(_column(frame, "model_family", UNKNOWN)),
-    }, index=frame.index)
-
-
 def backend_family(backend: object) -> str:
     """Group llama-bench backend strings: ``'ROCm [rocm7.1.1]'`` -> ``'rocm'``.
 
@@ -147,6 +121,8 @@ def flops_basis(text: object) -> str:
         return "tensor"
     if "fp32" in t:
         return "fp32"
+    if "half" in t or "fp16 when possible" in t:  # Wikipedia's "Half" column; HF.js's figures
+        return "vector"
     return UNKNOWN
 
 

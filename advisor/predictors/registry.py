@@ -2,7 +2,8 @@
 
 Layout under ``<data_dir>/models``::
 
-    versions/<id>/          one complete artifact folder (quality.joblib, speed.joblib, card.json)
+    versions/<id>/          one complete artifact folder (quality.joblib, speed.joblib,
+                            capability.csv, card.json)
     versions/.staging-<id>/ a folder being written; never read, removed at start-up
     CURRENT                 JSON {"version": "<id>"}, replaced atomically
 

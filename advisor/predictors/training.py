@@ -7,8 +7,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from advisor.data.dataset import Dataset
+from advisor.data.dataset import Dataset, default_measurements_dir
 from advisor.predictors.artifacts import save_predictors
+from advisor.predictors.capability import (
+    CAPABILITY_FILE,
+    capability_card,
+    fit_capability,
+    write_capability_table,
+)
 from advisor.predictors.card import ModelCard
 from advisor.predictors.evaluation import evaluate
 from advisor.predictors.quality import QualityPredictor
@@ -18,19 +24,26 @@ log = logging.getLogger(__name__)
 
 
 def train(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
-          speed_params: dict[str, Any] | None = None) -> ModelCard:
+          speed_params: dict[str, Any] | None = None,
+          catalog_dir: Path | None = None) -> ModelCard:
     """Evaluate (grouped CV, writes ``EVALUATION.md`` and plots), fit on all rows, save.
 
     ``speed_params`` are :class:`SpeedPredictor` arguments (tests use a small ``max_iter``).
-    Returns the :class:`ModelCard` written to ``out_dir/card.json``.
+    The capability model is fitted on ``catalog_dir`` (default ``measurements/catalog``) and
+    saved as ``capability.csv``. Returns the :class:`ModelCard` written to
+    ``out_dir/card.json``.
     """
     out_dir = Path(out_dir)
     start = time.perf_counter()
-    report = evaluate(dataset, out_dir, n_jobs=n_jobs, speed_params=speed_params)
+    capability = fit_capability(catalog_dir or default_measurements_dir() / "catalog")
+    report = evaluate(dataset, out_dir, n_jobs=n_jobs, speed_params=speed_params,
+                      capability=capability)
     quality = QualityPredictor().fit(dataset.quality_frame())
     speed = SpeedPredictor(**(speed_params or {})).fit(dataset.speed_frame())
+    write_capability_table(out_dir / CAPABILITY_FILE, capability.table())
     card = save_predictors(quality, speed, out_dir, card_extra={
         "data_hash": dataset.content_hash, "metrics": report.metrics,
+        "capability": capability_card(capability),
         "train_seconds": round(time.perf_counter() - start, 1)})
     log.info("trained and saved predictors to %s in %.1fs", out_dir,
              time.perf_counter() - start)

@@ -13,27 +13,33 @@ Ranking: among candidates whose estimated memory (weights + KV cache + compute b
 runtime overhead) fits the budget (and the device's memory when the hardware is known; on
 several GPUs each GPU's share must fit one GPU: :meth:`Query.fits`), the highest
 task-weighted quality wins, where a category's quality is the model's full-precision
-capability (catalog) times the retention at that quant (published or measured where known,
-else predicted). Scores within ``TIE_POINTS`` (0.1 of 100) of the best are a tie, which goes
-to the smaller footprint.
+capability (the fitted capability table, per mode) times the retention at that quant
+(published or measured where known, else predicted) times the KV cache type's cost. Near
+ties (:meth:`Advisor.near_ties`: models within ``MODEL_TIE_POINTS``, 0.5 of 100, of the best
+and each at its quants within ``QUANT_TIE_POINTS``, 0.1, of its own best) go to the faster
+candidate (:meth:`Advisor.slowness`), then the smaller footprint.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from advisor.data.catalog import Catalog, load_catalog
 from advisor.data.dataset import Dataset, load_dataset
+from advisor.data.downloads import RepoTable, load_repos
 from advisor.data.hardware import load_hardware, resolve_hardware
-from advisor.recommender.candidates import SPEED_TESTS, CandidateTable, PredictorSet, build_table
-from advisor.recommender.explain import explain
+from advisor.data.weights_table import WeightsRow, read_weights_table
+from advisor.recommender.candidates import CandidateTable, PredictorSet, build_table
+from advisor.recommender.explain import explain, unranked_note
+from advisor.recommender.figures import RowFigures, Scores, cache_note
 from advisor.recommender.footprint import MemoryAnswer, memory_answer
 from advisor.recommender.front import diverse_alternatives, pareto_front
+from advisor.recommender.launch import attach_launch
 from advisor.recommender.memory import context_limit, per_device_bytes
+from advisor.recommender.offload import OffloadPlan, offload_note, plan_offload, with_placement
 from advisor.recommender.query import (
     CACHE_TYPES,
     MAX_CONTEXT,
@@ -41,14 +47,14 @@ from advisor.recommender.query import (
     MODES,
     THINKING_CONTEXT,
     Query,
+    device_capacity,
+    unified_limit,
 )
 from advisor.recommender.results import (
     Candidate,
     Figure,
     FrontPoint,
-    MemoryFigures,
     Recommendation,
-    RequestEcho,
 )
 from advisor.vocabulary.errors import InvalidInputError, NothingFitsError
 from advisor.vocabulary.schema import Hardware
@@ -58,30 +64,33 @@ from advisor.vocabulary.units import format_bytes, parse_memory
 
 log = logging.getLogger(__name__)
 
-#: Quality scores (0-100) closer than this are a tie, broken by the smaller memory footprint
-#: (so Q8_0 wins over BF16 when both keep the full-precision quality).
-TIE_POINTS = 0.1
-
-
-class _TaskFigures(NamedTuple):
-    """A candidate's figures for one task category (independent of the request)."""
-
-    retention: Figure
-    capability: Figure
-    quality: Figure
-    provenance: str
+#: Two quants of one model whose scores (0-100) are closer than this are a tie (so Q8_0 wins
+#: over BF16 when both keep the full-precision quality).
+QUANT_TIE_POINTS = 0.1
+#: Models whose best fitting scores are closer than this are a tie: half a point is about one
+#: question of the smallest anchor benchmark (GPQA Diamond: 198 questions, 0.51 points each).
+MODEL_TIE_POINTS = 0.5
+#: The most the pick can score below the best fitting candidate. Ties go to the faster
+#: candidate (:meth:`Advisor.slowness`), then the smaller memory footprint.
+TIE_POINTS = QUANT_TIE_POINTS + MODEL_TIE_POINTS
 
 
 class Advisor:
     """Holds everything that does not change between requests."""
 
     def __init__(self, catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
-                 hardware_table: dict[str, Hardware], settings: Settings | None = None) -> None:
+                 hardware_table: dict[str, Hardware], settings: Settings | None = None,
+                 repos: RepoTable | None = None, *,
+                 weights: dict[tuple[str, str], WeightsRow] | None = None) -> None:
         self.settings = settings or get_settings()
+        self.repos = repos if repos is not None else load_repos(self.settings.catalog_path)
         self.catalog = catalog
         self.predictors = predictors
         self.hardware_table = hardware_table
-        self.table: CandidateTable = build_table(catalog, predictors, dataset)
+        if weights is None:  # the files of the catalog the settings name
+            weights = read_weights_table(self.settings.catalog_path)
+        self.weights = weights
+        self.table: CandidateTable = build_table(catalog, predictors, dataset, weights=weights)
         # Request-independent parts of the answer, as plain Python values (reading a list is
         # several times cheaper than a numpy scalar) and, per row, the figures that do not
         # depend on the request (filled on first use).
@@ -92,8 +101,7 @@ class Advisor:
         self._quants: list[str] = [str(q) for q in cols["quant"]]
         self._params_b: list[float] = [float(p) for p in cols["params_b"]]
         self._bpw: list[float] = [float(b) for b in cols["bpw"]]
-        self._bpw_figures: dict[int, Figure] = {}
-        self._task_figures: dict[tuple[int, str], _TaskFigures] = {}
+        self._figures = RowFigures(self.table)
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> Advisor:
@@ -120,7 +128,9 @@ class Advisor:
                     devices: int | None = None,
                     min_tokens_per_s: float | None = None, family: str | None = None,
                     models: list[str] | None = None,
-                    alternatives: int | None = None, mode: str = "auto") -> Query:
+                    alternatives: int | None = None, mode: str = "auto",
+                    ram: str | float | None = None,
+                    ram_bandwidth_gbs: float | None = None) -> Query:
         """Validate a request; errors are InvalidInputError or UnknownNameError naming the
         parameter.
 
@@ -139,6 +149,11 @@ class Advisor:
         if mode not in MODES:
             raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}",
                                     parameter="mode")
+        ram_bytes = None if ram is None or ram == "" else parse_memory(ram, parameter="ram")
+        if ram_bandwidth_gbs is not None and not (np.isfinite(ram_bandwidth_gbs)
+                                                  and 0 < ram_bandwidth_gbs <= 10_000):
+            raise InvalidInputError(f"ram_bandwidth_gbs must be a number of GB/s in (0, 10000], "
+                                    f"got {ram_bandwidth_gbs!r}", parameter="ram_bandwidth_gbs")
         given = context is not None
         context = self.settings.default_context if context is None else int(context)
         if not MIN_CONTEXT <= context <= MAX_CONTEXT:
@@ -173,15 +188,17 @@ class Advisor:
         if not 0 <= n_alt <= 100:
             raise InvalidInputError(f"alternatives must be 0-100, got {n_alt}",
                                     parameter="alternatives")
-        requested = None
-        if device is not None and device.memory_gb is not None:
-            on_device = int(device.memory_gb * 1e9) * (device.n_devices or 1)
-            if budget > on_device:  # more than the hardware has: its memory is the limit
+        requested, limit = None, unified_limit(device)
+        capacity = device_capacity(device, limit)
+        if device is not None and capacity is not None:
+            on_device = capacity * (device.n_devices or 1)
+            if budget > on_device:  # more than the hardware gives: its memory is the limit
                 requested, budget = budget, on_device
         return Query(budget, str(vram), mix, context, cache, device, min_tokens_per_s, family,
                      names, n_alt, requested, mode=mode,
                      thinking_context=context if given else THINKING_CONTEXT,
-                     context_given=given)
+                     context_given=given, ram_bytes=ram_bytes,
+                     ram_bandwidth_gbs=ram_bandwidth_gbs, gpu_limit=limit)
 
     def memory(self, *, model: str, quant: str, context: int | None = None,
                cache_type: str = "f16", hardware: str | None = None,
@@ -199,8 +216,8 @@ class Advisor:
         device = resolve_hardware(hardware, kind=hardware_kind, bandwidth_gbs=bandwidth_gbs,
                                   fp16_tflops=fp16_tflops, memory_gb=hardware_memory_gb,
                                   devices=devices, table=self.hardware_table)
-        return memory_answer(self.catalog, model=model, quant=quant, context=context,
-                             cache_type=cache_type, hardware=device)
+        return memory_answer(self.catalog, self.weights, model=model, quant=quant,
+                             context=context, cache_type=cache_type, hardware=device)
 
     # -- ranking ---------------------------------------------------------------------------
     def recommend(self, **kwargs: object) -> Recommendation:
@@ -211,14 +228,13 @@ class Advisor:
         cols = self.table.arrays
         models = cols["model"]
         memory = self.memory_arrays(query)
-        score, low, high, cap_total = self.weighted_quality(query)
+        scores = self.weighted_quality(query)
+        score, kv_cost = scores.score, self.cache_cost(query.cache_type)
         notes: list[str] = []
         missing = [self._model_names[c]
                    for c in np.unique(self._model_codes[~np.isfinite(score)]).tolist()]
         if missing:
-            notes.append(
-                f"{len(missing)} models have no full-precision score for a requested task "
-                f"category and were not ranked: {', '.join(missing)}")
+            notes.append(unranked_note(missing))
         short = ~memory["context_ok"].astype(bool)
         if short.any():
             too_short = sorted({self._models[i] for i in np.flatnonzero(short)})
@@ -262,22 +278,31 @@ class Advisor:
         if not (eligible & on_devices).any():
             i = int(np.flatnonzero(eligible)[np.argmin(total[eligible])])
             # only reached on hardware of known memory (Query.device_fits)
-            n, hw = query.n_devices, query.hardware
-            name, gb = (hw.name, hw.memory_gb) if hw is not None else ("", None)
+            n, name = query.n_devices, query.hardware.name if query.hardware else ""
+            has = format_bytes(query.device_bytes or 0) + (
+                " its GPU may use by default" if query.gpu_limit is not None else "")
             need = format_bytes(per_device_bytes(int(total[i]), n))
             what = f"the smallest candidate, {models[i]} at {cols['quant'][i]}, needs {need}"
             raise NothingFitsError(
-                f"nothing fits {n} devices of {gb:g} GB ({name}) at context {query.context}: "
+                f"nothing fits {n} devices of {has} ({name}) at context {query.context}: "
                 f"with the layers split over them, {what} on each" if n > 1 else
-                f"nothing fits the {gb:g} GB of {name} at context {query.context}: {what}",
+                f"nothing fits the {has} of {name} at context {query.context}: {what}",
                 smallest_budget_bytes=None)
-        if query.requested_bytes is not None and query.hardware is not None:
-            count = f"{query.n_devices} x " if query.n_devices > 1 else ""
-            notes.append(
-                f"vram {query.budget_text} is more than the {count}"
-                f"{query.hardware.memory_gb:g} GB of {query.hardware.name}: the answer is held "
-                f"to {format_bytes(query.budget_bytes)} (weights on the device; offloading "
-                "layers to the CPU is not modelled)")
+        held = query.held_note()
+        if held is not None:
+            notes.append(held)
+        plan = None
+        if query.ram_bytes and query.hardware is not None and query.hardware.unified:
+            notes.append("ram is not used on unified memory: the GPU and the CPU share it, so "
+                         "the budget already covers both")
+        elif query.ram_bytes and speed is not None and query.n_devices == 1:
+            plan = plan_offload(cols, memory, speed["tps:tg128"], query, eligible & ~fits)
+            fits = fits | plan.placed
+            total = np.where(plan.placed, plan.gpu_bytes + plan.cpu_bytes, total)
+            notes.append(offload_note(plan, query))
+        elif query.ram_bytes:
+            notes.append("ram is used only with a single known device: offloaded placements "
+                         "need its speed (give hardware)")
         if not fits.any():
             eligible = eligible & on_devices
             smallest = int(total[eligible].min())
@@ -289,17 +314,18 @@ class Advisor:
                 f"{np.ceil(smallest / 1e8) / 10:.1f}GB", smallest_budget_bytes=smallest)
         order = np.lexsort((total, -np.where(fits, score, -np.inf)))
         ranked = order[fits[order]]
-        # Scores closer than TIE_POINTS are the same answer: take the smallest of those.
-        near = fits & (score >= score[ranked[0]] - TIE_POINTS)
-        pick = int(np.flatnonzero(near)[np.argmin(total[near])])
+        near = self.near_ties(fits, score)
+        pick = int(near[np.lexsort((total[near], self.slowness(near, speed, plan)))][0])
         alternatives = diverse_alternatives(ranked[ranked != pick], self._model_codes, pick,
                                 query.n_alternatives)
         front = np.asarray(pareto_front(np.flatnonzero(eligible), score, total), dtype=np.intp)
 
         def build(i: int) -> Candidate:
-            return self._candidate(i, query, memory, speed, score, low, high, cap_total, fits)
+            c = self._figures.candidate(i, query, memory, speed, scores, fits)
+            return c if plan is None or not plan.placed[i] else with_placement(c, plan, i)
 
-        pick_c = build(pick)
+        pick_c = attach_launch(build(pick), self.catalog.get(self._models[pick]),
+                               query.hardware, self.repos)
         alt_c = [build(i) for i in alternatives]
         modes = self.table.arrays["mode"]
         # built without re-validation: every field comes from the validated table
@@ -311,10 +337,11 @@ class Advisor:
                                          score[front].astype(float).tolist(),
                                          fits[front].tolist(), strict=True)]
         return Recommendation(
-            request=self._echo(query), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
+            request=query.echo(), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
             explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix,
                                 TIE_POINTS),
-            notes=notes, predictor_version=self.predictor_version,
+            notes=[*notes, *cache_note(query.cache_type, kv_cost)], kv_cache_quality=kv_cost,
+            predictor_version=self.predictor_version,
             candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))
 
     def rankable(self, query: Query, score: np.ndarray,
@@ -340,138 +367,73 @@ class Advisor:
         return self.table.memory_for(contexts, query.cache_type, query.runtime,
                                      query.n_devices)
 
-    def weighted_quality(self, query: Query) -> tuple[np.ndarray, ...]:
-        """(score, low, high, capability) per candidate: sums of task weight x capability x
-        retention (and its 90% bounds; published values count as their own bounds)."""
+    def near_ties(self, fits: np.ndarray, score: np.ndarray) -> np.ndarray:
+        """Rows as good as the best fitting one: of each model (and mode) whose best fitting
+        score is within :data:`MODEL_TIE_POINTS` of the best, its quants within
+        :data:`QUANT_TIE_POINTS` of its own best."""
+        entity = self._model_codes * 2 + (self.table.arrays["mode"] == "thinking")
+        best = np.full(int(entity.max()) + 1, -np.inf)
+        np.maximum.at(best, entity[fits], score[fits])
+        own = best[entity]
+        return np.flatnonzero(fits & (own >= best.max() - MODEL_TIE_POINTS)
+                              & (score >= own - QUANT_TIE_POINTS))
+
+    def slowness(self, rows: np.ndarray, speed: dict[str, np.ndarray] | None,
+                 plan: OffloadPlan | None) -> np.ndarray:
+        """How slowly ``rows`` generate, for breaking near-ties: minus the predicted tokens/s on
+        the hardware (a placement's own speed where it runs split), else the bytes read per
+        generated token (the weights, or a MoE's active share), which orders speed on any
+        device the same way."""
+        if speed is None:
+            return self.table.arrays["active_bytes"][rows].astype(float)
+        tg = speed["tps:tg128"][rows].astype(float)
+        if plan is not None:
+            tg = np.where(plan.placed[rows], plan.tg[rows], tg)
+        return -np.nan_to_num(tg, nan=0.0)
+
+    def weighted_quality(self, query: Query) -> Scores:
+        """Per candidate: sums of task weight x capability x retention x the KV cache's cost
+        (:meth:`cache_cost`), with 90% bounds (capability and retention at their bounds;
+        published values count as their own bounds). See :class:`Scores`."""
         cols = self.table.arrays
         n = len(cols["model"])
-        score, low, high, cap_total = (np.zeros(n) for _ in range(4))
+        kv = self.cache_cost(query.cache_type)
+        factor, kv_low, kv_high = (1.0, 1.0, 1.0) if kv is None else \
+            (kv.value, kv.low or kv.value, kv.high or kv.value)
+        score, low, high, cap_total, ret_low, ret_high = (np.zeros(n) for _ in range(6))
+
+        def bound(name: str, default: np.ndarray) -> np.ndarray:
+            x = cols[name].astype(float)
+            return np.where(np.isnan(x), default, x)
+
         for category, weight in query.mix.items():
             c = category.value
-            cap = cols[f"cap:{c}"].astype(float)
-            ret = cols[f"ret:{c}"].astype(float)
-            ret_low = np.where(np.isnan(cols[f"ret_low:{c}"].astype(float)), ret,
-                               cols[f"ret_low:{c}"])
-            ret_high = np.where(np.isnan(cols[f"ret_high:{c}"].astype(float)), ret,
-                                cols[f"ret_high:{c}"])
-            score += weight * cap * ret
-            low += weight * cap * ret_low
-            high += weight * cap * ret_high
+            cap, ret = cols[f"cap:{c}"].astype(float), cols[f"ret:{c}"].astype(float)
+            r_low = bound(f"ret_low:{c}", ret) * kv_low
+            r_high = bound(f"ret_high:{c}", ret) * kv_high
+            score += weight * cap * ret * factor
+            low += weight * bound(f"cap_low:{c}", cap) * r_low
+            high += weight * bound(f"cap_high:{c}", cap) * r_high
+            ret_low += weight * cap * r_low
+            ret_high += weight * cap * r_high
             cap_total += weight * cap
-        return score, low, high, cap_total
+        return Scores(score, low, high, cap_total, ret_low, ret_high)
 
-    def _candidate(self, i: int, query: Query, memory: dict[str, np.ndarray],
-                   speed: dict[str, np.ndarray] | None, score: np.ndarray, low: np.ndarray,
-                   high: np.ndarray, cap_total: np.ndarray, fits: np.ndarray) -> Candidate:
-        cols = self.table.arrays
-        version = f"quality predictor {self.predictor_version}"
-        tasks = {c.value: self._figures_of(i, c.value) for c in query.mix}
-        provs = {t.provenance for t in tasks.values()}
-        prov = "predicted" if "predicted" in provs else sorted(provs)[0]
-        quality_by = {c: t.quality for c, t in tasks.items()}
-        retention_by = {c: t.retention for c, t in tasks.items()}
-        capability_by = {c: t.capability for c, t in tasks.items()}
-        speed_figs = {}
-        if speed is not None:
-            for test in SPEED_TESTS:
-                speed_figs[test] = Figure(
-                    value=float(speed[f"tps:{test}"][i]), low=_opt(speed[f"tps_low:{test}"][i]),
-                    high=_opt(speed[f"tps_high:{test}"][i]), unit="tokens/s",
-                    provenance=str(speed[f"tps_prov:{test}"][i]),  # type: ignore[arg-type]
-                    source=f"{speed[f'tps_src:{test}'][i]} on {query.hardware.name}")  # type: ignore[union-attr]
-        assumptions = memory["assumptions"][i] if "assumptions" in memory else []
-        return Candidate(
-            model=self._models[i], mode=str(cols["mode"][i]), family=str(cols["family"][i]),
-            params_b=self._params_b[i], quant=self._quants[i],
-            quant_family=str(cols["quant_family"][i]),
-            bpw=self._bpw_figure_of(i),
-            file_bytes=int(cols["file_bytes"][i]),
-            memory=MemoryFigures(
-                weights_bytes=int(memory["weights_bytes"][i]),
-                kv_cache_bytes=int(memory["kv_cache_bytes"][i]),
-                compute_buffer_bytes=int(memory["compute_buffer_bytes"][i]),
-                overhead_bytes=int(memory["overhead_bytes"][i]),
-                total_bytes=int(memory["total_bytes"][i]),
-                context=int(memory["context"][i]), cache_type=query.cache_type,
-                assumptions=list(assumptions or [])),
-            fits=bool(fits[i]),
-            quality_score=Figure(value=float(score[i]), low=float(low[i]), high=float(high[i]),
-                                 unit="score 0-100", provenance="computed",
-                                 source=f"sum of task weight x capability x retention ({prov}, "
-                                 f"{version})"),
-            retention=Figure(value=float(score[i] / cap_total[i]),
-                             low=float(low[i] / cap_total[i]),
-                             high=float(high[i] / cap_total[i]), unit="fraction",
-                             provenance="computed", source="capability-weighted retention"),
-            quality_by_task=quality_by, retention_by_task=retention_by,
-            capability_by_task=capability_by, speed=speed_figs)
-
-    def _figures_of(self, i: int, c: str) -> _TaskFigures:
-        """Retention, capability and quality of row ``i`` for category ``c`` (request
-        independent, so built once per row and category and shared; figures are frozen)."""
-        found = self._task_figures.get((i, c))
-        if found is not None:
-            return found
-        cols = self.table.arrays
-        cap, ret = float(cols[f"cap:{c}"][i]), float(cols[f"ret:{c}"][i])
-        r_low, r_high = _opt(cols[f"ret_low:{c}"][i]), _opt(cols[f"ret_high:{c}"][i])
-        src, rprov = str(cols[f"ret_src:{c}"][i]), str(cols[f"ret_prov:{c}"][i])
-        figures = _TaskFigures(
-            retention=Figure(value=ret, low=r_low, high=r_high, unit="fraction",
-                             provenance=rprov, source=src),  # type: ignore[arg-type]
-            capability=Figure(value=cap, unit="score 0-100",
-                              provenance=_cap_prov(cols[f"cap_prov:{c}"][i]),
-                              source=str(cols[f"cap_src:{c}"][i])),
-            quality=Figure(value=cap * ret, low=None if r_low is None else cap * r_low,
-                           high=None if r_high is None else cap * r_high, unit="score 0-100",
-                           provenance="computed", source=f"capability x retention ({rprov})"),
-            provenance=rprov)
-        self._task_figures[(i, c)] = figures
-        return figures
-
-    def _bpw_figure_of(self, i: int) -> Figure:
-        found = self._bpw_figures.get(i)
+    def cache_cost(self, cache_type: str) -> Figure | None:
+        """What KV cache ``cache_type`` costs retention (a factor, 1 = none; f16 is the
+        reference), from the quality predictor's KV-cache term; None when it has no figure
+        for that type (the cost is then taken as none and the answer says so)."""
+        found = self.table.cache_quality.get(cache_type)
         if found is None:
-            found = self._bpw_figures[i] = _bpw_figure(
-                self._bpw[i], self._quants[i], str(self.table.arrays["bpw_source"][i]))
-        return found
-
-    def _echo(self, query: Query) -> RequestEcho:
-        return RequestEcho(
-            budget_bytes=query.budget_bytes, budget=query.budget_text,
-            task_mix={c.value: w for c, w in query.mix.items()}, context=query.context,
-            cache_type=query.cache_type,
-            hardware=query.hardware.name if query.hardware else None,
-            threads=query.hardware.threads if query.hardware else None,
-            n_devices=query.hardware.n_devices if query.hardware else None,
-            min_tokens_per_s=query.min_tokens_per_s, family=query.family,
-            models=list(query.models) if query.models else None, mode=query.mode,
-            contexts={"non-thinking": query.context_for("non-thinking"),
-                      "thinking": query.context_for("thinking")},
-            context_given=query.context_given)
+            return None
+        return Figure(value=found.value, low=found.low, high=found.high, unit="factor",
+                      provenance="catalog" if found.provenance == "reference" else "predicted",
+                      source=found.source)
 
 
 def _k(tokens: int | None) -> str:
     """A context length in thousands of tokens (``131072`` -> ``128K``)."""
     return "?" if tokens is None else f"{tokens // 1024}K"
-
-
-def _bpw_figure(bpw: float, quant: str, source: str) -> Figure:
-    if source == "nominal":
-        return Figure(value=bpw, unit="bits/weight", provenance="catalog",
-                      source=f"nominal bits/weight of {quant} blocks (advisor.vocabulary.quants)")
-    return Figure(value=bpw, unit="bits/weight", provenance="published",
-                  source=f"typical {quant} file bits/weight, measured on another model "
-                  f"({source})")
-
-
-def _opt(x: object) -> float | None:
-    v = float(x)  # type: ignore[arg-type]
-    return None if np.isnan(v) else v
-
-
-def _cap_prov(x: object) -> str:
-    return "predicted" if str(x) == "predicted" else "published"
 
 
 def recommend(vram: str | float, task: str = "reasoning", *, threads: int | None = None,

@@ -18,8 +18,12 @@ import numpy as np
 import pandas as pd
 
 from advisor.data.dataset import Dataset, rows_frame
+from advisor.data.weights_table import WeightsRow, estimated_row
 from advisor.predictors.features import over_physical_ceiling
-from advisor.recommender.memory import Runtime, context_limit, estimate_memory
+from advisor.recommender.capability import CapabilityTable, capability_columns
+from advisor.recommender.memory import CACHE_TYPES, Runtime, context_limit, estimate_memory
+from advisor.recommender.results import SPEED_TESTS
+from advisor.vocabulary.errors import AdvisorError
 from advisor.vocabulary.quants import RECOMMENDABLE, get_quant
 from advisor.vocabulary.schema import QUANTIZED_REFERENCE, Hardware, MetricKind, Provenance
 from advisor.vocabulary.tasks import CATEGORIES
@@ -45,9 +49,13 @@ class PredictorSet(Protocol):
     @property
     def card(self) -> Any: ...
 
+    @property
+    def capability(self) -> CapabilityTable: ...
 
-#: llama-bench tests reported for every candidate when the hardware is known.
-SPEED_TESTS: dict[str, tuple[int, int]] = {"pp512": (512, 0), "tg128": (0, 128)}
+
+#: How each file splits, for placement and MoE speed (:class:`WeightsRow`'s columns).
+PLACEMENT_COLUMNS = ("token_embd_bytes", "output_bytes", "layer_bytes", "expert_bytes",
+                     "n_layers", "n_moe_layers", "active_bytes")
 #: (hardware, model, quant, test, CPU threads or None, devices) of a published/measured speed
 #: figure; ``hardware`` is one device's name and ``devices`` how many its layers were split
 #: over (1 for a single device).
@@ -63,6 +71,18 @@ class Lookup:
     source: str
 
 
+@dataclass(frozen=True)
+class CacheQuality:
+    """What a KV cache type costs every candidate's retention: multiply by ``value`` (90%
+    interval ``low``-``high``); f16 is the reference (1)."""
+
+    value: float
+    low: float
+    high: float
+    provenance: str
+    source: str
+
+
 @dataclass
 class CandidateTable:
     """Model x quant rows with predicted and looked-up quality; see :func:`build_table`."""
@@ -73,6 +93,11 @@ class CandidateTable:
     quality_lookup: dict[tuple[str, str, str], Lookup] = field(default_factory=dict)
     speed_lookup: dict[SpeedKey, Lookup] = field(default_factory=dict)
     predictor_version: str = ""
+    #: cache type -> its retention cost (types the quality predictor has no figure for are left
+    #: out; a predictor saved before the KV term existed gives an empty dict)
+    cache_quality: dict[str, CacheQuality] = field(default_factory=dict)
+    #: (model, fitted mode) -> category -> full-precision capability (the predictors')
+    capability: CapabilityTable = field(default_factory=dict)
 
     def memory(self, context: int, cache_type: str, runtime: Runtime = "gpu",
                n_devices: int = 1) -> pd.DataFrame:
@@ -137,13 +162,15 @@ def _summarise(groups: dict[Any, list[tuple[float, str, str]]],
 
 
 def _quality_index(dataset: Dataset) -> dict[tuple[str, str, str], Lookup]:
-    """(model, quant, category) -> mean retention over the rows that report it."""
+    """(model, quant, category) -> mean retention over the rows that report it (rows run on a
+    quantized KV cache price the cache, not the weights: they are left out)."""
     groups: dict[tuple[str, str, str], list[tuple[float, str, str]]] = {}
     for row in dataset.quality:
         if (not row.usable or row.retention is None or row.quant is None
                 or row.metric_kind is not MetricKind.ACCURACY
                 or row.task_category not in CATEGORIES or "not_gguf" in row.flags
-                or QUANTIZED_REFERENCE in row.flags):
+                or QUANTIZED_REFERENCE in row.flags
+                or row.cache_type not in (None, "f16")):
             continue
         key = (row.model, row.quant, row.task_category)
         groups.setdefault(key, []).append((row.retention, row.provenance.value, row.source_id))
@@ -178,35 +205,65 @@ def _speed_index(dataset: Dataset) -> dict[SpeedKey, Lookup]:
 
 
 def build_table(catalog: Catalog, predictors: PredictorSet, dataset: Dataset | None,
-                quants: tuple[str, ...] = RECOMMENDABLE) -> CandidateTable:
-    """Enumerate candidates and predict their retention per task category (done once)."""
+                quants: tuple[str, ...] = RECOMMENDABLE,
+                weights: dict[tuple[str, str], WeightsRow] | None = None) -> CandidateTable:
+    """Enumerate candidates and predict their retention per task category (done once).
+
+    ``weights`` (:func:`advisor.data.weights_table.read_weights_table`) gives each file's
+    bytes and how they split; a file it lacks (a model the user added) is estimated from the
+    parameter count."""
     specs = {m.name: m for m in catalog.models if m.recommendable}
+    weights = weights or {}
     records = []
     for spec in specs.values():
         params_b = spec.params_b
         if params_b is None:  # recommendable models always have it
             continue
-        for mode, name in ((m, q) for m in spec.run_modes for q in quants):
+        for name in quants:
             q = get_quant(name)
-            records.append({
-                "model": spec.name, "mode": mode, "family": spec.family, "params_b": params_b,
-                "active_params_b": spec.active_params_b, "quant": q.name,
-                "quant_family": q.family.value, "bpw": q.typical_bpw,
-                "bpw_source": q.typical_source,
-                "file_bytes": int(round(params_b * 1e9 * q.typical_bpw / 8)),
-            })
+            w = weights.get((spec.name, q.name)) or estimated_row(
+                spec, q.name, "not in the weights table")
+            for mode in spec.run_modes:
+                records.append({
+                    "model": spec.name, "mode": mode, "family": spec.family,
+                    "params_b": params_b, "active_params_b": spec.active_params_b,
+                    "quant": q.name, "quant_family": q.family.value, "bpw": w.bpw,
+                    "bpw_source": f"{w.size_source}|{w.source}", "file_bytes": w.file_bytes,
+                    "expert_share": (spec.n_experts_used or 1) / spec.n_experts
+                    if spec.is_moe and spec.n_experts else 1.0,
+                    **{k: getattr(w, k) for k in PLACEMENT_COLUMNS},
+                })
     frame = pd.DataFrame.from_records(records)
     version = predictor_version(predictors.card)
     table = CandidateTable(frame=frame, specs=specs, predictor_version=version,
-                           speed_predictor=predictors.speed)
+                           speed_predictor=predictors.speed,
+                           capability=predictors.capability)
     if dataset is not None:
         table.quality_lookup = _quality_index(dataset)
         table.speed_lookup = _speed_index(dataset)
     for category in CATEGORIES:
         _add_category(table, predictors.quality, category)
+    table.cache_quality = _cache_quality(predictors.quality, version)
     log.info("candidate table: %d models (with their modes) x %d quants = %d rows", len(specs),
              len(quants), len(frame))
     return table
+
+
+def _cache_quality(quality: Predicts, version: str) -> dict[str, CacheQuality]:
+    """The KV-cache term of the quality predictor for each cache type the advisor offers."""
+    effect = getattr(quality, "cache_effect", None)
+    if effect is None:
+        return {}
+    out = {}
+    for cache in CACHE_TYPES:
+        try:
+            e = effect(cache)
+        except AdvisorError:  # no published rows price this type
+            continue
+        out[cache] = CacheQuality(
+            e.value, e.low, e.high, "reference" if cache == "f16" else "predicted",
+            f"{e.describe()}; quality predictor {version}")
+    return out
 
 
 def _overlay(pred: pd.DataFrame, column: str, predictor: str, found: list[Lookup | None]
@@ -226,7 +283,8 @@ def _overlay(pred: pd.DataFrame, column: str, predictor: str, found: list[Lookup
 
 
 def _add_category(table: CandidateTable, quality: Predicts, category: str) -> None:
-    """Columns ``ret|ret_low|ret_high|ret_prov|ret_src|cap|cap_prov|cap_src :<category>``."""
+    """Columns ``ret|ret_low|ret_high|ret_prov|ret_src|cap|cap_low|cap_high|cap_prov|cap_src
+    :<category>``."""
     frame = table.frame
     query = frame[["params_b", "bpw", "quant", "quant_family", "model"]].copy()
     query["model_family"] = frame["family"]
@@ -238,28 +296,9 @@ def _add_category(table: CandidateTable, quality: Predicts, category: str) -> No
     frame[f"ret:{category}"], frame[f"ret_low:{category}"] = ret, low
     frame[f"ret_high:{category}"] = high
     frame[f"ret_prov:{category}"], frame[f"ret_src:{category}"] = prov, src
-    caps, cap_prov, cap_src = [], [], []
-    for model, mode in zip(frame["model"], frame["mode"], strict=True):
-        score = capability_of(table.specs[model], mode, category)
-        caps.append(np.nan if score is None else float(score.value))
-        cap_prov.append(None if score is None else str(score.provenance))
-        cap_src.append(None if score is None else _describe_sources(score))
-    frame[f"cap:{category}"] = caps
-    frame[f"cap_prov:{category}"], frame[f"cap_src:{category}"] = cap_prov, cap_src
-
-
-def capability_of(spec: ModelSpec, mode: str, category: str) -> Any:
-    """``spec``'s full-precision score in ``category`` when answering in ``mode`` (None when
-    there is none)."""
-    del mode  # the catalog's capability does not tell the modes apart yet
-    return spec.capability.get(category)
-
-
-def _describe_sources(score: object) -> str:
-    sources = getattr(score, "sources", "")
-    text = sources if isinstance(sources, str) else ", ".join(map(str, sources))
-    error = getattr(score, "error_mae", None)
-    return f"{text} (held-out MAE {error:.1f})" if error is not None else text
+    for name, column in capability_columns(table.capability, table.specs, frame["model"].to_numpy(),
+                                           frame["mode"].to_numpy(), category).items():
+        frame[name] = column
 
 
 def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:

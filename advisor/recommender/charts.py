@@ -55,7 +55,8 @@ def chart_points(advisor: Advisor, query: Query) -> pd.DataFrame:
     (:meth:`~advisor.recommender.advisor.Advisor.rankable`).
     """
     frame = advisor.table.frame
-    score, _, _, cap_total = advisor.weighted_quality(query)
+    scores = advisor.weighted_quality(query)
+    score, cap_total = scores.score, scores.cap_total
     memory = advisor.memory_arrays(query)
     out = frame[["model", "mode", "family", "params_b", "quant", "bpw", "file_bytes"]].copy()
     out["total_bytes"] = memory["total_bytes"].astype(np.int64)

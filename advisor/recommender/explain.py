@@ -18,10 +18,17 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
     parts = [
         f"{pick.model} at {pick.quant} ({pick.bpw.value:.2f} bits/weight) is the best "
         f"predicted {task} choice that fits {format_bytes(budget_bytes)} (near-ties go to the "
-        f"smaller file): it needs "
+        f"faster, then the smaller file): it needs "
         f"{format_bytes(pick.memory.total_bytes)} at {pick.memory.context} tokens of context "
         f"and keeps {kept} of the full-precision model's {task} quality."
     ]
+    if pick.placement is not None:
+        pl = pick.placement
+        how = (f"the routed experts of {pl.n_cpu_moe} MoE layers in system RAM"
+               if pl.kind == "experts_on_cpu" else
+               f"{pl.n_gpu_layers} layers on the GPU and the rest in system RAM")
+        parts.append(f"It runs split, with {how}: {format_bytes(pl.gpu_bytes)} on the GPU, "
+                     f"{format_bytes(pl.cpu_bytes)} of RAM ({' '.join(pl.flags)}).")
     if "tg128" in pick.speed:
         tg = pick.speed["tg128"]
         parts.append(f"Expected generation speed: about {tg.value:.0f} tokens/s "
@@ -34,6 +41,14 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
             f"The next step up that does not fit, {nxt.model} at {nxt.quant}, would score "
             f"{nxt.quality_score - pick.quality_score.value:.1f} points higher but needs "
             f"{format_bytes(nxt.total_bytes)}.")
+    if pick.memory.total_bytes < budget_bytes / 2:
+        bigger = [a for a in alternatives if a.memory.total_bytes > pick.memory.total_bytes]
+        parts.append(
+            f"It uses {pick.memory.total_bytes / budget_bytes:.0%} of the budget because no "
+            "candidate that needs more is predicted to score higher"
+            + (f" (the best of those, {bigger[0].model} at {bigger[0].quant}, scores "
+               f"{bigger[0].quality_score.value:.1f} in "
+               f"{format_bytes(bigger[0].memory.total_bytes)})" if bigger else "") + ".")
     if alternatives:
         alt = alternatives[0]
         parts.append(
@@ -47,3 +62,17 @@ def mix_words(mix: dict[TaskCategory, float]) -> str:
     if len(mix) == 1:
         return next(iter(mix)).value.replace("_", " ")
     return "task-mix (" + format_task_mix(mix) + ")"
+
+
+def unranked_note(missing: list[str], shown: int = 10) -> str:
+    """The note naming the models left unranked for want of a full-precision score.
+
+    >>> unranked_note(["a"])
+    '1 model has no full-precision score for a requested task category and was not ranked: a'
+    """
+    many = len(missing) > 1
+    named = ", ".join(missing[:shown]) + (f" and {len(missing) - shown} more"
+                                          if len(missing) > shown else "")
+    return (f"{len(missing)} model{'s' if many else ''} {'have' if many else 'has'} no "
+            "full-precision score for a requested task category and "
+            f"{'were' if many else 'was'} not ranked: {named}")

@@ -8,11 +8,11 @@ GPU's buffers in system memory, a discrete GPU its own; no device given means a 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from advisor.data.weights_table import WeightsRow, estimated_row
 from advisor.recommender.memory import (
     CACHE_TYPES,
     MemoryBreakdown,
@@ -65,28 +65,32 @@ def runtime_of(hardware: Hardware | None) -> Runtime:
     return "gpu"
 
 
-def weights_of(spec: ModelSpec, quant: str) -> tuple[int, float, str]:
-    """(bytes, bits per weight, where the bits per weight come from) of ``spec`` at ``quant``."""
+def weights_of(spec: ModelSpec, quant: str,
+               weights: dict[tuple[str, str], WeightsRow]) -> WeightsRow:
+    """``spec``'s file at ``quant``: from the weights table (published or computed), else
+    estimated from the parameter count."""
     q = get_quant(quant)
     if spec.params_b is None:
         raise InvalidInputError(f"model {spec.name!r} has no parameter count on record; reason: "
                                 f"{spec.not_recommendable_reason or 'none'}", parameter="model")
-    return (int(math.ceil(spec.params_b * 1e9 * q.typical_bpw / 8)), q.typical_bpw,
-            f"typical {q.name} file bits/weight ({q.typical_source})")
+    found = weights.get((spec.name, q.name))
+    return found if found is not None else estimated_row(
+        spec, q.name, f"{q.name} is not one of the recommended quants of the weights table")
 
 
-def memory_answer(catalog: Catalog, *, model: str, quant: str, context: int,
-                  cache_type: str = "f16", hardware: Hardware | None = None) -> MemoryAnswer:
+def memory_answer(catalog: Catalog, weights: dict[tuple[str, str], WeightsRow], *,
+                  model: str, quant: str, context: int, cache_type: str = "f16",
+                  hardware: Hardware | None = None) -> MemoryAnswer:
     """The footprint of ``model`` at ``quant`` and ``context`` tokens (on ``hardware``)."""
     spec = catalog.get(model)
     cache = cache_type.strip().lower()
     if cache not in CACHE_TYPES:
         raise InvalidInputError(f"cache_type must be one of {', '.join(CACHE_TYPES)}, got "
                                 f"{cache_type!r}", parameter="cache_type")
-    weights, bpw, bpw_source = weights_of(spec, quant)
+    file = weights_of(spec, quant, weights)
     runtime = runtime_of(hardware)
     n_devices = hardware.n_devices or 1 if hardware is not None else 1
-    est: MemoryBreakdown = estimate_memory(spec, weights_bytes=weights, context=context,
+    est: MemoryBreakdown = estimate_memory(spec, weights_bytes=file.file_bytes, context=context,
                                            cache_type=cache, runtime=runtime,
                                            n_devices=n_devices if runtime == "gpu" else 1)
     device = None
@@ -94,7 +98,8 @@ def memory_answer(catalog: Catalog, *, model: str, quant: str, context: int,
         device = int(hardware.memory_gb * 1e9) * n_devices
     return MemoryAnswer(
         model=spec.name, quant=get_quant(quant).name, params_b=float(spec.params_b or 0),
-        bpw=bpw, bpw_source=bpw_source, weights_bytes=est.weights_bytes,
+        bpw=file.bpw, bpw_source=f"{file.size_source}: {file.source}",
+        weights_bytes=est.weights_bytes,
         kv_cache_bytes=est.kv_cache_bytes, compute_buffer_bytes=est.compute_buffer_bytes,
         overhead_bytes=est.overhead_bytes, total_bytes=est.total_bytes, context=context,
         cache_type=cache, runtime=runtime, hardware=hardware.name if hardware else None,

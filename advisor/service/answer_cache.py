@@ -35,7 +35,8 @@ def query_key(query: Query) -> QueryKey:
     return (query.budget_bytes, query.budget_text,
             tuple((c.value, w) for c, w in query.mix.items()), query.context,
             query.cache_type, hardware, query.min_tokens_per_s, query.family, query.models,
-            query.n_alternatives, query.mode, query.thinking_context, query.context_given)
+            query.n_alternatives, query.mode, query.thinking_context, query.context_given,
+            query.ram_bytes, query.ram_bandwidth_gbs)
 
 
 class AnswerCache:

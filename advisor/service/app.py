@@ -29,27 +29,35 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from advisor._version import __version__
 from advisor.recommender.advisor import Advisor
+from advisor.service import lifeline
 from advisor.service.answer_cache import AnswerCache
-from advisor.service.errors import ErrorBody, ErrorItem, install_error_handlers
+from advisor.service.errors import ErrorBody, ErrorItem, install_error_handlers, internal_error
 from advisor.service.observability import Metrics, configure_logging, install
 from advisor.service.retrain import Retrainer, Trainer
 from advisor.service.routes import add_row_schemas, ops_router, public_router
 from advisor.service.state import Service
 from advisor.service.team_api import read_router, write_router
 from advisor.service.webpage import mount_web
-from advisor.vocabulary.errors import InvalidInputError
-from advisor.vocabulary.settings import Settings, get_settings
+from advisor.vocabulary.errors import InvalidInputError, UnknownNameError
+from advisor.vocabulary.settings import Settings, get_settings, is_loopback
+
+if TYPE_CHECKING:
+    from advisor.data.dataset import Dataset
+    from advisor.predictors.card import ModelCard
 
 log = logging.getLogger(__name__)
 __all__ = ["ErrorBody", "ErrorItem", "create_app"]
@@ -57,24 +65,28 @@ __all__ = ["ErrorBody", "ErrorItem", "create_app"]
 
 def create_app(settings: Settings | None = None,
                advisor_factory: Callable[[Settings], Advisor] | None = None,
-               trainer: Trainer | None = None, freeze_heap: bool = False) -> FastAPI:
+               trainer: Trainer | None = None, freeze_heap: bool = False,
+               train_in_child: bool | None = None) -> FastAPI:
     """Build the app; store, predictors and data load once at start-up (the lifespan).
 
     ``advisor_factory`` builds an :class:`Advisor` from settings whose ``models_dir`` is the
     serving predictor version; ``trainer`` is what retraining runs (default
-    :func:`advisor.predictors.training.train`; tests pass a fast fake). ``freeze_heap`` (the served
-    process, :mod:`advisor.service.app`) hides what is loaded from the cyclic garbage collector
-    (:func:`_freeze_heap`).
+    :func:`advisor.predictors.training.train`; tests pass a fast fake), in a process of its own
+    when ``train_in_child`` (default: for the default trainer), else in a thread.
+    ``freeze_heap`` (the served process) hides what is loaded from the cyclic garbage
+    collector (:func:`_freeze_heap`).
     """
     settings = settings or get_settings()
     factory = advisor_factory or Advisor.load
     metrics = Metrics()
+    in_child = trainer is None if train_in_child is None else train_in_child
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        train = trainer or _default_trainer()
+        train = trainer or _default_trainer
         service = Service(settings, factory, metrics, lambda store, registry, activate:
-                          Retrainer(settings, store, registry, train, activate))
+                          Retrainer(settings, store, registry, train, activate,
+                                    in_child=in_child))
         service.on_swap = lambda advisor: _serve(app, advisor, freeze_heap)
         app.state.service, app.state.advisor = service, service.advisor
         if freeze_heap:
@@ -83,15 +95,18 @@ def create_app(settings: Settings | None = None,
                  service.advisor.predictor_version, service.version, service.store.safe_url)
         yield
         service.close()
+        metrics.close()
 
     app = FastAPI(title="quant-advisor", version=__version__, lifespan=lifespan,
+                  dependencies=[Depends(known_query_parameters)],
                   description="Which GGUF quant of which LLM to run for a memory budget and "
                   "task mix, with predicted quality, speed and memory, and where each number "
                   "came from.")
     app.state.settings, app.state.metrics = settings, metrics
     app.state.answers = AnswerCache(settings.answer_cache_entries)
+    app.state.query_names = {}  # (path, method) -> the query parameters it takes
     install_error_handlers(app)
-    install(app, metrics)
+    install(app, metrics, crash=internal_error)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST"],
@@ -108,10 +123,31 @@ def create_app(settings: Settings | None = None,
     return app
 
 
-def _default_trainer() -> Trainer:
+async def known_query_parameters(request: Request) -> None:
+    """Refuse a query parameter the operation does not take (a typo such as ``vrma=24GB``
+    would otherwise be ignored without a word), 422 naming it. What an operation takes is
+    what its OpenAPI schema lists."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.include_in_schema or not request.query_params:
+        return  # the page at / keeps its form in the query string
+    method = "get" if request.method == "HEAD" else request.method.lower()
+    cache: dict[tuple[str, str], frozenset[str]] = request.app.state.query_names
+    known = cache.get((route.path_format, method))
+    if known is None:  # once per operation: this runs on every request
+        operation = request.app.openapi()["paths"].get(route.path_format, {}).get(method, {})
+        known = cache[(route.path_format, method)] = frozenset(
+            p["name"] for p in operation.get("parameters", []) if p["in"] == "query")
+    for name in request.query_params:
+        if name not in known:
+            raise UnknownNameError("query parameter", name, known or ["(none)"],
+                                   parameter=name)
+
+
+def _default_trainer(dataset: Dataset, out_dir: Path) -> ModelCard:
+    """:func:`advisor.predictors.training.train`, imported only when a retraining runs."""
     from advisor.predictors.training import train
 
-    return train
+    return train(dataset, out_dir)
 
 
 def _serve(app: FastAPI, advisor: Advisor, freeze_heap: bool) -> None:
@@ -149,9 +185,11 @@ def effective_settings(settings: Settings, *, host: str | None = None,
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """The uvicorn options the service runs with (measured, see the module docstring)."""
+    """The uvicorn options the service runs with (measured, see the module docstring); a stop
+    waits at most 10 s for requests under way."""
     return {"host": settings.host, "port": settings.port, "http": "httptools",
-            "loop": "uvloop", "log_config": None, "access_log": False}
+            "loop": "uvloop", "log_config": None, "access_log": False,
+            "timeout_graceful_shutdown": 10}
 
 
 def run(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
@@ -159,9 +197,10 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
 
     settings = effective_settings(settings, host=host, port=port)
     configure_logging(as_json=settings.log_json, access_log=settings.access_log)
-    if settings.writes_open:
-        logging.getLogger(__name__).warning(
-            "local mode: write endpoints are open without a token on %s", settings.host)
+    if settings.writes_open:  # by design on loopback; worth a warning anywhere else
+        loopback = is_loopback(settings.host)
+        log.log(logging.INFO if loopback else logging.WARNING,
+                "local mode: write endpoints are open without a token on %s", settings.host)
     if settings.workers == 1:
         uvicorn.run(create_app(settings, freeze_heap=True), **uvicorn_options(settings))
         return
@@ -169,9 +208,11 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
 
     Store.open(settings.sqlalchemy_url).close()  # migrate once, not in every worker at once
     export_settings(settings)
+    os.environ[lifeline.PARENT_ENV] = str(os.getpid())  # the workers end when this process does
     metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics sums the workers' files
-        metrics_dir = tempfile.mkdtemp(prefix="advisor-metrics-")
+        _remove_stale_metrics_dirs()
+        metrics_dir = tempfile.mkdtemp(prefix=f"{_METRICS_PREFIX}{os.getpid()}-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=settings.workers,
@@ -181,8 +222,25 @@ def run(settings: Settings, *, host: str | None = None, port: int | None = None)
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+_METRICS_PREFIX = "advisor-metrics-"
+
+
+def _remove_stale_metrics_dirs() -> None:
+    """The workers' metrics folders of a ``serve`` that was killed before it could remove its
+    own (``advisor-metrics-<pid>-*`` whose process is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_METRICS_PREFIX}*-*"):
+        pid = folder.name[len(_METRICS_PREFIX):].partition("-")[0]
+        if pid.isdigit() and not lifeline.is_running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def worker_app() -> FastAPI:
-    """The app of one worker process: settings from the environment (:func:`export_settings`)."""
+    """The app of one worker process: settings from the environment (:func:`export_settings`).
+    It stops when the process that started it is gone (:func:`lifeline.watch_parent`), even
+    one killed with SIGKILL, so no worker keeps the port."""
+    parent = os.environ.get(lifeline.PARENT_ENV, "")
+    lifeline.watch_parent(lifeline.stop_self, parent=int(parent) if parent.isdigit() else None,
+                          pdeathsig=signal.SIGTERM)
     settings = get_settings()
     configure_logging(as_json=settings.log_json, access_log=settings.access_log)
     return create_app(settings, freeze_heap=True)

@@ -6,6 +6,7 @@ The project's errors (:mod:`advisor.vocabulary.errors`) map to 4xx/5xx here and 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from advisor.service.auth import AuthError
+from advisor.service.auth import AuthError, CrossSiteError, MediaTypeError
 from advisor.service.jobs import RetrainBusyError
 from advisor.service.observability import request_id
 from advisor.service.store import StoreError
@@ -86,6 +87,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unauthorized(_: Request, exc: AuthError) -> JSONResponse:
         return _answer(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
 
+    @app.exception_handler(CrossSiteError)
+    async def cross_site(_: Request, exc: CrossSiteError) -> JSONResponse:
+        return _answer(403, "cross_site", str(exc))
+
+    @app.exception_handler(MediaTypeError)
+    async def media_type(_: Request, exc: MediaTypeError) -> JSONResponse:
+        return _answer(415, "unsupported_media_type", str(exc))
+
     @app.exception_handler(RetrainBusyError)
     async def busy(_: Request, exc: RetrainBusyError) -> JSONResponse:
         return _answer(409, "busy", str(exc))
@@ -105,16 +114,36 @@ def install_error_handlers(app: FastAPI) -> None:
         return _answer(503, type(exc).__name__, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _answer(exc.status_code, code, str(exc.detail),
-                       headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+        return _answer(exc.status_code, code, str(exc.detail), headers=headers or None)
 
     @app.exception_handler(Exception)
     async def crash(_: Request, exc: Exception) -> JSONResponse:
+        # Only for errors outside ObserveMiddleware, which answers the others itself.
         log.error("unhandled %s", type(exc).__name__, exc_info=exc)
-        return _answer(500, "internal_error", "internal error; quote the request_id when "
-                       "reporting it")
+        return internal_error()
+
+
+def allowed_methods(request: Request, fallback: str) -> str:
+    """The methods the OpenAPI schema lists for this request's path (a path's GET and POST are
+    different routes, and Starlette's 405 names only the first one's); ``fallback`` (its
+    ``Allow``) for a path the schema leaves out."""
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            return ", ".join(sorted(m.upper() for m in operations))
+    return fallback
+
+
+def internal_error() -> JSONResponse:
+    """The answer to an unhandled error: no trace, the request id to quote."""
+    return _answer(500, "internal_error", "internal error; quote the request_id "
+                   f"({request_id.get()}) when reporting it")
 
 
 def _plain(value: Any) -> Any:

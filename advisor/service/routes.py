@@ -58,7 +58,10 @@ def ops_router() -> APIRouter:
 
 
 def add_row_schemas(app: FastAPI) -> None:
-    """Put the measurement row schemas (request bodies) into the OpenAPI components."""
+    """Finish the OpenAPI schema: the measurement row schemas (request bodies) go into the
+    components, and every operation may answer 422 with the :class:`ErrorBody` the error
+    handlers send (FastAPI documents its own validation body, which this service never sends;
+    and any operation refuses a query parameter it does not take)."""
     base = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -67,6 +70,16 @@ def add_row_schemas(app: FastAPI) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, definition in ROW_DEFS.items():
                 components.setdefault(name, definition)
+            error = {"description": "invalid input: the parameter, what was given and what "
+                     "is allowed", "content": {"application/json": {"schema": {
+                         "$ref": "#/components/schemas/ErrorBody"}}}}
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():  # any: an unknown query parameter
+                    answer = operation.setdefault("responses", {}).get("422")
+                    if answer is None or "HTTPValidationError" in str(answer):
+                        operation["responses"]["422"] = error
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -80,9 +93,11 @@ def public_router() -> APIRouter:
     async def recommend(
         request: Request,
         advisor: AdvisorDep,
-        vram: Annotated[str, Query(description="memory budget: 24GB, 24 GB, 24GiB, 24000MB "
-                                   "or 24 (GB = 10^9 bytes, GiB = 2^30)")],
-        task: Annotated[str, Query(description="category or mix, e.g. reasoning or "
+        vram: Annotated[str, Query(min_length=1, max_length=100, description="memory "
+                                   "budget: 24GB, 24 GB, 24GiB, 24000MB or 24 (GB = 10^9 "
+                                   "bytes, GiB = 2^30)")],
+        task: Annotated[str, Query(min_length=1, max_length=1000,
+                                   description="category or mix, e.g. reasoning or "
                                    f"reasoning:0.7,coding:0.3; categories: {', '.join(CATEGORIES)}"
                                    )] = "reasoning",
         context: Annotated[int | None, Query(description="context length in tokens")] = None,
@@ -108,6 +123,12 @@ def public_router() -> APIRouter:
         family: Annotated[str | None, Query(description="restrict to a model family")] = None,
         models: Annotated[str | None, Query(description="comma-separated model names")] = None,
         alternatives: Annotated[int | None, Query(description="number of alternatives")] = None,
+        ram: Annotated[str | None, Query(
+            description="system RAM beside the GPU that offloaded placements may use (MoE "
+            "experts or layers on the CPU), e.g. 64GB; needs hardware")] = None,
+        ram_bandwidth_gbs: Annotated[float | None, Query(
+            description="system memory bandwidth, GB/s (default 51.2: dual-channel "
+            "DDR4-3200)")] = None,
         mode: Annotated[str, Query(description="auto (rank each model in every mode it has), "
                                    "thinking or non-thinking; without context a thinking "
                                    "answer is sized for 32768 tokens")] = "auto",
@@ -118,7 +139,8 @@ def public_router() -> APIRouter:
             hardware_memory_gb=hardware_memory_gb, threads=threads, devices=devices,
             min_tokens_per_s=min_tokens_per_s, family=family,
             models=[m for m in models.split(",") if m.strip()] if models else None,
-            alternatives=alternatives, mode=mode)
+            alternatives=alternatives, mode=mode, ram=ram,
+            ram_bandwidth_gbs=ram_bandwidth_gbs)
         answers: AnswerCache = request.app.state.answers
         key = query_key(query)
         body = answers.get(advisor, key)
@@ -157,12 +179,16 @@ def public_router() -> APIRouter:
     @router.get("/memory", response_model=MemoryAnswer, responses={422: {"model": ErrorBody}})
     def memory(
         advisor: AdvisorDep,
-        model: Annotated[str, Query(description="a catalog model (see /models)")],
-        quant: Annotated[str, Query(description="a quant type (see /quants), e.g. Q4_K_M")],
-        context: Annotated[int | None, Query(description="context length in tokens")] = None,
+        model: Annotated[str, Query(min_length=1, max_length=200,
+                                    description="a catalog model (see /models)")],
+        quant: Annotated[str, Query(min_length=1, max_length=40,
+                                    description="a quant type (see /quants), e.g. Q4_K_M")],
+        context: Annotated[int | None, Query(ge=1, description="context length in tokens")
+                           ] = None,
         cache_type: Annotated[str, Query(description=f"KV cache type: {', '.join(CACHE_TYPES)}"
                                          )] = "f16",
         hardware: Annotated[str | None, Query(
+            min_length=1, max_length=200,
             description="a name from /hardware (where the weights live follows it: CPU, "
             "unified memory or a discrete GPU); several GPUs as 'RTX 3090 x2'")] = None,
     ) -> MemoryAnswer:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from advisor.predictors.registry import Registry
 from advisor.service.jobs import LOCK as RETRAIN_LOCK
+from advisor.service.lifeline import new_holder
 from advisor.service.observability import Metrics
 from advisor.service.store import Store
 from advisor.vocabulary.settings import Settings
@@ -46,6 +46,7 @@ class Service:
         self.version = self.registry.current_id()
         self.advisor = self._load(self.registry.path_of(self.version))
         self.metrics.set_version(self.version)
+        self.metrics.watch_store(self.store)
         self.retrainer = retrainer(self.store, self.registry, self.activate)
         self._swap = threading.Lock()
         self.on_swap: Callable[[Advisor], None] | None = None
@@ -59,12 +60,11 @@ class Service:
         """Remove a crashed retrain's half-written version folder, but only while holding the
         retrain lease: otherwise the folder may be a retrain still running in another worker or
         replica (a worker that uvicorn restarts must not delete it). Tried at start-up and
-        again on every poll of :meth:`_follow`, so a dead holder's folder goes once its lease
-        has run out."""
-        holder = f"startup-{uuid.uuid4().hex[:8]}"
+        again on every poll of :meth:`_follow` while such a folder exists, so a dead holder's
+        folder goes at once (a holder that died on this machine) or when its lease runs out."""
+        holder = new_holder("cleanup")
         if not self.store.acquire_lock(RETRAIN_LOCK, holder, self.settings.retrain_lease_s):
-            log.info("a retrain is running elsewhere; its staging folder is left alone")
-            return
+            return  # a retraining runs (here or elsewhere): its folder stays
         try:
             self.registry.clean_staging()
         finally:
@@ -122,7 +122,9 @@ class Service:
         return True
 
     def close(self) -> None:
+        """Stop following the registry and stop a running retraining (with its helper
+        processes); then close the store."""
         self._stop.set()
+        self.retrainer.close()
         self._follower.join(timeout=5)
-        self.retrainer.wait(timeout=0)
         self.store.close()

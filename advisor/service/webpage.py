@@ -74,8 +74,10 @@ def _router() -> APIRouter:
                 responses={422: {"model": ErrorBody}})
     def candidates(
         request: Request,
-        vram: Annotated[str, Query(description="memory budget, as for /v1/recommend")],
-        task: Annotated[str, Query(description="category or mix, as for /v1/recommend")
+        vram: Annotated[str, Query(min_length=1, max_length=100,
+                                   description="memory budget, as for /v1/recommend")],
+        task: Annotated[str, Query(min_length=1, max_length=1000,
+                                   description="category or mix, as for /v1/recommend")
                         ] = "reasoning",
         context: int | None = None,
         cache_type: str = "f16",

@@ -5,6 +5,13 @@
 some tensors (output, embeddings, attention V in some mixes) at other types. Where a cited
 measurement exists it is used (``typical_source``); otherwise the nominal value is repeated and
 the source says ``nominal``.
+
+Uploaders also publish files under names that are no llama.cpp type: Unsloth's dynamic mixes
+(``UD-Q4_K_XL``: most tensors at the base type, some kept higher), bartowski's ``_L`` files
+(embeddings and output at Q8_0), QAT releases (``Q4_0`` trained for it), ik_llama.cpp's
+repacked rows (``IQ4_XS_R8``). :func:`parse_quant_name` reads such a name as the llama.cpp type
+it is built on (the type llama-bench prints for the file) and a *scheme* tag; a file's size then
+comes from the file itself, and its speed from its mix, i.e. mostly the base type's kernels.
 """
 
 from __future__ import annotations
@@ -90,7 +97,10 @@ _TABLE: tuple[QuantType, ...] = (
     QuantType("IQ1_S", _I, 1.5625, 2.0042, _L31, "1.56 bpw i-quant"),
     QuantType("TQ1_0", _T, 1.6875, 1.6875, _NOMINAL, "1.69 bpw ternary (for ternary models)"),
     QuantType("TQ2_0", _T, 2.0625, 2.0625, _NOMINAL, "2.06 bpw ternary (for ternary models)"),
-    QuantType("MXFP4", QuantFamily.MX, 4.25, 4.25, _NOMINAL, "4-bit microscaling float (gpt-oss)"),
+    QuantType("MXFP4", QuantFamily.MX, 4.25, 4.25, _NOMINAL,
+              "4-bit microscaling float, blocks of 32 with an E8M0 scale (gpt-oss; llama.cpp's "
+              "MXFP4_MOE file type keeps the MoE experts in it)",
+              ("MXFP4_MOE",)),
 )
 
 #: Quant levels the recommender proposes by default (the ladder users actually download).
@@ -152,6 +162,98 @@ def find_quant(name: str) -> QuantType | None:
         group = int(match.group(2)) if match.group(2) else _HQQ_DEFAULT_GROUP
         return hqq_type(bits, group)
     return None
+
+
+#: Schemes: uploaders' recipes over a llama.cpp base type (see :func:`parse_quant_name`).
+UNSLOTH_DYNAMIC = "unsloth-dynamic"
+Q8_EMBED_OUTPUT = "q8-embed-output"
+QAT = "qat"
+IK_REPACKED = "ik-repacked"
+SCHEMES: dict[str, str] = {
+    UNSLOTH_DYNAMIC: "Unsloth Dynamic: per-tensor types chosen by sensitivity, most at the base "
+                     "type, some higher (UD-... and ..._K_XL files)",
+    Q8_EMBED_OUTPUT: "embeddings and output tensor at Q8_0, the rest at the base type "
+                     "(bartowski's ..._K_L files)",
+    QAT: "weights trained for the type (quantization-aware training), e.g. Gemma 3 QAT Q4_0",
+    IK_REPACKED: "ik_llama.cpp's row-interleaved repacking of the base type (..._R4, ..._R8); "
+                 "same bits, runs only on that fork",
+}
+# ``..._K_XL`` dynamic mixes: the type llama-bench prints for them (their file type).
+_XL_BASE = {"Q2": "Q2_K", "Q3": "Q3_K_M", "Q4": "Q4_K_M", "Q5": "Q5_K_M", "Q6": "Q6_K",
+            "Q8": "Q8_0"}
+# bartowski's ``..._K_L``: the base k-quant with Q8_0 embeddings and output (Q3_K_L is a real
+# llama.cpp type and is matched before this).
+_L_BASE = {"Q2": "Q2_K", "Q4": "Q4_K_M", "Q5": "Q5_K_M", "Q6": "Q6_K"}
+_QAT_RE = re.compile(r"^(?:QAT[_\s-]+(?P<a>.+)|(?P<b>.+?)[_\s-]+QAT|(?P<c>.+?)\s*\(QAT\))$",
+                     re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class QuantName:
+    """A quant name as uploaders write it: its llama.cpp base type and the recipe on top."""
+
+    label: str
+    quant: QuantType
+    scheme: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``BASE`` or ``BASE (scheme)``."""
+        return self.quant.name if self.scheme is None else f"{self.quant.name} ({self.scheme})"
+
+
+def _key(name: str) -> str:
+    return name.strip().upper().replace("-", "_").replace(" ", "_")
+
+
+def parse_quant_name(name: str) -> QuantName | None:
+    """The base type and scheme of a quant name, or None when it names neither.
+
+    >>> q = parse_quant_name("UD-Q4_K_XL"); q.quant.name, q.scheme
+    ('Q4_K_M', 'unsloth-dynamic')
+    >>> q = parse_quant_name("q4_0 qat"); q.quant.name, q.scheme
+    ('Q4_0', 'qat')
+    >>> parse_quant_name("Q6_K_L").name, parse_quant_name("mxfp4_moe").name
+    ('Q6_K (q8-embed-output)', 'MXFP4')
+    """
+    text = name.strip()
+    plain = find_quant(text)
+    if plain is not None:
+        return QuantName(text, plain)
+    key = _key(text)
+    if key.startswith("UD_"):
+        inner = parse_quant_name(text[3:])
+        return QuantName(text, inner.quant, UNSLOTH_DYNAMIC) if inner is not None else None
+    xl = re.match(r"^(Q\d)_K_XL$", key)
+    if xl and xl.group(1) in _XL_BASE:
+        return QuantName(text, get_quant(_XL_BASE[xl.group(1)]), UNSLOTH_DYNAMIC)
+    large = re.match(r"^(Q\d)_K_L$", key)
+    if large and large.group(1) in _L_BASE:
+        return QuantName(text, get_quant(_L_BASE[large.group(1)]), Q8_EMBED_OUTPUT)
+    qat = _QAT_RE.match(text)
+    if qat:
+        inner = parse_quant_name(qat.group("a") or qat.group("b") or qat.group("c"))
+        return QuantName(text, inner.quant, QAT) if inner is not None else None
+    repacked = re.match(r"^(.+)_R(?:4|8|16)$", key)
+    if repacked:
+        base = find_quant(repacked.group(1))
+        return QuantName(text, base, IK_REPACKED) if base is not None else None
+    return None
+
+
+def get_quant_name(name: str, *, parameter: str = "quant") -> QuantName:
+    """Like :func:`parse_quant_name` but an unknown name raises with suggestions (the known
+    types and the scheme forms).
+
+    >>> get_quant_name("UD-IQ2_XXS").name
+    'IQ2_XXS (unsloth-dynamic)'
+    """
+    found = parse_quant_name(name)
+    if found is None:
+        known = [*known_names(), *(f"{q}_K_XL" for q in _XL_BASE),
+                 *(f"{q}_K_L" for q in _L_BASE), "UD-<type>", "<type> QAT", "<type>_R8"]
+        raise UnknownNameError("quant", name, known, parameter=parameter)
+    return found
 
 
 def get_quant(name: str, *, parameter: str = "quant") -> QuantType:

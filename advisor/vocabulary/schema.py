@@ -51,6 +51,11 @@ class HardwareKind(StrEnum):
     APU = "apu"      # integrated GPU sharing system memory (e.g. Ryzen AI Max)
 
 
+class MemoryKind(StrEnum):
+    UNIFIED = "unified"    # one memory shared by CPU and GPU (Apple, APUs, SoCs)
+    DISCRETE = "discrete"  # the GPU's own memory
+
+
 class MetricKind(StrEnum):
     ACCURACY = "accuracy"        # higher is better, compared as retention = value / baseline
     PERPLEXITY = "perplexity"    # lower is better, compared as ppl_ratio = value / baseline
@@ -60,6 +65,46 @@ class MetricKind(StrEnum):
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+# Plausibility limits. A number outside them is a mistake, and one that could break training
+# (an integer too large for a 64-bit column, a product that overflows a float), so a row
+# holding it is refused whatever its source; every published and measured row is far inside.
+#: bytes of a weights file (1 PB)
+MAX_BYTES = 10**15
+#: parameters, billions (100 trillion)
+MAX_PARAMS_B = 100_000.0
+#: bits per weight (F64 is 64)
+MAX_BPW = 64.0
+#: tokens per second of any llama-bench test
+MAX_TOKENS_PER_S = 1e7
+#: tokens in one part of a llama-bench test name (``pp512``, ``tg128``, ``@d2048``)
+MAX_TEST_TOKENS = 10_000_000
+#: identical devices one test ran on
+MAX_ROW_DEVICES = 64
+#: CPU threads llama.cpp ran with
+MAX_ROW_THREADS = 1024
+#: ``-ngl``: layers offloaded (-1 = all, llama-cpp-python's spelling)
+MAX_GPU_LAYERS = 10_000
+MAX_BATCH_SIZE = 2**20
+#: a device's memory (GB), bandwidth (GB/s) and FP16 TFLOPS
+MAX_DEVICE_SPEC = 100_000.0
+#: MiB of memory a run took, seconds a load took
+MAX_MIB = 1e9
+MAX_SECONDS = 1e6
+#: any other magnitude: a metric's value, its standard error, a ratio, a divergence
+MAX_MAGNITUDE = 1e12
+#: ``environment`` (free-form): nesting levels below the field, and values in all
+MAX_ENVIRONMENT_DEPTH = 8
+MAX_ENVIRONMENT_ITEMS = 1000
+
+Bytes = Annotated[int, Field(gt=0, le=MAX_BYTES)]
+Billions = Annotated[float, Field(gt=0, le=MAX_PARAMS_B, allow_inf_nan=False)]
+Bits = Annotated[float, Field(gt=0, le=MAX_BPW, allow_inf_nan=False)]
+TokensPerS = Annotated[float, Field(gt=0, le=MAX_TOKENS_PER_S, allow_inf_nan=False)]
+DeviceSpec = Annotated[float, Field(gt=0, le=MAX_DEVICE_SPEC, allow_inf_nan=False)]
+Magnitude = Annotated[float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+PositiveMagnitude = Annotated[float, Field(gt=0, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+Mib = Annotated[float, Field(gt=0, le=MAX_MIB, allow_inf_nan=False)]
 
 
 class _Row(BaseModel):
@@ -71,8 +116,8 @@ class _Row(BaseModel):
     model: str = Field(min_length=1, description="normalised model name, e.g. 'Llama-3.1-8B'")
     model_as_published: str = Field(min_length=1)
     model_family: str | None = Field(None, description="e.g. 'Llama 3', 'Qwen2.5', 'Gemma 2'")
-    params_b: PositiveFloat | None = Field(None, description="total parameters, billions")
-    active_params_b: PositiveFloat | None = Field(
+    params_b: Billions | None = Field(None, description="total parameters, billions")
+    active_params_b: Billions | None = Field(
         None, description="parameters used per token (MoE); equals params_b for dense models")
     moe: bool = False
     quant: str | None = Field(
@@ -82,9 +127,9 @@ class _Row(BaseModel):
     quant_variant: str | None = Field(
         None, description="maker or recipe when it matters: 'imatrix', 'unsloth-dynamic', ...")
     imatrix: bool | None = Field(None, description="importance matrix used; None = not stated")
-    bpw: PositiveFloat | None = Field(None, description="effective bits per weight of the file")
+    bpw: Bits | None = Field(None, description="effective bits per weight of the file")
     bpw_basis: Literal["stated", "file_size", "catalog"] | None = None
-    file_bytes: Annotated[int, Field(gt=0)] | None = None
+    file_bytes: Bytes | None = None
     flags: list[str] = Field(default_factory=list,
                              description="e.g. 'not_gguf', 'fork', 'quantized_reference'")
     excluded_reason: str | None = Field(
@@ -110,15 +155,22 @@ class QualityRow(_Row):
         None, description="reasoning, math, coding, knowledge, instruction_following, "
         "language, language_modeling, aggregate, reading_comprehension")
     benchmark: str | None = None
-    value: FiniteFloat
-    baseline_value: FiniteFloat | None = None
+    value: Magnitude
+    baseline_value: Magnitude | None = None
     baseline_quant: str | None = Field(None, description="what the baseline is: F16, BF16, FP8")
-    retention: PositiveFloat | None = Field(None, description="value / baseline (accuracy)")
-    ppl_ratio: PositiveFloat | None = Field(None, description="PPL / baseline PPL")
-    kld: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+    retention: PositiveMagnitude | None = Field(None, description="value / baseline (accuracy)")
+    ppl_ratio: PositiveMagnitude | None = Field(None, description="PPL / baseline PPL")
+    kld: Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)] | None = Field(
         None, description="mean KL divergence to the baseline, nats")
-    stderr: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    n_items: Annotated[int, Field(gt=0)] | None = None
+    stderr: Annotated[float, Field(ge=0, le=MAX_MAGNITUDE, allow_inf_nan=False)] | None = None
+    n_items: Annotated[int, Field(gt=0, le=10**12)] | None = None
+    cache_type: str | None = Field(
+        None, max_length=40, description="KV cache the row ran with, as llama.cpp's "
+        "--cache-type-k spells it "
+        "('f16', 'q8_0', 'q4_0'; 'k=q8_0,v=f16' when K and V differ); None: not stated "
+        "(llama.cpp's default is f16). A row with a quantized cache compares it with the same "
+        "weights on an f16 cache where the source has that row: its target is the cache's "
+        "own cost (flag 'kv_cache_only')")
 
     @model_validator(mode="after")
     def _targets_match_kind(self) -> QualityRow:
@@ -133,40 +185,49 @@ class SpeedRow(_Row):
     kind: Literal["speed"] = "speed"
     hardware: str = Field(min_length=1, description="device name, a key of hardware.csv")
     hardware_kind: HardwareKind | None = None
-    n_devices: Annotated[int, Field(ge=1)] = 1
+    n_devices: Annotated[int, Field(ge=1, le=MAX_ROW_DEVICES)] = 1
     backend: str = Field(min_length=1, description="cuda, metal, rocm, vulkan, sycl, cpu, ...")
     backend_detail: str = ""
     fork: str | None = Field(None, description="e.g. 'ik_llama.cpp' when not upstream")
-    test: str = Field(pattern=r"^(pp\d+|tg\d+|pp\d+\+tg\d+)(@d\d+)?$",
+    test: str = Field(pattern=r"^(pp[1-9]\d*|tg[1-9]\d*|pp[1-9]\d*\+tg[1-9]\d*)(@d\d+)?$",
                       description="llama-bench test: pp512, tg128, pp512+tg128, tg128@d2048")
-    n_prompt: Annotated[int, Field(ge=0)] = 0
-    n_gen: Annotated[int, Field(ge=0)] = 0
-    depth: Annotated[int, Field(ge=0)] = 0
-    tokens_per_s: PositiveFloat
-    tokens_per_s_stdev: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    raw_tokens_per_s: list[PositiveFloat] = Field(default_factory=list)
-    model_bytes: Annotated[int, Field(gt=0)] | None = Field(
+    n_prompt: Annotated[int, Field(ge=0, le=MAX_TEST_TOKENS)] = 0
+    n_gen: Annotated[int, Field(ge=0, le=MAX_TEST_TOKENS)] = 0
+    depth: Annotated[int, Field(ge=0, le=MAX_TEST_TOKENS)] = 0
+    tokens_per_s: TokensPerS
+    tokens_per_s_stdev: Annotated[float, Field(ge=0, le=MAX_TOKENS_PER_S,
+                                               allow_inf_nan=False)] | None = None
+    raw_tokens_per_s: list[TokensPerS] = Field(default_factory=list, max_length=1000)
+    model_bytes: Bytes | None = Field(
         None, description="size of the weights file(s), bytes")
-    gpu_layers: int | None = None
-    threads: Annotated[int, Field(ge=1)] | None = None
-    batch_size: Annotated[int, Field(ge=1)] | None = None
+    gpu_layers: Annotated[int, Field(ge=-1, le=MAX_GPU_LAYERS)] | None = Field(
+        None, description="layers offloaded to the GPU (-ngl); -1 = all")
+    threads: Annotated[int, Field(ge=1, le=MAX_ROW_THREADS)] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH_SIZE)] | None = None
     flash_attn: bool | None = None
     host_limit: str | None = Field(None, description="e.g. 'PCIe x1 riser' when the host limits")
     # Device specs joined from hardware.csv (or measured), so each row stands alone.
-    memory_gb: PositiveFloat | None = None
-    bandwidth_gbs: PositiveFloat | None = None
-    fp16_tflops: PositiveFloat | None = None
-    load_time_s: PositiveFloat | None = None
-    peak_rss_mib: PositiveFloat | None = None
-    peak_gpu_mib: PositiveFloat | None = None
-    predicted_memory_mib: PositiveFloat | None = None
+    memory_gb: DeviceSpec | None = None
+    bandwidth_gbs: DeviceSpec | None = None
+    fp16_tflops: DeviceSpec | None = None
+    load_time_s: Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)] | None = None
+    peak_rss_mib: Mib | None = None
+    peak_gpu_mib: Mib | None = None
+    predicted_memory_mib: Mib | None = None
     environment: dict[str, Any] = Field(
-        default_factory=dict, description="hardware fingerprint and software versions")
+        default_factory=dict, description="hardware fingerprint and software versions (JSON: "
+        f"at most {MAX_ENVIRONMENT_DEPTH} levels of nesting and {MAX_ENVIRONMENT_ITEMS} values)")
 
     @field_validator("test", mode="before")
     @classmethod
     def _lower(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _bounded(cls, v: object) -> object:
+        check_json_shape(v, max_depth=MAX_ENVIRONMENT_DEPTH, max_items=MAX_ENVIRONMENT_ITEMS)
+        return v
 
     @model_validator(mode="after")
     def _parse_test(self) -> SpeedRow:
@@ -194,9 +255,37 @@ class Hardware(BaseModel):
         None, description="identical devices the model's layers are split over (llama.cpp "
         "--split-mode layer); None = one device. The specs (memory_gb, bandwidth_gbs, ...) are "
         "those of one device")
+    memory_kind: MemoryKind | None = Field(
+        None, description="'unified' (GPU and CPU share the memory: Apple, APUs, SoCs) or "
+        "'discrete' (the GPU's own memory); None = not stated (CPU devices)")
+    fp16_tensor_tflops: PositiveFloat | None = Field(
+        None, description="dense FP16 tensor-core / matrix-unit peak (fp16_tflops is the vector "
+        "peak); None where only a sparse figure or none is published")
+    fp16_tensor_basis: str = ""
+    cpu_cores: PositiveInt | None = Field(None, description="CPU cores (CPU and SoC devices)")
+    memory_channels: PositiveInt | None = Field(None, description="DRAM channels (CPUs)")
+    aliases: tuple[str, ...] = Field(
+        (), description="short names users type ('rtx 5090', 'strix halo'); ';'-separated in "
+        "the CSV")
+    vendor: str = ""
+    released: str = Field("", description="launch date as the source gives it")
     cores_or_isa: str = ""
     source: str = ""
     notes: str = ""
+
+    @field_validator("aliases", mode="before")
+    @classmethod
+    def _split_aliases(cls, v: object) -> object:
+        if isinstance(v, str):
+            return tuple(a.strip() for a in v.split(";") if a.strip())
+        return v
+
+    @property
+    def unified(self) -> bool:
+        """Whether the GPU shares the system memory (``memory_kind``, else the kind says so)."""
+        if self.memory_kind is not None:
+            return self.memory_kind is MemoryKind.UNIFIED
+        return self.kind in (HardwareKind.APPLE, HardwareKind.APU)
 
     @property
     def device_name(self) -> str:
@@ -224,20 +313,66 @@ Row = QualityRow | SpeedRow
 def parse_test(test: str) -> tuple[int, int, int]:
     """(prompt tokens, generated tokens, depth) of a llama-bench test name.
 
+    Each count is 1 to :data:`MAX_TEST_TOKENS` (a depth may be 0); anything else raises
+    ValueError.
+
     >>> parse_test("pp512"), parse_test("tg128@d2048"), parse_test("pp512+tg128")
     ((512, 0, 0), (0, 128, 2048), (512, 128, 0))
     """
     body, _, depth_part = test.lower().partition("@d")
-    depth = int(depth_part) if depth_part else 0
     n_prompt = n_gen = 0
-    for part in body.split("+"):
-        if part.startswith("pp"):
-            n_prompt = int(part[2:])
-        elif part.startswith("tg"):
-            n_gen = int(part[2:])
-        else:
-            raise ValueError(f"test must look like pp512, tg128 or pp512+tg128, got {test!r}")
+    try:
+        depth = _count(depth_part, minimum=0) if depth_part else 0
+        for part in body.split("+"):
+            if part.startswith("pp"):
+                n_prompt = _count(part[2:], minimum=1)
+            elif part.startswith("tg"):
+                n_gen = _count(part[2:], minimum=1)
+            else:
+                raise ValueError(part)
+    except ValueError as e:
+        raise ValueError(
+            f"test must be a llama-bench test name, got {test[:100]!r}; allowed: pp512, tg128, "
+            f"pp512+tg128 or tg128@d2048, with counts 1 to {MAX_TEST_TOKENS:,}") from e
     return n_prompt, n_gen, depth
+
+
+def _count(digits: str, *, minimum: int) -> int:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
+        raise ValueError(digits)
+    n = int(digits)
+    if not minimum <= n <= MAX_TEST_TOKENS:
+        raise ValueError(digits)
+    return n
+
+
+def check_json_shape(value: object, *, max_depth: int, max_items: int,
+                     name: str = "environment") -> None:
+    """Raise ValueError when the JSON value ``value`` nests more than ``max_depth`` levels
+    below itself or holds more than ``max_items`` values. It walks without recursing: a hostile
+    value may nest thousands of levels deep.
+
+    >>> check_json_shape({"gpu": {"name": {"first": "x"}}}, max_depth=1, max_items=10)
+    Traceback (most recent call last):
+    ...
+    ValueError: environment nests 2 levels deep; allowed: at most 1
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    items = 0
+    while stack:
+        node, depth = stack.pop()
+        children = (node.values() if isinstance(node, dict)
+                    else node if isinstance(node, list) else ())
+        for child in children:
+            items += 1
+            if items > max_items:
+                raise ValueError(f"{name} holds more than {max_items} values; allowed: at "
+                                 f"most {max_items}")
+            if isinstance(child, dict | list):
+                if depth + 1 > max_depth:
+                    raise ValueError(f"{name} nests {depth + 1} levels deep; allowed: at most "
+                                     f"{max_depth}")
+                stack.append((child, depth + 1))
 
 
 def is_finite(x: float | None) -> bool:

@@ -71,6 +71,11 @@ def parse_task_mix(text: str, *, parameter: str = "task") -> dict[TaskCategory, 
     if total <= 0:
         raise InvalidInputError(
             f"{parameter}: weights must not all be zero, got {text!r}", parameter=parameter)
+    if not math.isfinite(total):  # each weight is finite, their sum overflowed
+        raise InvalidInputError(
+            f"{parameter}: the weights add up to more than the largest number there is, got "
+            f"{text[:200]!r}; allowed: finite weights, e.g. 'reasoning:0.7,coding:0.3'",
+            parameter=parameter)
     return {c: w / total for c, w in weights.items()}
 
 

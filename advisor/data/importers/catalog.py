@@ -10,8 +10,9 @@ writes:
   full x1``; a KV-sharing model's shared layers taken out), a head size of hidden size / heads
   when a config gives none, and parameter counts in billions. A model missing a number the
   memory estimate needs stays, marked with the reason;
-* ``scores.csv`` and ``capability.csv``: the published scores and one common-scale score per
-  model and category (see :mod:`advisor.data.capability`).
+* ``scores.csv``: every published full-precision score, one per row with its model, mode,
+  benchmark, source and date (see :mod:`advisor.data.importers.scores`); ``quant-advisor
+  train`` fits the capability model on it (:mod:`advisor.predictors.capability`).
 
 Run ``quant-advisor import-published --shared ../shared/data``.
 """
@@ -25,23 +26,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from advisor.data.capability import build_capability, write_capability
 from advisor.data.catalog import ModelRow
 from advisor.data.dataset import atomic_write_text, default_measurements_dir
 from advisor.data.importers.catalog_facts import FACT_COLUMNS, Fact, parse_count, read_facts
+from advisor.data.importers.scores import SCORE_COLUMNS, score_rows, unscored
 from advisor.vocabulary.errors import DataFileError
 
 log = logging.getLogger(__name__)
 
 #: Columns of ``models.csv``, in order: the fields of :class:`ModelRow`.
 MODEL_COLUMNS: tuple[str, ...] = tuple(ModelRow.model_fields)
-#: Columns of ``scores.csv``, in order.
-SCORE_COLUMNS: tuple[str, ...] = (
-    "model", "variant", "benchmark", "category", "score", "scale", "setting", "source_key",
-    "source",
-)
 # "5 local(512):1 global" -> 5 local layers then one global; "... 1:1" -> alternating.
 _LOCAL_GLOBAL = re.compile(r"(\d+)\s*local[^:]*:\s*1\s*global", re.IGNORECASE)
 _ALTERNATING = re.compile(r"\b1\s*:\s*1\b|alternating sliding/full", re.IGNORECASE)
@@ -74,8 +68,9 @@ class ImportReport:
     n_models: int
     n_recommendable: int
     n_scores: int
-    n_capability: int
     out_dir: Path
+    #: catalog models without a score of their own in any source
+    unscored: tuple[str, ...] = ()
 
 
 def swa_period(pattern: str) -> int | None:
@@ -214,27 +209,6 @@ def _source_id(citation: str) -> str:
     return re.split(r"[\s(;,]", citation.strip(), maxsplit=1)[0]
 
 
-def _score_rows(path: Path, known_models: set[str]) -> list[dict[str, object]]:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    rows: list[dict[str, object]] = []
-    for lineno, rec in enumerate(frame.to_dict("records"), start=2):
-        arch = rec["arch_model"].strip()
-        if arch not in known_models:
-            raise DataFileError(path, lineno, f"arch_model {arch!r} is not in architectures.csv")
-        try:
-            score = float(rec["score"])
-        except ValueError as e:
-            raise DataFileError(path, lineno, f"score must be a number, got {rec['score']!r}") \
-                from e
-        rows.append({
-            "model": arch, "variant": rec["model"].strip(), "benchmark": rec["benchmark"].strip(),
-            "category": rec["task_category"].strip(), "score": score,
-            "scale": rec["scale"].strip(), "setting": rec["shots/setting"].strip(),
-            "source_key": rec["source"].split()[0], "source": rec["source"].strip(),
-        })
-    return rows
-
-
 def _to_csv(rows: list[dict[str, object]], columns: tuple[str, ...]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
@@ -245,7 +219,7 @@ def _to_csv(rows: list[dict[str, object]], columns: tuple[str, ...]) -> str:
 
 
 def import_catalog(shared_dir: Path, out_dir: Path | None = None) -> ImportReport:
-    """Write ``facts.csv``, ``models.csv``, ``scores.csv`` and ``capability.csv`` into ``out_dir``.
+    """Write ``facts.csv``, ``models.csv`` and ``scores.csv`` into ``out_dir``.
 
     ``shared_dir`` is the shared catalog folder; ``out_dir`` defaults to
     ``measurements/catalog``. Files are written atomically.
@@ -256,19 +230,17 @@ def import_catalog(shared_dir: Path, out_dir: Path | None = None) -> ImportRepor
         raise DataFileError(shared_dir / "scores.csv", None, "catalog input file does not exist")
     facts = read_facts(shared_dir)
     models = model_rows(facts)
-    names = [str(m["name"]) for m in models]
-    scores = _score_rows(shared_dir / "scores.csv", set(names))
+    scores = score_rows(shared_dir, models)
     atomic_write_text(out_dir / "facts.csv", _to_csv(
         [{c: getattr(f, c) for c in FACT_COLUMNS} for f in facts], FACT_COLUMNS))
     atomic_write_text(out_dir / "models.csv", _to_csv(models, MODEL_COLUMNS))
     atomic_write_text(out_dir / "scores.csv", _to_csv(scores, SCORE_COLUMNS))
-    capability = build_capability(pd.DataFrame(scores, columns=list(SCORE_COLUMNS)), names)
-    write_capability(out_dir / "capability.csv", capability)
     report = ImportReport(len(models), sum(bool(m["recommendable"]) for m in models),
-                          len(scores), len(capability), out_dir)
-    log.info("catalog: %d models (%d recommendable), %d scores, %d capability values -> %s",
-             report.n_models, report.n_recommendable, report.n_scores, report.n_capability,
-             out_dir)
+                          len(scores), out_dir, tuple(unscored(scores, models)))
+    log.info("catalog: %d models (%d recommendable), %d scores -> %s",
+             report.n_models, report.n_recommendable, report.n_scores, out_dir)
+    if report.unscored:
+        log.info("catalog models without a score of their own: %s", ", ".join(report.unscored))
     return report
 
 

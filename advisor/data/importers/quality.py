@@ -10,23 +10,43 @@ Every input row becomes exactly one output row. Targets, each fact counted once 
 * mean-KLD rows: ``kld = value``.
 
 The baseline is the row's ``baseline_value`` or the same source's own full-precision row of the
-same model and metric; never another source's. Rows that yield no target keep ``excluded_reason``
-(``"<code>: <why>"``). Baseline rows (the reference compared with itself) get no target: a ratio
-of 1 by definition says nothing about quantization loss.
+same model and metric, or, where the source prints no 16-bit value, its one Q8_0 row of that
+model and metric (flag ``q8_0_baseline``); never another source's. Rows that yield no target
+keep ``excluded_reason`` (``"<code>: <why>"``). Baseline rows (the reference compared with
+itself) get no target: a ratio of 1 by definition says nothing about quantization loss.
+
+KV-cache rows (a ``[kv q8_0]`` tag, :mod:`advisor.data.quant_tags`) carry ``cache_type``. A row
+with a quantized cache is compared with the same source's row of the same weights and metric on
+an f16 cache: its target is the cache's own cost (flag ``kv_cache_only``), whatever weights
+baseline the source printed. Without that row, a KLD of 16-bit weights is the cache's cost too;
+anything else mixes the two costs (``kv_combined``) and is kept without a target. KLD against a
+quantized model (:data:`QUANTIZED_REFERENCE_KLD`) keeps its value, flagged
+``quantized_reference`` (training skips it). What each metric name means is in
+:mod:`advisor.data.importers.quality_metrics`.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import math
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from advisor.data.dataset import csv_number, write_csv_models, write_rows
+from advisor.data.importers.quality_metrics import (
+    DELTA_PRIORITY,
+    benchmark_and_category,
+    metric_kind,
+)
+from advisor.data.importers.quality_targets import (
+    Q8_0_BASELINE,
+    RawRow,
+    SourceIndex,
+    cache_target,
+    weights_target,
+)
 from advisor.data.naming import (
     ModelName,
     QuantLabel,
@@ -34,72 +54,23 @@ from advisor.data.naming import (
     parse_quant_label,
     size_to_bytes,
 )
+from advisor.data.quant_tags import DEFAULT_CACHE_TYPE
 from advisor.vocabulary.errors import DataFileError
+from advisor.vocabulary.quants import find_quant
 from advisor.vocabulary.schema import MetricKind, QualityRow, Source
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["source_id", "model", "params_b", "quant", "bpw", "metric", "task_category", "value",
            "baseline_value", "notes"]
-_FLOAT_QUANTS = {"F16": "F16", "FP16": "F16", "BF16": "BF16", "F32": "F32", "FP32": "F32",
-                 "FP8": "FP8", "BF16/FP16": "BF16/F16"}
-_DELTA_PRIORITY = ("ppl_ratio_vs_f16", "qerror_pct_ppl_ratio_minus1", "ppl_delta_pct_vs_f16",
-                   "ln_ppl_ratio_vs_f16", "delta_ppl_vs_f16")
-_OTHER = re.compile(r"median_kld|q99_kld|top_token|delta_p_pct|same_top_p|ppl_correlation|"
-                    r"nominal_bpw|bpw_measured")
-_PPL = re.compile(r"^ppl(_wikitext2|_c4|_ptb)?$")
-_ACCURACY = re.compile(r"acc|pass|mmlu|gsm8k|ifeval|aider|aime|math|gpqa|mbpp|livecodebench|"
-                       r"c-eval|cmmlu|avg|average|winogrande|hellaswag", re.IGNORECASE)
-# (regex on the metric, benchmark, category used only when the source left it blank)
-_BENCHMARKS: tuple[tuple[str, str, str], ...] = (
-    (r"mmlu_pro|mmlu-pro", "MMLU-Pro", "knowledge"), (r"cmmlu", "CMMLU", "knowledge"),
-    (r"mmlu", "MMLU", "knowledge"), (r"c-eval", "C-Eval", "knowledge"),
-    (r"truthfulqa", "TruthfulQA", "knowledge"), (r"gsm8k", "GSM8K", "math"),
-    (r"math.?500", "MATH-500", "math"), (r"aime", "AIME 2024", "math"),
-    (r"gpqa", "GPQA", "reasoning"), (r"ifeval", "IFEval", "instruction_following"),
-    (r"mbpp\+", "MBPP+", "coding"), (r"mbpp_lua", "MultiPL-MBPP (Lua)", "coding"),
-    (r"humaneval_lua", "MultiPL-HumanEval (Lua)", "coding"), (r"mceval", "McEval (Lua)", "coding"),
-    (r"mbpp", "MBPP", "coding"), (r"livecodebench", "LiveCodeBench", "coding"),
-    (r"aider", "Aider Polyglot", "coding"), (r"arc_challenge", "ARC-Challenge", "reasoning"),
-    (r"arc_easy", "ARC-Easy", "reasoning"), (r"hellaswag", "HellaSwag", "reasoning"),
-    (r"winogrande", "WinoGrande", "reasoning"), (r"piqa", "PIQA", "reasoning"),
-    (r"openbookqa", "OpenBookQA", "reasoning"), (r"boolq", "BoolQ", "reading_comprehension"),
-    (r"lambada", "LAMBADA", "language_modeling"), (r"ppl_wikitext2", "WikiText-2",
-                                                    "language_modeling"),
-    (r"ppl_c4", "C4", "language_modeling"), (r"ppl_ptb", "PTB", "language_modeling"),
-    (r"kld|ppl", "", "language_modeling"),
-)
 _SIZE_IN_NOTES = re.compile(r"(\d+(?:\.\d+)?)\s*(TiB|TB|GiB|GB|MiB|MB|G)\b")
 _COLLAPSE_RATIO = 10.0  # PPL more than 10x the baseline: the quantized model is broken
 _DISCREPANCY = re.compile(r"discrepan|inconsistent", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class _Raw:
-    path: Path
-    line: int
-    source_id: str
-    model: str
-    params_b: float | None
-    quant: str
-    bpw: float | None
-    metric: str
-    task_category: str
-    value: float
-    baseline_value: float | None
-    notes: str
-
-    @property
-    def ref_quant(self) -> str | None:
-        """The float type when this row is a full-precision reference, else None."""
-        return _FLOAT_QUANTS.get(self.quant.strip().upper())
-
-
-
-
-def read_quality_csv(path: Path) -> list[_Raw]:
+def read_quality_csv(path: Path) -> list[RawRow]:
     """Rows of one long-format quality CSV; a malformed row fails with ``file:line``."""
-    out: list[_Raw] = []
+    out: list[RawRow] = []
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -120,104 +91,31 @@ def read_quality_csv(path: Path) -> list[_Raw]:
             params = csv_number(path, line, "params_b", row["params_b"], required=False)
             if params is not None and params <= 0:
                 raise DataFileError(path, line, f"params_b must be > 0, got {params}")
-            out.append(_Raw(path, line, row["source_id"].strip(), row["model"].strip(), params,
+            try:
+                label = parse_quant_label(row["quant"])
+            except ValueError as e:
+                raise DataFileError(path, line, str(e)) from e
+            out.append(RawRow(path, line, row["source_id"].strip(), row["model"].strip(), params,
                             row["quant"].strip(),
                             csv_number(path, line, "bpw", row["bpw"], required=False),
                             row["metric"].strip(), row["task_category"].strip(),
                             csv_number(path, line, "value", row["value"], required=True) or 0.0,
                             csv_number(path, line, "baseline_value", row["baseline_value"],
-                                    required=False), row["notes"].strip()))
+                                    required=False), row["notes"].strip(), label))
     return out
 
 
-def _kind(raw: _Raw) -> MetricKind:
-    metric = raw.metric.lower()
-    if metric.startswith("mean_kld"):
-        return MetricKind.KLD
-    if _OTHER.search(metric) or metric in _DELTA_PRIORITY:
-        return MetricKind.OTHER
-    if _PPL.match(metric):
-        return MetricKind.PERPLEXITY
-    if _ACCURACY.search(metric):
-        return MetricKind.ACCURACY
-    raise DataFileError(raw.path, raw.line, f"unknown metric {raw.metric!r}; known: ppl*, "
-                        "mean_kld*, accuracy-like (acc, pass@1, mmlu, ...), "
-                        f"{', '.join(_DELTA_PRIORITY)}")
+def _kind(raw: RawRow) -> MetricKind:
+    kind = metric_kind(raw.metric)
+    if kind is None:
+        raise DataFileError(raw.path, raw.line, f"unknown metric {raw.metric!r}; known: ppl, "
+                            "ppl_<corpus>, mean_kld*, accuracy-like (acc, pass@1, mmlu, "
+                            "mc_score, ...), reference-only (median/max KLD, same-top, Δp, "
+                            f"confidence, refusal), {', '.join(DELTA_PRIORITY)}")
+    return kind
 
 
-def _ratio_from(metric: str, value: float, base_ppl: float | None) -> float | None:
-    if metric == "ppl_ratio_vs_f16":
-        return value
-    if metric in ("qerror_pct_ppl_ratio_minus1", "ppl_delta_pct_vs_f16"):
-        return 1.0 + value / 100.0
-    if metric == "ln_ppl_ratio_vs_f16":
-        return math.exp(value)
-    if metric == "delta_ppl_vs_f16" and base_ppl:
-        return (base_ppl + value) / base_ppl
-    return None
-
-
-class _Index:
-    """Look-ups within one source: reference rows and the perplexity forms of each quant."""
-
-    def __init__(self, rows: list[_Raw]) -> None:
-        self.refs: dict[tuple[str, str, str], list[_Raw]] = {}
-        self.groups: dict[tuple[str, str, str], list[_Raw]] = {}
-        for r in rows:
-            if r.ref_quant:
-                self.refs.setdefault((r.source_id, r.model, r.metric), []).append(r)
-            metric = r.metric.lower()
-            if metric == "ppl" or metric in _DELTA_PRIORITY:
-                self.groups.setdefault((r.source_id, r.model, r.quant), []).append(r)
-
-    def baseline(self, r: _Raw) -> tuple[float | None, str | None, _Raw | None]:
-        """(baseline value, what it is, the reference row) for an accuracy/perplexity row."""
-        refs = self.refs.get((r.source_id, r.model, r.metric), [])
-        if r.baseline_value is not None:
-            for ref in refs:
-                if math.isclose(ref.value, r.baseline_value, rel_tol=1e-9):
-                    return r.baseline_value, ref.ref_quant, ref
-            return r.baseline_value, _baseline_from_notes(r.notes), None
-        for wanted in ("F16", "BF16", "BF16/F16", "F32", "FP8"):
-            for ref in refs:
-                if ref.ref_quant == wanted:
-                    return ref.value, wanted, ref
-        return None, None, None
-
-    def f16_ppl(self, r: _Raw) -> float | None:
-        for ref in self.refs.get((r.source_id, r.model, "ppl"), []):
-            if ref.ref_quant in ("F16", "BF16"):
-                return ref.value
-        return None
-
-
-def _baseline_from_notes(notes: str) -> str:
-    m = re.search(r"\b(FP8|BF16|FP16|F16|FP32)\b", notes)
-    return _FLOAT_QUANTS.get(m.group(1), m.group(1)) if m else "full precision (type not named)"
-
-
-def _carrier(index: _Index, r: _Raw) -> _Raw | None:
-    """The one row of r's (source, model, quant) that carries the PPL ratio, if any."""
-    group = index.groups.get((r.source_id, r.model, r.quant), [])
-    for g in group:
-        if g.metric == "ppl" and g.ref_quant is None and index.baseline(g)[0] is not None:
-            return g
-        if g.metric == "ppl" and _notes_qerror(g) is not None:
-            return g
-    for metric in _DELTA_PRIORITY:
-        for g in group:
-            if g.metric == metric and g.ref_quant is None and _ratio_from(
-                    metric, g.value, index.f16_ppl(g)) is not None:
-                return g
-    return None
-
-
-def _notes_qerror(r: _Raw) -> float | None:
-    m = re.search(r"quantization error ([0-9.]+)%", r.notes)
-    return float(m.group(1)) if m else None
-
-
-def _file_size(raw: _Raw, label: QuantLabel) -> tuple[int | None, str]:
+def _file_size(raw: RawRow, label: QuantLabel) -> tuple[int | None, str]:
     sizes = {size_to_bytes(n, u): f"{n} {u}" for n, u in _SIZE_IN_NOTES.findall(raw.notes)}
     if label.file_bytes is not None:
         sizes.setdefault(label.file_bytes, "size in quant label")
@@ -230,24 +128,20 @@ def _file_size(raw: _Raw, label: QuantLabel) -> tuple[int | None, str]:
     return None, ""
 
 
-def _category(raw: _Raw) -> tuple[str | None, str | None]:
-    """(benchmark, task category); the source's category is kept when it gave one."""
-    given = raw.task_category if raw.task_category not in ("", "n/a") else None
-    for pattern, benchmark, category in _BENCHMARKS:
-        if re.search(pattern, raw.metric, re.IGNORECASE):
-            return benchmark or None, given or category
-    return None, given
+def _pure_bpw(raw: RawRow, label: QuantLabel) -> float | None:
+    """Nominal bits per weight of a pure quant's one type (``base_type``), or None."""
+    if "pure" not in label.flags or label.base_type is None:
+        return None
+    found = find_quant(label.base_type)
+    return found.nominal_bpw if found is not None else None
 
 
-def _convert(raw: _Raw, index: _Index) -> QualityRow:
+def _convert(raw: RawRow, index: SourceIndex) -> QualityRow:
     name: ModelName = normalise_model(raw.model, raw.params_b)
-    label = parse_quant_label(raw.quant)
+    label = raw.label
     kind = _kind(raw)
     flags = list(label.flags)
     extra: list[str] = []
-    excluded: str | None = None
-    retention = ppl_ratio = kld = None
-    baseline_value, baseline_quant = raw.baseline_value, None
 
     if label.not_gguf or re.search(r"\bnot GGUF\b", raw.notes, re.IGNORECASE):
         flags.append("not_gguf")
@@ -269,57 +163,22 @@ def _convert(raw: _Raw, index: _Index) -> QualityRow:
     if discrepancy:
         flags.append("source_discrepancy")
 
-    if kind is MetricKind.KLD:
-        kld, baseline_quant = raw.value, "F16" if "f16" in raw.metric else "full precision"
-    elif kind in (MetricKind.ACCURACY, MetricKind.PERPLEXITY):
-        baseline_value, baseline_quant, ref = index.baseline(raw)
-        if ref is raw or (ref is None and raw.ref_quant and raw.baseline_value == raw.value):
-            excluded = "baseline_row: the reference compared with itself (ratio 1 by definition)"
-        elif baseline_value is None:
-            qerr = _notes_qerror(raw) if kind is MetricKind.PERPLEXITY else None
-            if qerr is not None:
-                ppl_ratio, baseline_quant = 1.0 + qerr / 100.0, "F16"
-                extra.append("ppl_ratio from the quantization error % printed by the source")
-            else:
-                carrier = _carrier(index, raw) if kind is MetricKind.PERPLEXITY else None
-                why = f" (the ratio is carried by its {carrier.metric} row)" if carrier else ""
-                excluded = ("no_baseline: the source prints no full-precision value for this "
-                            f"model and metric{why}")
-        elif baseline_value <= 0:
-            excluded = f"bad_baseline: baseline {baseline_value} is not > 0"
-        elif kind is MetricKind.ACCURACY:
-            if raw.value > 1.0 >= baseline_value:
-                excluded = "scale_mismatch: value in %, baseline as a fraction"
-            elif raw.value <= 0:
-                excluded = "zero_score: retention 0 cannot be stored (must be > 0)"
-            else:
-                retention = raw.value / baseline_value
-        else:
-            ppl_ratio = raw.value / baseline_value
-    elif raw.metric in _DELTA_PRIORITY:
-        carrier = _carrier(index, raw)
-        if raw.ref_quant:
-            excluded = "baseline_row: delta of a full-precision row, not a quantization loss"
-        elif carrier is raw:
-            kind = MetricKind.PERPLEXITY
-            ppl_ratio = _ratio_from(raw.metric, raw.value, index.f16_ppl(raw))
-            baseline_quant = "F16"
-            extra.append(f"ppl_ratio derived from {raw.metric}")
-        elif carrier is not None:
-            excluded = (f"duplicate_fact: the same quant's {carrier.metric} row carries the "
-                        "ratio")
-        else:
-            excluded = "no_baseline: delta only, the source prints no baseline PPL"
-    elif "bpw" in raw.metric:
-        excluded = "bpw_reference: bits-per-weight row, no quality metric"
+    if label.cache_type in (None, DEFAULT_CACHE_TYPE):
+        t = weights_target(raw, index, kind)
     else:
-        excluded = f"reference_metric: {raw.metric} is kept for reference, not a target"
+        t = cache_target(raw, index, kind)
+    flags += t.flags
+    extra += t.extra
+    if t.baseline_quant == Q8_0_BASELINE and not t.excluded:
+        flags.append("q8_0_baseline")
+    excluded = t.excluded
     if discrepancy:
         excluded = "source_discrepancy: flagged inconsistent in the source notes"
-    if ppl_ratio is not None and ppl_ratio > _COLLAPSE_RATIO:
+    if t.ppl_ratio is not None and t.ppl_ratio > _COLLAPSE_RATIO:
         flags.append("ppl_collapse")
 
-    basis: Literal["stated", "file_size"] | None = "stated" if raw.bpw is not None else None
+    basis: Literal["stated", "file_size", "catalog"] | None = (
+        "stated" if raw.bpw is not None else None)
     bpw = raw.bpw
     file_bytes, size_note = _file_size(raw, label)
     if size_note:
@@ -329,9 +188,13 @@ def _convert(raw: _Raw, index: _Index) -> QualityRow:
         bpw, basis = file_bytes * 8 / (params_for_bpw * 1e9), "file_size"  # 1e9 params per B
         src = "catalog" if name.catalog_params_b else "row"
         extra.append(f"bpw from file size and {params_for_bpw} B params ({src})")
+    if bpw is None and (nominal := _pure_bpw(raw, label)) is not None:
+        bpw, basis = nominal, "catalog"
+        extra.append(f"bpw = nominal {nominal:g} of the pure quant's one type "
+                     f"{label.base_type} (embeddings and output at another type not counted)")
     stderr_match = re.search(r"±\s*([0-9.]+)", raw.notes)
-    items = re.search(r"(\d+)/(\d+) passing tasks|(\d+) tasks", raw.notes)
-    benchmark, category = _category(raw)
+    items = re.search(r"(\d+)/(\d+) passing tasks|(?<!the )\b(\d+) tasks", raw.notes)
+    benchmark, category = benchmark_and_category(raw.metric, raw.task_category)
     imatrix = label.imatrix
     if imatrix is None:
         if re.search(r"imatrix=None|no imatrix", raw.notes):
@@ -348,10 +211,10 @@ def _convert(raw: _Raw, index: _Index) -> QualityRow:
         active_params_b=name.active_params_b if name.moe else raw.params_b, moe=name.moe,
         quant=label.quant, quant_as_published=raw.quant, quant_variant=variant, imatrix=imatrix,
         bpw=bpw, bpw_basis=basis, file_bytes=file_bytes, flags=sorted(set(flags)),
-        excluded_reason=excluded, notes=notes, metric=raw.metric, metric_kind=kind,
+        excluded_reason=excluded, notes=notes, metric=raw.metric, metric_kind=t.kind,
         task_category=category, benchmark=benchmark, value=raw.value,
-        baseline_value=baseline_value, baseline_quant=baseline_quant, retention=retention,
-        ppl_ratio=ppl_ratio, kld=kld,
+        baseline_value=t.baseline_value, baseline_quant=t.baseline_quant,
+        retention=t.retention, ppl_ratio=t.ppl_ratio, kld=t.kld, cache_type=label.cache_type,
         stderr=float(stderr_match.group(1).rstrip(".")) if stderr_match else None,
         n_items=int(items.group(2) or items.group(3)) if items else None)
 
@@ -390,7 +253,7 @@ def import_quality(shared_dir: Path) -> tuple[list[QualityRow], list[Source]]:
     if not paths:
         raise DataFileError(folder, None, "no quality CSV files found (expected *.csv)")
     raws = [r for path in paths for r in read_quality_csv(path)]
-    index = _Index(raws)
+    index = SourceIndex(raws)
     rows = []
     for raw in raws:
         try:

@@ -4,9 +4,13 @@ Input (a shared data folder, read only):
 
 * ``speed/*.csv`` except ``hardware.csv``: one llama-bench result per line, columns
   :data:`SPEED_COLUMNS`; multi-device runs name the device as ``'<device> xN'``;
-* ``speed/hardware.csv``: one device per line with its published specs;
+* ``hardware/devices.csv`` (:mod:`advisor.data.importers.hardware`) and ``speed/hardware.csv``:
+  the devices with their published specs; a source's name for a device the table lists under
+  another name is filed under the table's (the name as published stays in
+  ``environment['hardware_as_published']``);
 * ``speed/SOURCES.md``: the citation of every ``source_id`` (numbered ``**source_id**:`` items);
-* ``catalog/architectures.csv`` (optional): active parameters of MoE models.
+* ``catalog/architectures.csv`` and ``catalog/arch/*/arch.csv`` (optional): model names and
+  active parameters of MoE models.
 
 Output: every input line becomes exactly one :class:`~advisor.vocabulary.schema.SpeedRow`
 (unusable ones keep ``excluded_reason``), every hardware line one
@@ -14,6 +18,12 @@ Output: every input line becomes exactly one :class:`~advisor.vocabulary.schema.
 cited source one :class:`~advisor.vocabulary.schema.Source`. Device specs on a row are per device; a
 multi-GPU row says how many in ``n_devices``. No published number is changed: tokens/s,
 sizes and specs are copied, and everything derived (``bpw`` from the file size) says so.
+
+Rows whose weights were partly in host memory (offload keys of the notes: ``-ot``,
+``--n-cpu-moe``, ``--fit-target``...) and rows whose layers ran on networked hosts (llama.cpp
+RPC) are kept with their placement (``environment['placement']``, flags ``offload`` / ``rpc``)
+and an ``excluded_reason``: the all-on-device speed model does not describe them, and the offload
+rows are what the offload speed model's error is measured on.
 """
 
 from __future__ import annotations
@@ -34,14 +44,21 @@ from advisor.data.dataset import (
     write_csv_models,
     write_rows,
 )
+from advisor.data.importers.hardware import SPEED_DEVICE_NAMES, import_hardware
 from advisor.data.importers.speed_labels import (
     IK_LLAMA,
     NotesInfo,
+    QuantLabel,
     parse_backend,
-    parse_model,
     parse_notes,
     parse_quant,
     split_hardware,
+)
+from advisor.data.importers.speed_models import (
+    CatalogIndex,
+    normalised,
+    parse_model,
+    read_catalog,
 )
 from advisor.vocabulary.errors import DataFileError, InvalidInputError
 from advisor.vocabulary.quants import get_quant
@@ -62,6 +79,8 @@ _KINDS = {"gpu": HardwareKind.GPU, "apple": HardwareKind.APPLE, "cpu": HardwareK
           "apu": HardwareKind.APU, "apple-cpu": HardwareKind.CPU}
 APPLE_CPU_NOTE = "hardware.csv kind 'apple-cpu' (Apple SoC, CPU cores only) read as cpu"
 _HIGH_VARIANCE = 0.10  # stdev above this fraction of the mean flags the row
+#: Sources whose params_b is a rounded integer (speed/SOURCES.md): the catalog's count wins.
+ROUNDED_PARAMS_SOURCES = frozenset({"localmaxxing_via_llmfit"})
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -185,22 +204,6 @@ def citation_for(source_id: str, citations: dict[str, str]) -> str | None:
     return None
 
 
-def read_catalog(shared_dir: Path) -> dict[str, tuple[float, float]]:
-    """Lowercased model -> (params_b, active_params_b) from catalog/architectures.csv."""
-    path = shared_dir / "catalog" / "architectures.csv"
-    if not path.is_file():
-        return {}
-    out = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        for rec in csv.DictReader(fh):
-            try:
-                out[rec["model"].lower()] = (float(rec["params_b"]),
-                                             float(rec["active_params_b"]))
-            except (KeyError, ValueError):
-                continue
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # speed rows
 # ---------------------------------------------------------------------------------------------
@@ -215,13 +218,14 @@ def speed_files(shared_dir: Path) -> list[Path]:
 
 
 def build_row(path: Path, line: int, rec: dict[str, str], devices: dict[str, Hardware],
-              catalog: dict[str, tuple[float, float]]) -> SpeedRow:
+              catalog: CatalogIndex) -> SpeedRow:
     """One published llama-bench line as a :class:`SpeedRow`."""
     notes = rec["notes"]
     flags: list[str] = []
     remarks: list[str] = []
     excluded: list[str] = []
-    num = {c: csv_number(path, line, c, rec[c]) for c in ("params_b", "bpw", "model_size_gib")}
+    num = {c: csv_number(path, line, c, "" if rec[c] == "None" else rec[c])
+           for c in ("params_b", "bpw", "model_size_gib")}
     tokens = csv_number(path, line, "tokens_per_s", rec["tokens_per_s"], required=True)
     if tokens is None or tokens <= 0:
         raise DataFileError(path, line,
@@ -230,6 +234,12 @@ def build_row(path: Path, line: int, rec: dict[str, str], devices: dict[str, Har
         raise DataFileError(path, line, "source_id is empty")
 
     device, n_devices = split_hardware(rec["hardware"])
+    renamed = SPEED_DEVICE_NAMES.get(device)
+    environment: dict[str, object] = {}
+    if renamed is not None and renamed.same:
+        remarks.append(f"device {renamed.device!r} ({renamed.reason})")
+        environment["hardware_as_published"] = device
+        device = renamed.device
     hw = devices.get(device)
     if n_devices > 1:
         flags.append("multi_gpu")
@@ -237,7 +247,7 @@ def build_row(path: Path, line: int, rec: dict[str, str], devices: dict[str, Har
         excluded.append(f"device {device!r} is not in hardware.csv")
 
     try:
-        backend = parse_backend(rec["backend"])
+        backend = parse_backend(rec["backend"], allow_blank=True)
     except InvalidInputError as e:
         raise DataFileError(path, line, str(e)) from e
     flags += backend.flags
@@ -251,14 +261,41 @@ def build_row(path: Path, line: int, rec: dict[str, str], devices: dict[str, Har
         flags.append("fork")
 
     info = parse_notes(notes)
+    info.environment.update(environment)
+    if info.placement:
+        flags.append("offload")
+        info.environment["placement"] = info.placement
+        excluded.append("weights partly in host memory (offload: " + "; ".join(
+            f"{k}={v}" for k, v in info.placement.items()) + "): kept for the offload speed "
+            "error, not for the all-on-device model")
+    if "rpc" in backend.flags:
+        excluded.append("layers split over networked hosts (llama.cpp RPC): the model has "
+                        "no term for the network")
     build = re.search(r"\bbuild ([0-9a-f]{6,})/(\d+)", rec["backend"])
     if build and "llama_cpp_build" not in info.environment:
         info.environment["llama_cpp_build"] = f"{build.group(1)} ({build.group(2)})"
+    if num["params_b"] is not None and num["params_b"] <= 0:
+        remarks.append(f"params_b as published {rec['params_b']!r} is no parameter count")
+        num["params_b"] = None
     model = parse_model(rec["model"], num["params_b"], source_id=rec["source_id"], notes=notes,
                         catalog=catalog)
     flags += model.flags
     remarks += model.remarks
+    known = catalog.get(normalised(model.model))
+    if known is not None and known[1] and (num["params_b"] is None or (
+            rec["source_id"] in ROUNDED_PARAMS_SOURCES
+            and abs(num["params_b"] - known[1]) > 0.05 * known[1])):
+        remarks.append(f"params_b {known[1]:g} from the model catalog (published: "
+                       f"{rec['params_b'] or 'blank'})")
+        num["params_b"] = known[1]
+        if not model.moe:
+            model.active_params_b = known[1]
     quant = parse_quant(rec["quant"], model_published=rec["model"], notes=notes)
+    if model.model.startswith("gpt-oss-") and quant.quant in ("F16", "BF16"):
+        # speed/SOURCES.md: gpt-oss "F16" GGUFs keep the experts in MXFP4 (llama-bench prints
+        # the file type of the rest); the experts are nearly all of the bytes
+        quant = QuantLabel("MXFP4", None, ("float_non_experts",), f"gpt-oss {rec['quant']} "
+                           f"file: experts in MXFP4, the rest {rec['quant']}")
     flags += quant.flags
     if quant.remark:
         remarks.append(quant.remark)
@@ -356,7 +393,9 @@ def _high_variance(info: NotesInfo, tokens: float, test: str, params_b: float | 
 def import_speed(shared_dir: Path) -> tuple[list[SpeedRow], list[Hardware], list[Source]]:
     """(rows, devices, sources) of a shared data folder; one row per input CSV line."""
     shared_dir = Path(shared_dir)
-    devices = read_hardware(shared_dir / "speed" / HARDWARE_FILE)
+    published = read_hardware(shared_dir / "speed" / HARDWARE_FILE)
+    devices = import_hardware(shared_dir, extra=published) \
+        if (shared_dir / "hardware" / "devices.csv").is_file() else published
     by_name = {d.name: d for d in devices}
     citations = read_citations(shared_dir / "speed" / "SOURCES.md")
     catalog = read_catalog(shared_dir)

@@ -205,6 +205,45 @@ function renderPick(rec, kind) {
     : [el("p", {}, "Pick a device or give its specs to see speed estimates.")]));
   $("explanation").textContent = rec.explanation;
   $("notes").replaceChildren(...rec.notes.map((n) => el("li", {}, n)));
+  renderLaunch(p);
+}
+
+// ---- download and run: the repo, and llama.cpp command lines with copy buttons ------------
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+  const area = el("textarea", { readonly: "", style: "position:absolute;left:-9999px" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  document.execCommand("copy");
+  area.remove();
+}
+
+function commandBlock(id, label, text) {
+  const button = el("button", { type: "button", class: "copy", "aria-label": `Copy the ${label} command` }, "Copy");
+  button.addEventListener("click", async () => {
+    try { await copyText(text); button.textContent = "Copied"; }
+    catch (e) { button.textContent = "Select and copy"; }
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  });
+  return el("div", { class: "command" }, el("pre", { id, "aria-label": label }, el("code", {}, text)), button);
+}
+
+function renderLaunch(p) {
+  const parts = [];
+  const d = p.download;
+  if (d) {
+    const file = d.file_pattern ? `, file ${d.file_pattern}` : "";
+    const basis = d.quant_basis === "assumed" ? ` (${p.quant} itself not seen in a source; the uploader publishes every quant type)` : "";
+    parts.push(el("p", { id: "download" }, "Get it from ", el("a", { href: d.url, rel: "noopener" }, d.repo),
+      `${file}${basis}.`, d.ollama_tag ? ` Ollama: ollama run ${d.ollama_tag}` : ""));
+  }
+  if (p.run) {
+    parts.push(commandBlock("run-server", "llama-server", p.run.llama_server),
+      commandBlock("run-cli", "llama-cli", p.run.llama_cli));
+    if (p.run.notes.length) parts.push(el("ul", { class: "notes" }, ...p.run.notes.map((n) => el("li", {}, n))));
+  }
+  $("launch").replaceChildren(...parts);
 }
 
 function renderAlternatives(rec) {
@@ -383,7 +422,7 @@ function bpwChart(rec, points) {
     return { label: `${label} (mean)`, colour: SIZE_COLOURS[k],
       pts: [...byQuant.entries()].map(([q, e]) => ({ quant: q, bpw: e.bpw, y: e.sum / e.n })).sort((a, b) => a.bpw - b.bpw) };
   }).filter((s) => s.pts.length);
-  const own = points.filter((p) => p.model === rec.pick.model).sort((a, b) => a.bpw - b.bpw)
+  const own = points.filter((p) => p.model === rec.pick.model && p.mode === rec.pick.mode).sort((a, b) => a.bpw - b.bpw)
     .map((p) => ({ quant: p.quant, bpw: p.bpw, y: p.retention }));
   series.push({ label: `${rec.pick.model}`, colour: "#111", pts: own, wide: true });
   const all = series.flatMap((s) => s.pts);
@@ -411,7 +450,7 @@ function bpwChart(rec, points) {
 }
 
 function speedChart(rec, points, hardware, minTps) {
-  const own = points.filter((p) => p.model === rec.pick.model && p.tg128 !== null).sort((a, b) => b.bpw - a.bpw);
+  const own = points.filter((p) => p.model === rec.pick.model && p.mode === rec.pick.mode && p.tg128 !== null).sort((a, b) => b.bpw - a.bpw);
   if (!hardware || !own.length) {
     return [chartTitle("Speed per quant"), el("figcaption", {}, "Pick a device or give its specs to see the speed of each quant.")];
   }
