@@ -78,6 +78,7 @@ def measure(model: str, quants: str, threads: int | None, gpu_layers: int, repea
 
     from advisor.measure.environment import isa_flags
     from advisor.measure.ladder import MeasureOptions, run_ladder
+    from advisor.measure.llama_backend import RunConfig
     from advisor.measure.quantize import plan_ladder
     from advisor.measure.rows import UNSTEADY_CV, summary, unsteady_tests
     from advisor.recommender.file_memory import predicted_memory_mib
@@ -89,7 +90,9 @@ def measure(model: str, quants: str, threads: int | None, gpu_layers: int, repea
         repeats=repeats, force=force, flash_attn=flash_attn, n_chunks=eval_chunks,
         tasks_per_category=tasks_per_category, speed_only=speed_only, keep_quants=keep_quants,
         tests=tuple(t.strip() for t in tests.split(",") if t.strip()),
-        memory_model=functools.partial(predicted_memory_mib, isa=isa_flags()))
+        # the ladder's runs keep llama-cpp-python's default, a full-context sliding-window cache
+        memory_model=functools.partial(predicted_memory_mib, isa=isa_flags(),
+                                       swa_full=RunConfig.swa_full))
     try:
         for test in opts.tests:
             try:

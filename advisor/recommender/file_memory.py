@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from advisor.data.gguf_header import TensorInfo, read_tensors, spec_from_gguf
-from advisor.recommender.memory import estimate_memory
+from advisor.recommender.memory import MemoryBreakdown, estimate_memory
 from advisor.vocabulary.units import MIB
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,17 @@ def repack_bytes(tensors: list[TensorInfo], isa: list[str]) -> int:
     return total
 
 
-def predicted_memory_mib(path: Path, *, context: int, batch: int, flash_attn: bool,
-                         isa: list[str], gpu_layers: int = 0) -> float | None:
-    """The memory model's estimate for running ``path`` at ``context`` tokens, MiB.
+def predicted_memory(path: Path, *, context: int, batch: int, flash_attn: bool,
+                     isa: list[str], gpu_layers: int = 0, swa_full: bool = False
+                     ) -> MemoryBreakdown | None:
+    """The memory model's itemised estimate for running ``path`` at ``context`` tokens.
 
     ``gpu_layers`` > 0 means a discrete-GPU run (the GPU memory model: weights, KV, compute and
     a fixed 400 MiB allowance). Otherwise a CPU run on a CPU with flags ``isa``: the estimate is
     what llama.cpp adds to the measuring process's peak RSS, i.e. ``peak_rss_mib -
     rss_before_load_mib`` of the measurement worker, with this file's CPU-repacked matrices
-    counted.
+    counted. ``swa_full``: sliding-window layers cache the whole context (llama-cpp-python's
+    default, :class:`advisor.measure.llama_backend.RunConfig`).
 
     None (with the reason logged) when the memory model cannot describe this file, so the
     column is left empty rather than filled with a guess.
@@ -68,13 +70,22 @@ def predicted_memory_mib(path: Path, *, context: int, batch: int, flash_attn: bo
     try:
         spec = spec_from_gguf(path)
         if gpu_layers > 0:
-            est = estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
-                                  batch=batch, flash_attn=flash_attn, runtime="gpu")
-        else:
-            est = estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
-                                  batch=batch, flash_attn=flash_attn, runtime="cpu",
-                                  repack_bytes=repack_bytes(read_tensors(path), isa))
+            return estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
+                                   batch=batch, flash_attn=flash_attn, runtime="gpu",
+                                   swa_full=swa_full)
+        return estimate_memory(spec, weights_bytes=path.stat().st_size, context=context,
+                               batch=batch, flash_attn=flash_attn, runtime="cpu",
+                               repack_bytes=repack_bytes(read_tensors(path), isa),
+                               swa_full=swa_full)
     except Exception as e:  # missing metadata or memory model unavailable: column left empty
         log.warning("no memory prediction for %s: %s: %s", path.name, type(e).__name__, e)
         return None
-    return est.total_bytes / MIB
+
+
+def predicted_memory_mib(path: Path, *, context: int, batch: int, flash_attn: bool,
+                         isa: list[str], gpu_layers: int = 0, swa_full: bool = False
+                         ) -> float | None:
+    """:func:`predicted_memory`'s total, MiB (None where it has none)."""
+    est = predicted_memory(path, context=context, batch=batch, flash_attn=flash_attn, isa=isa,
+                           gpu_layers=gpu_layers, swa_full=swa_full)
+    return None if est is None else est.total_bytes / MIB
