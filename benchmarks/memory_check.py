@@ -16,7 +16,7 @@ layers only (so a file is 0.3-2 GB), random weights at the types llama-quantize 
 
     python benchmarks/memory_check.py [FILE.gguf ...] [--synthetic [--models Qwen3-8B:4:Q4_K_M,...]]
         [--tokenizer ggml-vocab-qwen2.gguf] [--threads 2] [--batch 512]
-        [--tests pp512,tg16@d1536] [--flash-attn] [--workdir var/memcheck]
+        [--tests pp512@d1024,tg16@d1520] [--flash-attn] [--workdir var/memcheck]
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=Path("var/memcheck"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=512)
-    ap.add_argument("--tests", default="pp512,tg16@d1536")
+    ap.add_argument("--tests", default="pp512@d1024,tg16@d1520")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--flash-attn", action="store_true")
     args = ap.parse_args(argv)

@@ -16,6 +16,7 @@ from advisor.recommender.memory import (
     VOCAB_HEAP_BYTES_PER_TOKEN,
     estimate_memory,
     host_compute_buffer_bytes,
+    host_work_buffer_bytes,
     kv_cache_bytes,
     per_device_bytes,
 )
@@ -163,6 +164,17 @@ def test_resident_output_stage_is_the_logits_rows_asked_for() -> None:
     assert everything == allocated
 
 
+def test_cpu_work_buffer_is_the_widest_conversion() -> None:
+    """ggml-cpu converts a MUL_MAT's f32 input to the weights' dot type (q8_K, 292 bytes per
+    256) and, without flash attention, kq to f16 for the V product; the largest one counts."""
+    moe = SMOL.model_copy(update={"intermediate_size": 1536, "n_experts": 128,
+                                  "n_experts_used": 8, "moe_intermediate_size": 768})
+    assert host_work_buffer_bytes(moe, context=256, batch=512, flash_attn=True) == (
+        256 * 8 * 768 * 292 // 256)  # ub capped at the context; experts used x width
+    assert host_work_buffer_bytes(moe, context=4096, batch=512, flash_attn=False) == (
+        512 * 4096 * 9 * 2)
+
+
 def test_cpu_breakdown_hand_computed() -> None:
     m = estimate_memory(SMOL, weights_bytes=144_811_072, context=2176, flash_attn=False,
                         runtime="cpu", repack_bytes=1000)
@@ -171,7 +183,10 @@ def test_cpu_breakdown_hand_computed() -> None:
     # resident: the attention stage (live activations + f32 scores and mask over 2304 cells)
     # outweighs one logits row; plus the output buffer's row
     attention = 512 * (4 * 576 + (9 + 2 * 3) * 64) * 4 + 512 * 2304 * (9 + 1) * 4
-    assert m.compute_buffer_bytes == max(1 * (49152 + 2 * 576) * 4, attention) + 49152 * 4
+    # + the CPU backend's work buffer: the f32 scores of one layer converted to f16 for kq x V
+    work = max(512 * 576 * 292 // 256, 512 * 2304 * 9 * 2)
+    assert m.compute_buffer_bytes == (max(1 * (49152 + 2 * 576) * 4, attention) + 49152 * 4
+                                      + work)
     assert m.overhead_bytes == CPU_RUNTIME_OVERHEAD_BYTES + VOCAB_HEAP_BYTES_PER_TOKEN * 49152
     assert m.total_bytes == (m.weights_bytes + m.kv_cache_bytes + m.compute_buffer_bytes
                              + m.overhead_bytes)

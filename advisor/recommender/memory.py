@@ -56,7 +56,12 @@ contexts, micro-batches and flash-attention settings):
   logits row per sequence per decode (llama.cpp drops the other rows before the output norm),
   so the output stage counts ``n_seq x (vocab + 2 x hidden) x 4``: an allocation of 512 rows x
   262,144 vocabulary x 4 bytes (Gemma-3-270M, 512 MiB) stays mostly untouched. A run that asks
-  for every token's logits (perplexity) makes all of it resident.
+  for every token's logits (perplexity) makes all of it resident. Beside it, the CPU backend
+  keeps one **work buffer** (:func:`host_work_buffer_bytes`) for the largest conversion a node
+  needs: f32 activations to the weights' dot type (``ub x`` widest input ``x 292 / 256``) or,
+  without flash attention, one layer's f32 scores to f16 for the ``kq x V`` product
+  (``ub x kv tokens x n_heads x 2``); counted with the compute term. Checked on synthetic files
+  of seven architectures' real shapes (``benchmarks/memory_check.py --synthetic``).
 * **Output buffer**: ``n_seq x vocab x 4`` (one logits row per sequence, reserved at context
   creation; it grows when more logits are requested in one batch).
 * **Overhead**: :data:`CPU_RUNTIME_OVERHEAD_BYTES` (llama.cpp's libraries and context
@@ -286,6 +291,23 @@ def host_compute_buffer_bytes(spec: ModelSpec, *, context: int, batch: int = 512
     return max(output_stage, live + ub * context * per_kv)
 
 
+def host_work_buffer_bytes(spec: ModelSpec, *, context: int, batch: int = 512,
+                           flash_attn: bool = True) -> int:
+    """The CPU backend's work buffer (ggml-cpu ``ggml_graph_plan``: one buffer beside the
+    compute buffer, as large as the largest node needs): a ``MUL_MAT`` converts its f32
+    activations to the weights' dot-product type first, ``ub x K`` values at 292 bytes per 256
+    (``block_q8_K``; K the widest input: hidden, dense FFN or the routed experts' width x
+    experts used), and without flash attention the ``kq x V`` product converts the f32 scores
+    of one layer to f16, ``ub x kv tokens x n_heads x 2``."""
+    hidden, n_heads = int(_need(spec, "hidden_size")), int(_need(spec, "n_heads"))
+    ub = min(batch, context)
+    widest = max(hidden, spec.intermediate_size or 0,
+                 (spec.n_experts_used or 0) * (spec.moe_intermediate_size or 0))
+    activations = ub * widest * 292 // 256
+    scores = 0 if flash_attn else ub * context * n_heads * 2
+    return max(activations, scores)
+
+
 def _host(spec: ModelSpec, weights: int, repack: int, assumptions: list[str], *,
           context: int, cache_type: str, batch: int, n_seq: int, flash_attn: bool,
           hidden: int, vocab: int, swa_full: bool) -> MemoryBreakdown:
@@ -302,11 +324,12 @@ def _host(spec: ModelSpec, weights: int, repack: int, assumptions: list[str], *,
     compute = host_compute_buffer_bytes(spec, context=cells, batch=batch,
                                         flash_attn=flash_attn, logits_rows=n_seq)
     compute += n_seq * vocab * 4  # output buffer: one logits row per sequence
+    compute += host_work_buffer_bytes(spec, context=cells, batch=batch, flash_attn=flash_attn)
     assumptions.append(
         f"compute: resident part of llama.cpp's CPU allocation, larger of the output stage "
         f"({n_seq} logits row(s)) and the {'flash-' if flash_attn else ''}attention stage for "
-        f"micro-batch {min(batch, cells)}, + output buffer; a perplexity run (every token's "
-        f"logits) makes the whole output stage resident")
+        f"micro-batch {min(batch, cells)}, + output buffer + the CPU backend's work buffer; "
+        f"a perplexity run (every token's logits) makes the whole output stage resident")
     overhead = CPU_RUNTIME_OVERHEAD_BYTES + VOCAB_HEAP_BYTES_PER_TOKEN * vocab
     assumptions.append(
         f"runtime overhead {CPU_RUNTIME_OVERHEAD_BYTES // MIB} MiB (llama.cpp libraries) + "
