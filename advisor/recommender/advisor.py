@@ -188,7 +188,7 @@ class Advisor:
         if not 0 <= n_alt <= 100:
             raise InvalidInputError(f"alternatives must be 0-100, got {n_alt}",
                                     parameter="alternatives")
-        requested, limit = None, unified_limit(device)
+        requested, limit = None, unified_limit(device, budget)
         capacity = device_capacity(device, limit)
         if device is not None and capacity is not None:
             on_device = capacity * (device.n_devices or 1)
