@@ -204,3 +204,26 @@ def test_the_section_lists_every_setup_and_exclusion(tmp_path: Path) -> None:
         assert f"| {setup.setup} | {len(setup.runs)} |" in text
     assert text.count("\n| ") >= len(ev.setups) + 2
     assert offload_section(evaluate_offload(advisor, dataset), advisor.predictor_version) in text
+
+
+def test_evaluate_command_adds_the_offload_section(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's ``evaluate`` writes the predictors' EVALUATION.md, then the offload section
+    computed with the shipped predictors (the grouped cross-validation is faked: it is slow
+    and tested in test_training.py)."""
+    from click.testing import CliRunner
+
+    import advisor.predictors.evaluation as evaluation
+    from advisor.cli.main import cli
+
+    def fake_evaluate(dataset: Dataset, out_dir: Path, **_: Any) -> Any:
+        (out_dir / "EVALUATION.md").write_text("# Held-out evaluation\n", encoding="utf-8")
+        return SimpleNamespace(files=[out_dir / "EVALUATION.md"])
+
+    monkeypatch.setattr(evaluation, "evaluate", fake_evaluate)
+    result = CliRunner().invoke(cli, ["evaluate", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "EVALUATION.md").read_text(encoding="utf-8")
+    assert "## Offload speed (published split runs)" in text
+    assert "host efficiency fitted on all setups: **" in text
+    assert "## Offload speed" in result.output

@@ -109,7 +109,9 @@ def with_placement(candidate: Candidate, plan: OffloadPlan, i: int) -> Candidate
             value=float(plan.tg[i]), unit="tokens/s", provenance="computed",
             source=f"1 / (GPU share / all-on-GPU {gpu_tg.value:.0f} tokens/s ({gpu_tg.provenance})"
                    f" + RAM bytes per token / ({plan.host_bandwidth_gbs:g} GB/s x "
-                   f"{HOST_EFFICIENCY:g}))")
+                   f"{HOST_EFFICIENCY:g} host efficiency)); the efficiency is fitted on "
+                   "published offload runs, its held-out error in EVALUATION.md (Offload "
+                   "speed)")
     return candidate.model_copy(update={"placement": placement, "speed": speed})
 
 
