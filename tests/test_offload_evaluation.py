@@ -110,6 +110,11 @@ def test_rebuild_split_from_each_kind_of_flag() -> None:
 
     with pytest.raises(NotReconstructible, match="not given"):
         rebuild_split(_row(offload="author keeps 18 layers on the CPU"), MOE, MEMORY, GPU)
+    with pytest.raises(NotReconstructible, match="all 40 layers"):
+        rebuild_split(_row(offload="partial: -ngl 99"), MOE, MEMORY, GPU)
+    dense = {**MOE, "n_moe_layers": np.array([0])}
+    with pytest.raises(NotReconstructible, match="moves nothing"):
+        rebuild_split(_row(n_cpu_moe="99"), dense, MEMORY, GPU)
 
 
 def _runs(efficiency: float, rows_per_setup: tuple[int, ...] = (1, 1, 1)) -> list[OffloadRun]:

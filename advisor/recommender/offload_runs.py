@@ -172,6 +172,9 @@ def rebuild_split(row: SpeedRow, cols: dict[str, np.ndarray], memory: dict[str, 
     text = placement.get("offload", "")
     if "n_cpu_moe" in placement:
         k = min(int(placement["n_cpu_moe"]), n_moe)
+        if k < 1:
+            raise NotReconstructible(f"--n-cpu-moe {placement['n_cpu_moe']} on a model with "
+                                     f"{n_moe} MoE layers moves nothing")
         return experts_on_cpu(cols, total, np.array([k])), f"-ngl 99 --n-cpu-moe {k}"
     if "ot" in placement:
         k = experts_matched(placement["ot"], n_layers, n_moe)
@@ -188,8 +191,11 @@ def rebuild_split(row: SpeedRow, cols: dict[str, np.ndarray], memory: dict[str, 
         return split, (f"--fit-target {placement['fit_target']} (as --n-cpu-moe "
                        f"{int(split.n_cpu_moe[0])})")
     ngl = re.search(r"-ngl (\d+)", text)
-    if ngl is not None and int(ngl.group(1)) < n_layers:
+    if ngl is not None:
         n = int(ngl.group(1))
+        if n >= n_layers:
+            raise NotReconstructible(f"-ngl {n} keeps all {n_layers} layers on the GPU and "
+                                     "no override moving weights is given")
         return layers_on_cpu(cols, total, kv, np.array([n])), f"-ngl {n}"
     raise NotReconstructible(f"the flags that placed it are not given ({text or 'none'})")
 
