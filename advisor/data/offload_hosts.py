@@ -66,10 +66,10 @@ OFFLOAD_HOSTS: dict[tuple[str, str], HostMemory] = {
     ("llamacpp_issue_threads_2025_26",
      "Intel Core i9-9900T 8C/16T (RAM not stated), Debian 12 LXC on Proxmox"):
         HostMemory(_peak(2, 2666), "rated",
-                   "Intel Core i9-9900T: 2 channels, DDR4-2666 (Intel ARK, "
-                   "ark.intel.com/content/www/us/en/ark/products/191048, 'Memory Types "
-                   "DDR4-2666', 'Max # of Memory Channels 2'); memory speed not stated in the "
-                   "post"),
+                   "Intel Core i9-9900T: 2 channels, DDR4-2666 (Intel ARK, 'Intel Core "
+                   "i9-9900T Processor' specifications: Memory Types DDR4-2666, Max # of Memory "
+                   "Channels 2; also hardzone.es/2019/08/22/intel-core-i9-9900t-geekbench-4/); "
+                   "memory speed not stated in the post"),
     ("llamacpp_issue_threads_2025_26", "CPU/RAM not in excerpt"):
         HostMemory(None, "not stated", "the excerpt names neither CPU nor memory"),
     ("localmaxxing_via_llmfit", "CPU/RAM not stated)"):
