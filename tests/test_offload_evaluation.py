@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import FakeCard, FakePredictors, FakeQuality, FakeSpeed
 
 from advisor.data.catalog import load_catalog
 from advisor.data.dataset import Dataset, load_dataset
@@ -37,7 +38,6 @@ from advisor.recommender.offload_runs import (
 from advisor.recommender.placement import split_speed
 from advisor.vocabulary.schema import Hardware, HardwareKind
 from advisor.vocabulary.settings import Settings
-from tests.conftest import FakeCard, FakePredictors, FakeQuality, FakeSpeed
 
 GB = 1e9
 # one MoE file: 40 layers, all MoE, 0.1 GB per layer besides 0.5 GB of routed experts, 8 of
