@@ -136,9 +136,32 @@ def cli_launch(product: Product) -> str:
             f"{json.dumps(selected, indent=2, ensure_ascii=False)}\n```\n")
 
 
+def cli_memory(product: Product) -> str:
+    args = ["memory", "--model", "Qwen3-14B", "--quant", "Q8_0", "--context", "32768"]
+    return _console(args, product.cli(*args))
+
+
+def cli_offload(product: Product) -> str:
+    args = ["recommend", "--vram", "12GB", "--ram", "64GB", "--task", "coding", "--hardware",
+            "NVIDIA GeForce RTX 3060 12GB", "--alternatives", "3"]
+    return _console(args, product.cli(*args))
+
+
+def cli_distills(product: Product) -> str:
+    """The seed article's question: R1 distills at 8 GB, reasoning against coding."""
+    blocks = []
+    for task in ("reasoning", "coding"):
+        args = ["recommend", "--vram", "8GB", "--task", task, "--context", "4096", "--model",
+                "DeepSeek-R1-Distill-Llama-8B", "--model", "DeepSeek-R1-Distill-Qwen-14B",
+                "--alternatives", "3"]
+        blocks.append(_console(args, product.cli(*args)))
+    return "".join(blocks)
+
+
 EXAMPLES: dict[str, Callable[[Product], str]] = {
     "api-answer": api_answer, "api-error": api_error, "cli-recommend": cli_recommend,
-    "cli-launch": cli_launch,
+    "cli-launch": cli_launch, "cli-memory": cli_memory, "cli-offload": cli_offload,
+    "cli-distills": cli_distills,
 }
 
 

@@ -106,6 +106,7 @@ def test_form_gives_the_api_pick_and_draws_the_charts(page_at, live_server):
     ({"#hardware": RTX, "#devices": "17"}, "devices", "less than or equal to 16"),
     ({"#hardware": RTX, "#devices": "0"}, "devices", "greater than or equal to 1"),
     ({"#devices": "2"}, "devices", "devices needs the hardware"),
+    ({"#hardware": RTX, "#ram": "lots"}, "ram", "ram must be a size"),
 ])
 def test_bad_input_shows_the_error_next_to_the_field(page_at, live_server, fill, field,
                                                      fragment):
@@ -257,3 +258,30 @@ def test_one_gpu_sends_no_devices(page_at, live_server, devices):
         assert "devices" not in query
     assert "devices" not in parse_qs(urlsplit(page.url).query)
     assert page.text_content("#speed-device") == f"On {RTX}:"
+
+
+def test_mode_and_ram_are_sent_and_a_split_pick_says_where_it_runs(page_at, live_server):
+    page = page_at()
+    page.goto(f"{live_server}/")
+    page.wait_for_selector("body[data-ready='true']")
+    page.fill("#vram", "8GB")
+    page.select_option("#hardware", RTX)
+    page.select_option("#mode", "thinking")
+    page.fill("#ram", "64GB")
+    page.click("#submit")
+    page.wait_for_selector("#answer:not([hidden])")
+    for query in _api_queries(page, live_server).values():
+        assert query["mode"] == ["thinking"] and query["ram"] == ["64GB"]
+    expected = _expected(live_server, vram="8GB", task="reasoning", hardware=RTX,
+                         mode="thinking", ram="64GB")
+    pick = expected["pick"]
+    assert pick["mode"] == "thinking" and pick["placement"] is not None
+    summary = page.text_content("#pick-summary")
+    assert "thinking mode" in summary and "runs split" in summary
+    assert " ".join(pick["placement"]["flags"]) in summary
+    assert parse_qs(urlsplit(page.url).query)["ram"] == ["64GB"]
+
+    again = page_at()  # the URL alone gives the same answer
+    again.goto(page.url)
+    again.wait_for_selector("#answer:not([hidden])")
+    assert again.input_value("#ram") == "64GB" and again.input_value("#mode") == "thinking"

@@ -9,6 +9,7 @@ import pytest
 
 from advisor.data.downloads import RepoTable, load_repos
 from advisor.recommender.launch import ALL_LAYERS, LaunchSpec, attach_launch, build_commands
+from advisor.recommender.placement import flags as placement_flags
 from advisor.recommender.results import Candidate, Placement
 from advisor.vocabulary.schema import Hardware, HardwareKind
 
@@ -81,7 +82,11 @@ def test_offloaded_moe_pick_carries_its_offload_flags(fake_advisor, repos):
     model = fake_advisor.catalog.get("Qwen3-30B-A3B")
     out = attach_launch(placed, model, None, repos)
     argv = _argv(out.run.llama_server)
-    assert _flag(argv, "--n-cpu-moe") == "20" and _flag(argv, "-ngl") == "49"
+    # the command line places the model as the placement's own flags say: every layer and the
+    # output on the GPU but the routed experts of 20 layers
+    assert _flag(argv, "--n-cpu-moe") == "20" and _flag(argv, "-ngl") == str(ALL_LAYERS)
+    assert placement_flags("experts_on_cpu", 49, 20) == ["-ngl", _flag(argv, "-ngl"),
+                                                          "--n-cpu-moe", "20"]
     assert _flag(argv, "-hf").startswith(out.download.repo + ":")
 
 

@@ -89,3 +89,12 @@ def test_unified_memory_is_not_offloaded_to(fake_advisor):
 def test_nothing_fits_names_the_gpu_share(fake_advisor):
     with pytest.raises(NothingFitsError, match=r"its GPU may use by default"):
         fake_advisor.recommend(vram="1TB", hardware=MAC, hardware_memory_gb=0.3)
+
+
+def test_a_mac_named_without_its_memory_takes_vram_as_its_memory(fake_advisor):
+    """A Mac given by kind and bandwidth (or a chip sold in several memory sizes) with
+    vram=64GB is a 64 GB Mac: its GPU may wire 3/4 of it, 48 GiB."""
+    rec = fake_advisor.recommend(vram="64GB", task="instruction_following",
+                                 hardware_kind="apple", bandwidth_gbs=546.0)
+    assert rec.request.gpu_limit_bytes == rec.request.budget_bytes == int(64 * GIB * 3 / 4)
+    assert any("may use by default" in n and "3/4" in n for n in rec.notes)

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +21,9 @@ from advisor.cli.machine import detect
 from advisor.cli.models import models
 from advisor.cli.plot import plot
 from advisor.vocabulary.settings import get_settings
+
+if TYPE_CHECKING:
+    from advisor.data.dataset import Dataset
 
 log = logging.getLogger("advisor")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -117,8 +120,10 @@ def train(measurements: Path | None, out: Path | None, as_json: bool) -> None:
 
     settings = get_settings()
     folder = measurements or settings.measurements_dir
-    card = train_models(load_dataset(folder), out or settings.models_dir,
-                        catalog_dir=folder / "catalog")
+    dataset = load_dataset(folder)
+    out_dir = out or settings.models_dir
+    card = train_models(dataset, out_dir, catalog_dir=folder / "catalog")
+    _add_offload_section(out_dir, out_dir, folder, dataset)
     _print_card(card, as_json)
 
 
@@ -135,10 +140,28 @@ def evaluate(measurements: Path | None, out: Path | None) -> None:
     settings = get_settings()
     out_dir = out or settings.models_dir
     folder = measurements or settings.measurements_dir
-    report = run_evaluation(load_dataset(folder), out_dir, catalog_dir=folder / "catalog")
+    dataset = load_dataset(folder)
+    report = run_evaluation(dataset, out_dir, catalog_dir=folder / "catalog")
+    _add_offload_section(out_dir, settings.models_dir, folder, dataset)
     for path in report.files:
         click.echo(f"wrote {path}", err=True)
     click.echo((out_dir / "EVALUATION.md").read_text(encoding="utf-8"))
+
+
+def _add_offload_section(out_dir: Path, predictors_dir: Path, folder: Path,
+                         dataset: Dataset) -> None:
+    """Add the offload speed evaluation (the split speed on published offload runs, with the
+    predictors in ``predictors_dir``) to ``out_dir/EVALUATION.md``."""
+    from advisor.data.catalog import load_catalog
+    from advisor.data.hardware import load_hardware
+    from advisor.predictors.artifacts import load_predictors
+    from advisor.recommender.advisor import Advisor
+    from advisor.recommender.offload_evaluation import append_offload_section
+
+    settings = get_settings()
+    advisor = Advisor(load_catalog(settings.catalog_path, settings.added_models_path),
+                      load_predictors(predictors_dir), dataset, load_hardware(folder), settings)
+    append_offload_section(out_dir / "EVALUATION.md", advisor, dataset)
 
 
 @cli.command()

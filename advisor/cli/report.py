@@ -38,8 +38,11 @@ def print_recommendation(rec: Recommendation, console: Console | None = None) ->
     console = console or Console()
     pick = rec.pick
     m = pick.memory
-    console.print(f"[bold]Pick:[/bold] {pick.model} {pick.quant}, {pick.mode}  "
-                  f"({format_bytes(m.total_bytes)} of {format_bytes(rec.request.budget_bytes)})")
+    used = (f"{format_bytes(pick.placement.gpu_bytes)} of {format_bytes(rec.request.budget_bytes)}"
+            f" on the GPU + {format_bytes(pick.placement.cpu_bytes)} of RAM"
+            if pick.placement is not None else
+            f"{format_bytes(m.total_bytes)} of {format_bytes(rec.request.budget_bytes)}")
+    console.print(f"[bold]Pick:[/bold] {pick.model} {pick.quant}, {pick.mode}  ({used})")
     console.print(f"  memory: weights {format_bytes(m.weights_bytes)}, KV cache "
                   f"{format_bytes(m.kv_cache_bytes)} ({m.context} tokens, {m.cache_type}), "
                   f"compute {format_bytes(m.compute_buffer_bytes)}, overhead "

@@ -24,6 +24,7 @@ import difflib
 import logging
 import math
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from advisor.data.dataset import HARDWARE_FILE, default_measurements_dir, read_hardware_tables
@@ -58,6 +59,7 @@ def load_hardware(folder: Path | None = None) -> dict[str, Hardware]:
     return read_hardware_tables(folder)
 
 
+@lru_cache(maxsize=8192)  # table names and aliases, asked for on every request
 def _key(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text.lower())
 
@@ -129,8 +131,9 @@ _VENDOR_WORDS = re.compile(r"^(?:nvidia|geforce|amd|radeon|intel|apple|qualcomm|
                            re.IGNORECASE)
 
 
-def _tokens(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower()))
+@lru_cache(maxsize=8192)
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z0-9]+", text.lower()))
 
 
 def _alias_keys(device: Hardware) -> set[str]:

@@ -188,7 +188,7 @@ class Advisor:
         if not 0 <= n_alt <= 100:
             raise InvalidInputError(f"alternatives must be 0-100, got {n_alt}",
                                     parameter="alternatives")
-        requested, limit = None, unified_limit(device)
+        requested, limit = None, unified_limit(device, budget)
         capacity = device_capacity(device, limit)
         if device is not None and capacity is not None:
             on_device = capacity * (device.n_devices or 1)
@@ -318,7 +318,8 @@ class Advisor:
         pick = int(near[np.lexsort((total[near], self.slowness(near, speed, plan)))][0])
         alternatives = diverse_alternatives(ranked[ranked != pick], self._model_codes, pick,
                                 query.n_alternatives)
-        front = np.asarray(pareto_front(np.flatnonzero(eligible), score, total), dtype=np.intp)
+        front = np.asarray(pareto_front(np.flatnonzero(eligible), score, total,
+                                        QUANT_TIE_POINTS), dtype=np.intp)
 
         def build(i: int) -> Candidate:
             c = self._figures.candidate(i, query, memory, speed, scores, fits)

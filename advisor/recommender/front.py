@@ -19,9 +19,21 @@ def diverse_alternatives(order: np.ndarray, codes: np.ndarray, pick: int, n: int
     return np.concatenate((order[first], order[~first]))[:n].tolist()  # type: ignore[no-any-return]
 
 
-def pareto_front(indices: np.ndarray, score: np.ndarray, total: np.ndarray) -> list[int]:
-    """Indices not dominated in (higher score, lower memory), ordered by memory."""
+def pareto_front(indices: np.ndarray, score: np.ndarray, total: np.ndarray,
+                 min_gain: float = 0.0) -> list[int]:
+    """Indices not dominated in (higher score, lower memory), ordered by memory; with
+    ``min_gain``, a point is kept only if it scores more than ``min_gain`` above the last one
+    kept (steps smaller than a tie are not worth drawing or sending)."""
     order = indices[np.lexsort((-score[indices], total[indices]))]
     s = score[order]
     best_before = np.maximum.accumulate(np.concatenate(([-np.inf], s[:-1])))
-    return [int(i) for i in order[s > best_before]]
+    strict = order[s > best_before]
+    if min_gain <= 0:
+        return [int(i) for i in strict]
+    kept: list[int] = []
+    last = -np.inf
+    for i, value in zip(strict.tolist(), score[strict].tolist(), strict=True):
+        if value > last + min_gain:
+            kept.append(i)
+            last = value
+    return kept

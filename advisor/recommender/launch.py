@@ -118,6 +118,8 @@ def _placement(candidate: Candidate) -> tuple[int | None, int | None, tuple[str,
     ot = get("override_tensor") or ()
     patterns = (ot,) if isinstance(ot, str) else tuple(str(p) for p in ot)
     layers, moe = get("n_gpu_layers"), get("n_cpu_moe")
+    if get("kind") == "experts_on_cpu":  # every layer (and the output) on the GPU but experts
+        layers = None
     return (None if layers is None else int(layers), None if not moe else int(moe), patterns)
 
 

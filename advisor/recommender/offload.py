@@ -35,7 +35,12 @@ OFFLOAD_MIN_TOKENS_PER_S = 10.0
 #: (2 channels x 8 bytes x 3,200 MT/s = 51.2 GB/s, JEDEC DDR4-3200), the common desktop of
 #: people pairing a 8-16 GB GPU with system RAM (DDR5-5600 dual channel is 89.6 GB/s).
 DEFAULT_HOST_BANDWIDTH_GBS = 51.2
-#: Share of peak host bandwidth a CPU reaches reading weights while generating.
+#: Share of peak host bandwidth a CPU reaches reading weights while generating: one constant
+#: fitted on the published runs with part of a model in system RAM
+#: (:mod:`advisor.recommender.offload_evaluation`; ``quant-advisor evaluate`` writes the fit and
+#: its held-out error in models/EVALUATION.md, "Offload speed"). Fitted 0.551 on 4 runs in 3
+#: setups (speed predictor of 2026-12-06, data c0efaf9e9518df4e); median error 40% with one
+#: setup left out. Few setups state their host memory, so treat it as a rough figure.
 HOST_EFFICIENCY = 0.55
 
 
@@ -104,7 +109,9 @@ def with_placement(candidate: Candidate, plan: OffloadPlan, i: int) -> Candidate
             value=float(plan.tg[i]), unit="tokens/s", provenance="computed",
             source=f"1 / (GPU share / all-on-GPU {gpu_tg.value:.0f} tokens/s ({gpu_tg.provenance})"
                    f" + RAM bytes per token / ({plan.host_bandwidth_gbs:g} GB/s x "
-                   f"{HOST_EFFICIENCY:g}))")
+                   f"{HOST_EFFICIENCY:g} host efficiency)); the efficiency is fitted on "
+                   "published offload runs, its held-out error in EVALUATION.md (Offload "
+                   "speed)")
     return candidate.model_copy(update={"placement": placement, "speed": speed})
 
 

@@ -23,7 +23,7 @@ share of it a CPU reaches when generating, so ``tokens/s = 1 / (t_gpu + t_cpu)``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,20 +62,32 @@ def expert_offload(cols: dict[str, np.ndarray], gpu_total: np.ndarray, vram: flo
     candidate to fit ``vram`` (``cols``: the candidate table's weights columns;
     ``gpu_total``: each candidate's all-on-GPU total), RAM permitting."""
     embd, experts = _f(cols, "token_embd_bytes"), _f(cols, "expert_bytes")
-    moe_layers, share = _f(cols, "n_moe_layers"), _f(cols, "expert_share")
+    moe_layers = _f(cols, "n_moe_layers")
     total = np.asarray(gpu_total, dtype=float)
     over = total - embd - vram
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(experts > 0, np.ceil(np.maximum(over, 0) / experts), np.inf)
     k = np.maximum(k, 1)
     ok = (total > vram) & (moe_layers > 0) & (k <= moe_layers)
-    k = np.where(ok, k, 0)
+    split = experts_on_cpu(cols, total, np.where(ok, k, 0))
+    return replace(split, ok=ok & (split.cpu_bytes <= ram))
+
+
+def experts_on_cpu(cols: dict[str, np.ndarray], gpu_total: np.ndarray,
+                   n_cpu_moe: np.ndarray) -> Split:
+    """Each candidate with the routed experts of ``n_cpu_moe`` of its MoE layers on the CPU
+    (``--n-cpu-moe N``, or an ``-ot ...exps=CPU`` override naming those layers); ``ok`` where
+    the count is one of its MoE layers or more and no more than it has."""
+    embd, experts = _f(cols, "token_embd_bytes"), _f(cols, "expert_bytes")
+    share = _f(cols, "expert_share")
+    total = np.asarray(gpu_total, dtype=float)
+    k = np.asarray(n_cpu_moe, dtype=float)
     moved = k * experts
-    cpu = moved + embd + HOST_OVERHEAD_BYTES
-    ok &= cpu <= ram
     cpu_active = moved * share
     active = _f(cols, "active_bytes")
-    return Split("experts_on_cpu", ok, total - moved - embd, cpu,
+    ok = (k >= 1) & (k <= _f(cols, "n_moe_layers"))
+    return Split("experts_on_cpu", ok, total - moved - embd,
+                 moved + embd + HOST_OVERHEAD_BYTES,
                  _f(cols, "n_layers").astype(np.int64), k.astype(np.int64),
                  _share(active - cpu_active, active), cpu_active)
 
@@ -84,28 +96,48 @@ def layer_offload(cols: dict[str, np.ndarray], gpu_total: np.ndarray, kv_bytes: 
                   vram: float, ram: float) -> Split:
     """The most repeating layers of each candidate that fit ``vram`` with their share of the
     KV cache, the rest and the output head on the CPU, RAM permitting."""
+    n = np.maximum(_f(cols, "n_layers"), 1)
+    layer, kv_layer, fixed = _layer_parts(cols, gpu_total, kv_bytes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        on_gpu = np.floor((vram - fixed) / (layer + kv_layer))
+    on_gpu = np.clip(np.nan_to_num(on_gpu, nan=0.0, posinf=0.0, neginf=0.0), 0, n - 1)
+    total = np.asarray(gpu_total, dtype=float)
+    split = layers_on_cpu(cols, gpu_total, kv_bytes, on_gpu)
+    return replace(split, ok=(total > vram) & (on_gpu >= 1) & (split.cpu_bytes <= ram))
+
+
+def _layer_parts(cols: dict[str, np.ndarray], gpu_total: np.ndarray, kv_bytes: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bytes of one repeating layer (its experts included), its share of the KV cache, and
+    what stays on the GPU whatever the split (compute buffers and runtime overhead)."""
+    embd, out = _f(cols, "token_embd_bytes"), _f(cols, "output_bytes")
+    n = np.maximum(_f(cols, "n_layers"), 1)
+    layer = _f(cols, "layer_bytes") + _f(cols, "expert_bytes") * _f(cols, "n_moe_layers") / n
+    kv_layer = np.asarray(kv_bytes, dtype=float) / n
+    fixed = np.asarray(gpu_total, dtype=float) - embd - out - n * (layer + kv_layer)
+    return layer, kv_layer, fixed
+
+
+def layers_on_cpu(cols: dict[str, np.ndarray], gpu_total: np.ndarray, kv_bytes: np.ndarray,
+                  n_gpu_layers: np.ndarray) -> Split:
+    """Each candidate with ``n_gpu_layers`` repeating layers (``-ngl N``) and their KV cache on
+    the GPU, the other layers and the output head on the CPU (``-ngl 0``: every layer on the
+    CPU); ``ok`` where the count is below its layers."""
     embd, out = _f(cols, "token_embd_bytes"), _f(cols, "output_bytes")
     n = np.maximum(_f(cols, "n_layers"), 1)
     moe, experts, share = _f(cols, "n_moe_layers"), _f(cols, "expert_bytes"), \
         _f(cols, "expert_share")
-    layer = _f(cols, "layer_bytes") + experts * moe / n
-    kv_layer = np.asarray(kv_bytes, dtype=float) / n
-    total = np.asarray(gpu_total, dtype=float)
-    # stays on the GPU whatever the split: compute buffers and runtime overhead
-    fixed = total - embd - out - n * (layer + kv_layer)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        on_gpu = np.floor((vram - fixed) / (layer + kv_layer))
-    on_gpu = np.clip(np.nan_to_num(on_gpu, nan=0.0, posinf=0.0, neginf=0.0), 0, n - 1)
-    ok = (total > vram) & (on_gpu >= 1)
+    layer, kv_layer, fixed = _layer_parts(cols, gpu_total, kv_bytes)
+    on_gpu = np.asarray(n_gpu_layers, dtype=float)
     off = n - on_gpu
     cpu = off * (layer + kv_layer) + out + embd + HOST_OVERHEAD_BYTES
-    ok &= cpu <= ram
     layer_active = _f(cols, "layer_bytes") + experts * share * moe / n
     cpu_active = off * layer_active + out
     active = _f(cols, "active_bytes")
-    return Split("layers_on_cpu", ok, fixed + on_gpu * (layer + kv_layer), cpu,
-                 on_gpu.astype(np.int64), np.zeros(len(n), dtype=np.int64),
-                 _share(active - cpu_active, active), cpu_active)
+    return Split("layers_on_cpu", (on_gpu >= 0) & (on_gpu < n),
+                 fixed + on_gpu * (layer + kv_layer), cpu, on_gpu.astype(np.int64),
+                 np.zeros(len(n), dtype=np.int64), _share(active - cpu_active, active),
+                 cpu_active)
 
 
 def split_speed(all_gpu_tps: np.ndarray, split: Split, host_bandwidth_gbs: float,

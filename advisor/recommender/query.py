@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,6 +141,23 @@ def device_capacity(hardware: Hardware | None, limit: GpuMemoryLimit | None) -> 
     return int(hardware.memory_gb * 1e9)
 
 
-def unified_limit(hardware: Hardware | None) -> GpuMemoryLimit | None:
-    """The default GPU share of ``hardware``'s unified memory (None for other devices)."""
-    return gpu_memory_limit(hardware) if hardware is not None else None
+#: A device name that states its memory size ("..., 32GB)").
+_STATES_MEMORY = re.compile(r"\b\d+\s*GB\b", re.IGNORECASE)
+
+
+def unified_limit(hardware: Hardware | None, budget_bytes: int | None = None
+                  ) -> GpuMemoryLimit | None:
+    """The default GPU share of ``hardware``'s unified memory (None for other devices).
+
+    A device whose name does not state its memory is listed with its largest configuration
+    (an "Apple M4 Max (40-core GPU)" comes with 36 to 128 GB): a ``vram`` below that (or any
+    ``vram`` when no size is listed) then says how much memory the machine has, and the share
+    is of that: a 64 GB M4 Max gives its GPU 48 GiB. A device named with its memory ("Apple
+    M2 Pro (19-core GPU, 32GB)") keeps it, and ``vram`` is the budget within it."""
+    if hardware is None:
+        return None
+    size = hardware.memory_gb
+    if hardware.unified and budget_bytes is not None and not _STATES_MEMORY.search(hardware.name):
+        given = budget_bytes / 1e9
+        size = given if size is None else min(size, given)
+    return gpu_memory_limit(hardware, size)

@@ -91,6 +91,10 @@ def _router() -> APIRouter:
         min_tokens_per_s: float | None = None,
         family: str | None = None,
         models: str | None = None,
+        ram: Annotated[str | None, Query(max_length=100, description="as for /v1/recommend "
+                                         "(validated; the points are placed on the GPU)")] = None,
+        ram_bandwidth_gbs: float | None = None,
+        mode: Annotated[str, Query(max_length=20, description="as for /v1/recommend")] = "auto",
     ) -> CandidateSet:
         """Every candidate for the query (same parameters and errors as /v1/recommend)."""
         advisor: Advisor = request.app.state.advisor
@@ -99,7 +103,8 @@ def _router() -> APIRouter:
             hardware_kind=hardware_kind, bandwidth_gbs=bandwidth_gbs, fp16_tflops=fp16_tflops,
             hardware_memory_gb=hardware_memory_gb, threads=threads, devices=devices,
             min_tokens_per_s=min_tokens_per_s, family=family,
-            models=[m for m in models.split(",") if m.strip()] if models else None)
+            models=[m for m in models.split(",") if m.strip()] if models else None,
+            mode=mode, ram=ram, ram_bandwidth_gbs=ram_bandwidth_gbs)
         points: list[dict[str, Any]] = points_records(chart_points(advisor, query))
         return CandidateSet(
             budget_bytes=query.budget_bytes,

@@ -14,7 +14,7 @@ const ERROR_TARGET = {
   hardware: "hardware", hardware_kind: "hardware_kind", kind: "hardware_kind",
   bandwidth_gbs: "bandwidth_gbs", fp16_tflops: "fp16_tflops", hardware_memory_gb: "hardware",
   memory_gb: "hardware", threads: "threads", devices: "devices", n_devices: "devices",
-  min_tokens_per_s: "min_tokens_per_s",
+  min_tokens_per_s: "min_tokens_per_s", mode: "mode", ram: "ram", ram_bandwidth_gbs: "ram",
 };
 const deviceThreads = new Map();  // device name -> its thread count (from /hardware), if known
 const $ = (id) => document.getElementById(id);
@@ -34,6 +34,8 @@ function svgEl(tag, attrs = {}, text) {
 }
 const fmtGB = (b) => `${(b / GB).toFixed(b < 10 * GB ? 2 : 1)} GB`;
 const fmt = (x, d = 1) => (x === null || x === undefined ? "–" : Number(x).toFixed(d));
+// parameter counts as published: 26.9B, 0.8B, 122B (3 significant digits)
+const fmtParams = (b) => `${Number(Number(b).toPrecision(3))}B`;
 const sizeClass = (p) => SIZE_CLASSES.findIndex(([, top]) => p < top);
 const threadsText = (n) => `${n} thread${n === 1 ? "" : "s"}`;
 
@@ -94,10 +96,11 @@ function formParams() {
   const p = new URLSearchParams();
   p.set("vram", $("vram").value.trim());
   p.set("task", taskParam());
-  for (const name of ["context", "cache_type", "threads", "min_tokens_per_s"]) {
+  for (const name of ["context", "cache_type", "threads", "min_tokens_per_s", "ram"]) {
     const v = $(name).value.trim();
     if (v !== "") p.set(name, v);
   }
+  if ($("mode").value !== "auto") p.set("mode", $("mode").value);
   const devices = $("devices").value.trim();
   if (devices !== "" && Number(devices) !== 1) p.set("devices", devices);  // empty or 1: one device
   const hw = $("hardware").value;
@@ -117,7 +120,7 @@ function fillFromUrl() {
   const q = new URLSearchParams(location.search);
   if (!q.has("vram")) return false;
   for (const name of ["vram", "context", "cache_type", "threads", "devices", "min_tokens_per_s",
-    "hardware_kind", "bandwidth_gbs", "fp16_tflops"]) if (q.has(name)) $(name).value = q.get(name);
+    "hardware_kind", "bandwidth_gbs", "fp16_tflops", "mode", "ram"]) if (q.has(name)) $(name).value = q.get(name);
   if (q.has("task")) setTask(q.get("task"));
   if (q.has("hardware")) $("hardware").value = q.get("hardware");
   else if (q.has("bandwidth_gbs")) $("hardware").value = SPECS;
@@ -179,8 +182,12 @@ function showError(body, params) {
 function renderPick(rec, kind) {
   const p = rec.pick;
   $("pick-title").textContent = `Pick: ${p.model} at ${p.quant}`;
-  $("pick-summary").textContent = `${p.params_b}B parameters (${p.family}), ${fmt(p.bpw.value, 2)} bits/weight, ` +
-    `file ${fmtGB(p.file_bytes)}, needs ${fmtGB(p.memory.total_bytes)} of ${fmtGB(rec.request.budget_bytes)} ` +
+  const pl = p.placement;
+  const needs = pl
+    ? `runs split: ${fmtGB(pl.gpu_bytes)} of ${fmtGB(rec.request.budget_bytes)} on the GPU and ${fmtGB(pl.cpu_bytes)} of RAM (${pl.flags.join(" ")})`
+    : `needs ${fmtGB(p.memory.total_bytes)} of ${fmtGB(rec.request.budget_bytes)}`;
+  $("pick-summary").textContent = `${fmtParams(p.params_b)} parameters (${p.family}), ${p.mode} mode, ${fmt(p.bpw.value, 2)} bits/weight, ` +
+    `file ${fmtGB(p.file_bytes)}, ${needs} ` +
     `at context ${p.memory.context} (${p.memory.cache_type} cache). Quality ${figureText(p.quality_score)} / 100, ` +
     `retention ${fmt(p.retention.value * 100, 1)}% of full precision.`;
   $("memory-chart").replaceChildren(...memoryBar(p.memory, rec.request.budget_bytes));
@@ -250,7 +257,7 @@ function renderAlternatives(rec) {
   const head = ["model", "quant", "params", "memory", "quality", "retention", "tg128 tokens/s"];
   const rows = [el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))];
   for (const a of rec.alternatives) {
-    const cells = [a.quant, `${a.params_b}B`, fmtGB(a.memory.total_bytes), figureText(a.quality_score),
+    const cells = [a.quant, fmtParams(a.params_b), fmtGB(a.memory.total_bytes), figureText(a.quality_score),
       `${fmt(a.retention.value * 100)}%`, a.speed.tg128 ? fmt(a.speed.tg128.value) : "–"];
     rows.push(el("tr", {}, el("th", { scope: "row" }, a.model),
       ...cells.map((text, i) => el("td", { "data-label": head[i + 1] }, text))));
