@@ -109,3 +109,14 @@ def test_the_interval_is_the_weighted_central_range_and_holds_the_point() -> Non
     assert lo == pytest.approx(-0.9, abs=0.03) and hi == pytest.approx(0.9, abs=0.03)
     lo, hi = interval(pd.Series(np.linspace(0.1, 1, 50)), np.ones(50))
     assert lo == 0.0 and hi > 0.8
+
+
+def test_few_held_out_devices_widen_the_interval() -> None:
+    """Split conformal at the level of devices: from n devices the central 0.9 x (1 + 1/n) of
+    the residuals, so 9 devices or fewer give their whole range."""
+    r = pd.Series(np.linspace(-1, 1, 101))
+    plain = interval(r, np.ones(101))
+    wide = interval(r, np.ones(101), n_groups=20)
+    assert wide[0] < plain[0] and wide[1] > plain[1]
+    assert wide[0] == pytest.approx(-0.945, abs=0.03) and wide[1] == pytest.approx(0.945, abs=0.03)
+    assert interval(r, np.ones(101), n_groups=9) == (-1.0, 1.0)

@@ -129,32 +129,44 @@ def choose_blend(held_out: np.ndarray, y: np.ndarray, phase: np.ndarray, kind: n
     return out
 
 
-def interval(residuals: pd.Series, weight: np.ndarray) -> tuple[float, float]:
-    """Weighted central 90% range of log residuals, widened to contain 0 (the point)."""
+def interval(residuals: pd.Series, weight: np.ndarray,
+             n_groups: int | None = None) -> tuple[float, float]:
+    """Weighted central 90% range of log residuals, widened to contain 0 (the point).
+
+    With ``n_groups`` (the held-out devices the residuals come from) the range is split
+    conformal's finite-sample one at the level of devices: the central ``0.9 x (1 + 1/n)`` of
+    the residuals (all of them from 9 devices down), because a new device is one more draw of
+    a device, not of a row. Without it, 6-fold held-out devices were covered 0.78 (GPU
+    prompts) and 0.81 (Apple generation); with it 0.84 and 0.94."""
     ok = residuals.notna().to_numpy()
     r, w = residuals.to_numpy()[ok], np.asarray(weight, dtype="float64")[ok]
     if len(r) == 0:
         raise InvalidInputError("no out-of-fold residuals to calibrate intervals; speed "
                                 "training needs rows from at least 2 devices", parameter="frame")
+    level = 1.0 - _ALPHA
+    if n_groups:
+        level = min(1.0, level * (1.0 + 1.0 / n_groups))
     order = np.argsort(r)
     cum = np.cumsum(w[order]) / w.sum()
-    lo = r[order][np.searchsorted(cum, _ALPHA / 2)]
-    hi = r[order][min(np.searchsorted(cum, 1 - _ALPHA / 2), len(r) - 1)]
+    lo = r[order][min(np.searchsorted(cum, (1.0 - level) / 2), len(r) - 1)]
+    hi = r[order][min(np.searchsorted(cum, 1.0 - (1.0 - level) / 2), len(r) - 1)]
     return min(float(lo), 0.0), max(float(hi), 0.0)
 
 
 def intervals(resid: pd.Series, phase: np.ndarray, kind: np.ndarray, groups: np.ndarray,
               weight: np.ndarray, kinds: tuple[str, ...]) -> dict[str, tuple[float, float]]:
     """90% intervals (log units) of held-out residuals per phase (``'tg'``) and per phase and
-    kind (``'tg:gpu'``) where the kind has enough rows and devices."""
+    kind (``'tg:gpu'``) where the kind has enough rows and devices; each with the
+    finite-sample correction of its number of devices (:func:`interval`)."""
     out = {}
     found = resid.notna().to_numpy()
     for ph in ("pp", "tg"):
         in_phase = phase == ph
-        out[ph] = interval(resid[in_phase], weight[in_phase])
+        out[ph] = interval(resid[in_phase], weight[in_phase],
+                           len(set(groups[in_phase & found])))
         for k in kinds:
             m = in_phase & (kind == k)
-            if (resid[m].notna().sum() >= _MIN_CALIBRATION_ROWS
-                    and len(set(groups[m & found])) >= _MIN_CALIBRATION_DEVICES):
-                out[f"{ph}:{k}"] = interval(resid[m], weight[m])
+            n = len(set(groups[m & found]))
+            if resid[m].notna().sum() >= _MIN_CALIBRATION_ROWS and n >= _MIN_CALIBRATION_DEVICES:
+                out[f"{ph}:{k}"] = interval(resid[m], weight[m], n)
     return out
