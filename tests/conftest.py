@@ -37,6 +37,8 @@ class FakeQuality:
 class FakeSpeed:
     """tokens/s = 0.6 x bandwidth / GB read per token (generation), 40x that for prompts."""
 
+    assumed_build = "llama.cpp of the fake's choosing"
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         active = frame["active_params_b"].fillna(frame["params_b"]).to_numpy(dtype=float)
         read = frame["model_bytes"].to_numpy(dtype=float) * active / frame["params_b"].to_numpy(dtype=float)

@@ -1,5 +1,6 @@
 import json
 
+import pandas as pd
 import pytest
 
 from advisor.data.dataset import load_dataset, write_csv_models, write_rows
@@ -122,12 +123,23 @@ def test_added_hardware_fills_only_blank_specs_and_cites_them(tmp_path):
     assert ours.bandwidth_gbs == 3350.0 and ours.source == "datasheet C"
 
 
-def test_speed_frame_joins_specs_a_row_lacks(tmp_path):
+def test_speed_frame_takes_a_listed_devices_specs_from_the_table(tmp_path):
     _hardware_tables(tmp_path)
     frame = load_dataset(tmp_path).speed_frame().set_index("hardware")
     assert frame.loc["Card", "bandwidth_gbs"] == 640.0
     assert frame.loc["Card", "fp16_tflops"] == 95.7
-    assert frame.loc["Full", "bandwidth_gbs"] == 936.0  # the row's own figure wins
+    # the table, corrected since the row was imported, wins over the row's stored figure
+    assert frame.loc["Full", "bandwidth_gbs"] == 900.0
+    assert frame.loc["Full", "fp16_basis"] == "tensor"
+
+
+def test_speed_frame_keeps_an_unlisted_devices_own_specs(tmp_path):
+    write_rows(tmp_path / "speed.jsonl", [
+        SpeedRow(**BASE, hardware="Elsewhere", backend="cuda", test="tg128", tokens_per_s=9.0,
+                 bandwidth_gbs=123.0, fp16_tflops=4.0)])
+    frame = load_dataset(tmp_path).speed_frame()
+    assert (frame.loc[0, "bandwidth_gbs"], frame.loc[0, "fp16_tflops"]) == (123.0, 4.0)
+    assert frame.loc[0, "fp16_basis"] == "" and pd.isna(frame.loc[0, "fp16_tensor_tflops"])
 
 
 def test_csv_omits_a_blank_optional_column_until_a_row_fills_it(tmp_path):

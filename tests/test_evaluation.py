@@ -8,8 +8,10 @@ import pytest
 from test_speed_model import synthetic_speed
 
 from advisor.predictors.evaluation import (
+    device_groups,
     quality_cv,
     quality_metrics,
+    spec_only_summary,
     speed_baseline,
     speed_cv,
     speed_metrics,
@@ -22,15 +24,15 @@ def test_speed_metrics_take_the_median_over_devices() -> None:
     actual = np.full(12, 100.0)
     pred = np.r_[np.full(10, 100.0), 150.0, 110.0]
     rows = pd.DataFrame({"hardware": ["a"] * 10 + ["b", "c"], "hardware_kind": "gpu",
-                         "phase": "generation", "device_class": "gpu_apple",
+                         "phase": "generation", "device_class": "gpu",
                          "actual": actual, "pred": pred, "pred_low": pred * 0.9,
                          "pred_high": pred * 1.1, "baseline": actual * 2})
-    m = speed_metrics(rows)["generation/gpu_apple"]
+    m = speed_metrics(rows)["generation/gpu"]
     assert m["devices"] == 3
     assert m["median_ape"] == pytest.approx(0.10)          # median of (0, 0.5, 0.1)
     assert m["worst_device_median_ape"] == pytest.approx(0.5)
     assert m["baseline_median_ape"] == pytest.approx(1.0)
-    assert m["coverage_90"] == pytest.approx(1.0)           # a and c covered, b not: median 1
+    assert m["coverage_90"] == pytest.approx(2 / 3)         # a and c covered, b not: mean 2/3
     assert m["coverage_90_pooled"] == pytest.approx(11 / 12)
 
 
@@ -87,7 +89,9 @@ def test_speed_cv_scores_each_setup_in_its_own_slice() -> None:
     cpus = frame.loc[frame["hardware_kind"] == "cpu", "hardware"].unique()
     assert all(cls[c] == {"cpu"} for c in cpus) and len(cpus) > 0
     others = set(cls.index) - {frame["hardware"].iloc[0], "gpu-a x2", *cpus}
-    assert others and all(cls[d] == {"gpu_apple"} for d in others)
+    kinds = frame.drop_duplicates("hardware").set_index("hardware")["hardware_kind"]
+    assert others and all(cls[d] == {kinds[d]} for d in others)
+    assert {"gpu", "apple"} <= {c for d in others for c in cls[d]}
     assert "generation/host_limited" in speed_metrics(rows)
 
 
@@ -161,3 +165,61 @@ def test_speed_cv_by_source_says_when_no_fold_can_be_fitted() -> None:
         speed_cv(frame, n_jobs=1, speed_params={"calibration_folds": 2}, hold_out="source")
     with pytest.raises(InvalidInputError, match="needs >= 2 sources"):
         speed_cv(frame.assign(source_id="a"), n_jobs=1, hold_out="source")
+
+
+def test_device_groups_spread_every_kind_over_the_groups() -> None:
+    chips = pd.Series(["g1", "g2", "g3", "g4", "m1", "m2", "c1", "c1"])
+    kinds = pd.Series(["gpu"] * 4 + ["apple"] * 2 + ["cpu"] * 2)
+    groups = device_groups(kinds, chips, 2)
+    assert sorted(d for g in groups for d in g) == ["c1", "g1", "g2", "g3", "g4", "m1", "m2"]
+    assert all({"g1", "g2", "g3", "g4"} & set(g) for g in groups)
+    assert all({"m1", "m2"} & set(g) for g in groups)
+    assert len(device_groups(kinds, chips, 50)) == 7  # never an empty group
+    with pytest.raises(InvalidInputError, match="device_folds"):
+        device_groups(kinds, chips, 1)
+
+
+def test_spec_only_summary_sets_each_phase_beside_its_rule() -> None:
+    figures = {"devices": 3, "median_ape": 0.2, "baseline_median_ape": 0.3,
+               "coverage_90": 0.9}
+    metrics = {"generation/gpu": figures,
+               "prompt/gpu": {**figures, "median_ape": 0.5},
+               "generation/cpu": {**figures, "devices": 2},
+               "generation/multi_device": figures}
+    summary = spec_only_summary(metrics)
+    assert set(summary) == {"gpu", "cpu"}
+    assert summary["gpu"]["tg_bandwidth_rule_median_ape"] == 0.3
+    assert summary["gpu"]["tg_beats_rule"] == "yes" and summary["gpu"]["pp_beats_rule"] == "no"
+    assert summary["gpu"]["pp_flops_rule_median_ape"] == 0.3
+    assert "pp_median_ape" not in summary["cpu"] and summary["cpu"]["devices"] == 2
+
+
+def test_grouped_folds_hold_out_every_source_and_model_once(monkeypatch):
+    """folds=k: k fits, each never seeing its held-out sources (with their devices) or its
+    held-out models on their devices, and every scored row predicted once."""
+    from advisor.predictors import evaluation as evaluation
+
+    frame = synthetic_speed()
+    frame["source_id"] = np.where(frame["hardware"].str.startswith("gpu"), "a", "b")
+    frame.loc[frame["hardware"] == "gpu-b", "source_id"] = "c"
+    fits = []
+    real_fold = evaluation._speed_fold
+
+    def spy(train, test, params, known_device=False):
+        fits.append((set(test["source_id"]), set(train["source_id"]),
+                     set(zip(test["hardware"], test["model"], strict=True)),
+                     set(zip(train["hardware"], train["model"], strict=True))))
+        return real_fold(train, test, params, known_device)
+
+    monkeypatch.setattr(evaluation, "_speed_fold", spy)
+    rows = speed_cv(frame, n_jobs=1, speed_params={"calibration_folds": 2},
+                    hold_out="source", folds=2)
+    assert len(fits) == 2 and rows.index.is_unique
+    assert all(not held & seen for held, seen, _, _ in fits)
+    fits.clear()
+    rows = speed_cv(frame, n_jobs=1, speed_params={"calibration_folds": 2},
+                    hold_out="model_on_device", folds=2)
+    assert len(fits) == 2 and rows.index.is_unique
+    assert all(not held & seen for _, _, held, seen in fits)
+    with pytest.raises(InvalidInputError, match="folds"):
+        speed_cv(frame, n_jobs=1, hold_out="source", folds=1)

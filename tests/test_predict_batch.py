@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,7 +8,14 @@ from conftest import HARDWARE, FakeCard, FakePredictors, FakeQuality
 from thread_fixtures import ThreadedSpeed
 
 from advisor.data.catalog import load_catalog
-from advisor.predictors.batch import QUALITY_OUT, SPEED_OUT, predict_cases, read_cases
+from advisor.data.hardware import load_hardware
+from advisor.predictors.batch import (
+    QUALITY_OUT,
+    SPEED_OUT,
+    catalog_model,
+    predict_cases,
+    read_cases,
+)
 from advisor.vocabulary.errors import DataFileError, InvalidInputError
 from advisor.vocabulary.schema import Hardware, HardwareKind
 
@@ -154,3 +162,69 @@ def test_device_counts_that_cannot_be(tmp_path, fake_predictors, row, fragment):
     with pytest.raises(InvalidInputError, match=fragment) as err:
         predict_cases(read_cases(path), fake_predictors, load_catalog(), hardware)
     assert "line 2" in str(err.value) and err.value.parameter == "n_devices"
+
+
+CURRENT = Path(__file__).parent / "data" / "current_speed_cases.csv"
+
+
+def test_current_models_on_current_devices_are_answered_by_name(fake_predictors):
+    """Questions asked by name only (device as users type it, model as its source names it,
+    quant as published, test), about 2025-2026 models on 2024-2026 devices: the measured ones
+    are imported rows (benchmarks/current_speed_cases.py), the rest are devices no row
+    measured. The shipped catalog and hardware table must answer >= 90% of them; a row whose
+    model the catalog lists must be answered."""
+    cases = read_cases(CURRENT)
+    assert len(cases) >= 200 and (cases["source_id"] != "").sum() >= 100
+    for device in ("dgx spark", "rtx pro 6000", "mi50", "m3 max", "m4 max", "m3 ultra",
+                   "strix halo", "arc pro b70", "rtx 5080"):
+        assert device in set(cases["hardware"]), device
+    catalog = load_catalog()
+    out = predict_cases(cases, fake_predictors, catalog, load_hardware())
+    answered = out["pred_tokens_per_s"].notna()
+    assert answered.mean() >= 0.90, out.loc[~answered, "pred_note"].value_counts()
+    listed = cases["model"].map(lambda m: catalog_model(m, catalog) is not None)
+    assert answered[listed].all()
+    assert (out.loc[answered, "pred_build"] != "").all()
+
+
+@pytest.mark.parametrize(("model", "quant", "hardware", "active"), [
+    ("unsloth/Qwen3.6-35B-A3B-GGUF", "UD-Q4_K_XL", "strix halo", 3.0),
+    ("gpt-oss-20b", "MXFP4", "rtx 5090", 3.6),
+    ("gemma-4-26B-A4B-it", "Q4_K_M", "m4 max 40 core", 4.0),
+])
+def test_names_users_type_are_resolved(model, quant, hardware, active):
+    from advisor.predictors.batch import prepare
+
+    cases = pd.DataFrame([{"model": model, "quant": quant, "hardware": hardware,
+                           "test": "tg128"}])
+    cases = cases.reindex(columns=[*cases.columns, "params_b", "bpw", "task_category", "metric",
+                                   "kind", "backend", "bandwidth_gbs", "fp16_tflops",
+                                   "memory_gb", "threads", "n_devices", "build"],
+                          fill_value="")
+    query, notes = prepare(cases, load_catalog(), load_hardware())
+    row = query.iloc[0]
+    assert notes == [""]
+    assert row["active_params_b"] == pytest.approx(active, rel=0.1)
+    assert row["quant"] == ("MXFP4" if quant == "MXFP4" else "Q4_K_M")
+    assert row["bandwidth_gbs"] > 0 and row["hardware"] in load_hardware()
+
+
+@pytest.mark.parametrize(("build", "year"), [("b6077", 2025.59), ("6077", 2025.59),
+                                             ("2026-02-06", 2026.10)])
+def test_build_column_names_the_build_predicted_for(tmp_path, fake_predictors, build, year):
+    path = tmp_path / "cases.csv"
+    path.write_text("model,quant,hardware,test,build\nQwen3-8B,Q4_K_M,rtx 3090,tg128,"
+                    f"{build}\n")
+    from advisor.predictors.batch import prepare
+
+    query, _ = prepare(read_cases(path), load_catalog(), load_hardware())
+    assert query.loc[0, "build_year"] == pytest.approx(year, abs=0.01)
+
+
+def test_a_bad_build_names_line_and_column(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_text("model,quant,hardware,test,build\nQwen3-8B,Q4_K_M,rtx 3090,tg128,soon\n")
+    from advisor.predictors.batch import prepare
+
+    with pytest.raises(InvalidInputError, match="line 2: build must be"):
+        prepare(read_cases(path), load_catalog(), load_hardware())

@@ -37,7 +37,8 @@ def test_train_writes_models_card_and_evaluation(tmp_path: Path) -> None:
                  speed_params={"calibration_folds": 2, "max_iter": 15}, catalog_dir=catalog)
     assert card.data_hash == "feedbeef"
     assert {"speed", "quality_by_model", "quality_by_source"} <= set(card.metrics)
-    assert card.metrics["speed"]["generation/gpu_apple"]["devices"] == 6
+    assert card.metrics["speed"]["generation/gpu"]["devices"] == 4
+    assert card.metrics["speed"]["generation/apple"]["devices"] == 2
     # one source (the synthetic rows name none): nothing to hold out by source, and it says so
     assert "2 sources" in card.metrics["speed_by_source"]["not computed"]["reason"]
     assert (tmp_path / "EVALUATION.md").read_text().startswith("# Held-out evaluation")

@@ -68,19 +68,22 @@ class Dataset:
         return _frame(self.quality, usable_only)
 
     def speed_frame(self, *, usable_only: bool = True) -> pd.DataFrame:
-        """Speed rows as a frame. Each device's ``fp16_basis`` is joined from the hardware
-        table (blank for devices it does not list), and so are the specs a row lacks
-        (``memory_gb``, ``bandwidth_gbs``, ``fp16_tflops``): rows carry the specs known when
-        they were imported, and the table may have been completed since."""
+        """Speed rows as a frame, with each device's specs from the hardware table: a device
+        the table lists takes its ``memory_gb``, ``bandwidth_gbs``, ``fp16_tflops``,
+        ``fp16_basis`` and ``fp16_tensor_tflops`` from there (rows carry the specs known when
+        they were imported; the table may have been corrected or completed since); a device it
+        does not list keeps the row's own specs."""
         frame = _frame(self.speed, usable_only)
         if not frame.empty:
-            basis = {name: h.fp16_basis for name, h in self.hardware.items()}
-            frame["fp16_basis"] = frame["hardware"].map(basis).fillna("")
-            for column in ("memory_gb", "bandwidth_gbs", "fp16_tflops"):
-                known = {n: getattr(h, column) for n, h in self.hardware.items()
-                         if getattr(h, column) is not None}
-                joined = frame["hardware"].map(known)
-                frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(joined)
+            listed = frame["hardware"].isin(list(self.hardware))
+            for column in ("memory_gb", "bandwidth_gbs", "fp16_tflops", "fp16_tensor_tflops",
+                           "fp16_basis"):
+                table = frame["hardware"].map(
+                    {n: getattr(h, column) for n, h in self.hardware.items()})
+                own = frame[column] if column in frame else pd.Series(None, index=frame.index)
+                merged = table.where(listed, own)
+                frame[column] = merged.astype("object").fillna("") if column == "fp16_basis" else \
+                    pd.to_numeric(merged, errors="coerce")
         return frame
 
 

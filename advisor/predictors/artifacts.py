@@ -69,7 +69,8 @@ def save_predictors(quality: QualityPredictor, speed: SpeedPredictor, out_dir: P
         data_hash=str(extra.pop("data_hash", "")),
         features={"quality": list(quality.features_), "speed": list(speed.features_)},
         rows={"quality": quality.n_train_, "speed": speed.n_train_,
-              "quality_excluded": quality.exclusions_, "speed_excluded": speed.exclusions_},
+              "quality_excluded": quality.exclusions_, "speed_excluded": speed.exclusions_,
+              "speed_assumed_build": speed.assumed_build, "speed_blend": speed.blend_},
         metrics=extra.pop("metrics", {}),
         extra=extra,
     )

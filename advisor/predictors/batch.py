@@ -1,7 +1,15 @@
 """Batch predictions: ``quant-advisor predict --input cases.csv --output preds.csv``.
 
 Input columns, any of which may be blank: ``model, params_b, quant, bpw, task_category, metric,
-hardware, kind, backend, bandwidth_gbs, fp16_tflops, memory_gb, threads, n_devices, test``.
+hardware, kind, backend, bandwidth_gbs, fp16_tflops, memory_gb, threads, n_devices, test,
+build``. Names are read as users write them: ``hardware`` as the hardware table resolves it
+(``rtx 5090``, ``strix halo``: :func:`advisor.data.hardware.find_device`; an unknown name is
+never answered with another device), ``model`` as the catalog spells it or as an uploader's
+repository or file names it (``unsloth/gemma-4-26B-A4B-it-GGUF``), ``quant`` also as an
+uploader's scheme (``UD-Q4_K_XL``: its base type; see
+:func:`advisor.vocabulary.quants.parse_quant_name`).
+``build`` is the llama.cpp build to predict for (``b6077``, ``6077`` or a date ``2025-08-05``);
+blank: the newest build the predictor was trained on, which ``pred_build`` names.
 ``threads`` is the CPU threads llama.cpp runs with (a whole number, 1-1024; blank = the
 device's, else unknown and the speed predictor assumes a default); it only matters for CPU
 devices. ``n_devices`` is the number of identical GPUs the layers are split over (a whole
@@ -9,7 +17,7 @@ number, 1-16; blank = 1); a hardware name with a count, ``NVIDIA GeForce RTX 309
 same (the two must agree). Device specs are one device's.
 
 The output has the same rows and columns plus ``pred_tokens_per_s, pred_tokens_per_s_low,
-pred_tokens_per_s_high`` for rows with a test, and ``pred_retention, pred_retention_low,
+pred_tokens_per_s_high, pred_build`` for rows with a test, and ``pred_retention, pred_retention_low,
 pred_retention_high, pred_ppl_ratio, pred_kld`` for rows with a quant (or bits per weight).
 
 Blanks are filled where the project knows the answer: ``params_b`` (and MoE active
@@ -29,11 +37,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from advisor.data.catalog import Catalog, load_catalog
-from advisor.data.hardware import MAX_DEVICES, MAX_THREADS, load_hardware, split_count
+from advisor.data.catalog import Catalog, ModelSpec, load_catalog
+from advisor.data.hardware import MAX_DEVICES, MAX_THREADS, find_device, load_hardware, split_count
+from advisor.data.importers.speed_models import clean_model_name, normalised
+from advisor.data.moe_active import MOE_ACTIVE_PARAMS
 from advisor.data.naming import parse_quant_label
+from advisor.predictors.speed import build_name
+from advisor.predictors.speed_features import build_number_year, year_of
 from advisor.vocabulary.errors import AdvisorError, DataFileError, InvalidInputError
-from advisor.vocabulary.quants import QuantType, find_quant
+from advisor.vocabulary.quants import QuantType, find_quant, parse_quant_name
 from advisor.vocabulary.schema import Hardware, parse_test
 from advisor.vocabulary.settings import Settings, get_settings
 
@@ -41,7 +53,7 @@ log = logging.getLogger(__name__)
 
 INPUT_COLUMNS = ("model", "params_b", "quant", "bpw", "task_category", "metric", "hardware",
                  "kind", "backend", "bandwidth_gbs", "fp16_tflops", "memory_gb", "threads",
-                 "n_devices", "test")
+                 "n_devices", "test", "build")
 SPEED_OUT = ("pred_tokens_per_s", "pred_tokens_per_s_low", "pred_tokens_per_s_high")
 QUALITY_OUT = ("pred_retention", "pred_retention_low", "pred_retention_high", "pred_ppl_ratio",
                "pred_kld")
@@ -106,11 +118,18 @@ def _devices(text: str, line: int) -> float:
                   "identical GPUs the layers are split over")
 
 
-def _device_and_count(text: str, given: float, by_lower: dict[str, Hardware],
+def _find(text: str, hardware: dict[str, Hardware], line: int) -> Hardware | None:
+    try:
+        return find_device(text, hardware) if text else None
+    except InvalidInputError as e:  # an ambiguous name: say which line
+        raise InvalidInputError(f"line {line}: {e}", parameter="hardware") from e
+
+
+def _device_and_count(text: str, given: float, hardware: dict[str, Hardware],
                       line: int) -> tuple[str, Hardware | None, float]:
     """(one device's name, its table entry or None, device count) of a hardware cell, which
     may carry a count (``NAME x2``, ``2x NAME``) that must agree with the n_devices cell."""
-    device = by_lower.get(text.lower())
+    device = _find(text, hardware, line)
     count = None
     if device is None and text:
         try:
@@ -118,7 +137,9 @@ def _device_and_count(text: str, given: float, by_lower: dict[str, Hardware],
         except InvalidInputError as e:
             raise InvalidInputError(f"line {line}: {e}", parameter="hardware") from e
         if count is not None:
-            text, device = base, by_lower.get(base.lower())
+            text, device = base, _find(base, hardware, line)
+    if device is not None:
+        text = device.name
     if count is not None and not math.isnan(given) and given != count:
         raise InvalidInputError(f"line {line}: n_devices {given:g} disagrees with the {count} "
                                 f"devices in the hardware name {text!r}", parameter="n_devices")
@@ -126,34 +147,66 @@ def _device_and_count(text: str, given: float, by_lower: dict[str, Hardware],
     return text, device, n
 
 
+def catalog_model(model: str, catalog: Catalog) -> ModelSpec | None:
+    """The catalog entry a model name means: the name itself, else the name without an
+    uploader's repository, file, quant and chat suffixes (``unsloth/gemma-4-26B-A4B-it-GGUF``
+    -> ``gemma-4-26B-A4B-it``), compared without a chat suffix; None when none matches."""
+    by_key = {normalised(n): n for n in catalog.names} | {n.lower(): n for n in catalog.names}
+    for candidate in (model, clean_model_name(model)[0]):
+        for key in (candidate.strip().lower(), normalised(candidate)):
+            if key in by_key:
+                return catalog.get(by_key[key])
+    return None
+
+
 def _params_from_name(model: str, catalog: Catalog) -> tuple[float, float]:
-    """(total, active) billions from the catalog, else from the name (``8B``, ``30B-A3B``)."""
-    try:
-        spec = catalog.get(model)
-    except AdvisorError:
-        spec = None
+    """(total, active) billions from the catalog, else from the name (``8B``, ``30B-A3B``) and
+    the model cards of MoE models whose names do not say it (``gpt-oss-20b``)."""
+    spec = catalog_model(model, catalog)
     if spec is not None and spec.params_b is not None:
         return spec.params_b, spec.active_params_b or spec.params_b
-    active = _ACTIVE_RE.search(model)
-    total = _PARAMS_RE.search(_ACTIVE_RE.sub("", model))
+    base = clean_model_name(model)[0]
+    active = _ACTIVE_RE.search(base)
+    total = _PARAMS_RE.search(_ACTIVE_RE.sub("", base))
     t = float(total.group(1)) if total else math.nan
-    return t, float(active.group(1)) if active else t
+    if active:
+        return t, float(active.group(1))
+    card = MOE_ACTIVE_PARAMS.get(base.lower())
+    return t, card if card is not None else t
 
 
 def _quant_of(label: str) -> QuantType | None:
-    """The catalog type of a label, also for mixes such as ``UD-Q4_K_XL`` (their base type)."""
+    """The catalog type of a label, also for uploaders' schemes such as ``UD-Q4_K_XL`` (their
+    base type) and labels with tags (``Q4_K_M [imatrix]``)."""
+    named = parse_quant_name(label)
+    if named is not None:
+        return named.quant
     try:
         parsed = parse_quant_label(label)
     except AdvisorError:
-        return find_quant(label)
+        return None
     return find_quant(parsed.quant or parsed.base_type or "")
+
+
+def _build_year(text: str, line: int) -> float:
+    """A build cell (``b6077``, ``6077``, ``2025-08-05``) as a fractional year; NaN if blank."""
+    text = text.strip()
+    if not text:
+        return math.nan
+    number = re.fullmatch(r"b?(\d{3,6})", text, re.IGNORECASE)
+    if number:
+        return build_number_year(int(number.group(1)))
+    year = year_of(text)
+    if math.isnan(year):
+        raise InvalidInputError(f"line {line}: build must be a llama.cpp build number (b6077 or "
+                                f"6077) or a date (2025-08-05), got {text!r}", parameter="build")
+    return year
 
 
 def prepare(cases: pd.DataFrame, catalog: Catalog,
             hardware: dict[str, Hardware]) -> tuple[pd.DataFrame, list[str]]:
     """The predictor inputs for every case, and a note per case ('' when complete)."""
     rows, notes = [], []
-    by_lower = {name.lower(): h for name, h in hardware.items()}
     for i, case in enumerate(cases.to_dict("records")):
         line = i + 2
         note: list[str] = []
@@ -176,7 +229,7 @@ def prepare(cases: pd.DataFrame, catalog: Catalog,
             q = find_quant(quant_name)
             bpw = q.typical_bpw if q else math.nan
         name, device, n_devices = _device_and_count(
-            case["hardware"].strip(), _devices(case["n_devices"], line), by_lower, line)
+            case["hardware"].strip(), _devices(case["n_devices"], line), hardware, line)
         kind = case["kind"].strip().lower() or (device.kind.value if device else "")
         if kind and kind not in KINDS:
             raise InvalidInputError(f"line {line}: kind must be one of {', '.join(KINDS)}, "
@@ -207,9 +260,18 @@ def prepare(cases: pd.DataFrame, catalog: Catalog,
             "backend": case["backend"].strip().lower() or None,
             "hardware": name or None, **spec, "threads": threads, "n_devices": n_devices,
             "fp16_basis": device.fp16_basis if device is not None else "",
+            "fp16_tensor_tflops": device.fp16_tensor_tflops if device is not None else None,
+            "build_year": _build_year(case["build"], line),
         })
         notes.append("; ".join(note))
     return pd.DataFrame.from_records(rows, index=cases.index), notes
+
+
+def speed_answerable(query: pd.DataFrame) -> pd.Series:
+    """Which prepared cases hold what a speed prediction needs: a size (``params_b`` and a
+    quant or bpw) and a device (a kind and its bandwidth)."""
+    return query["params_b"].notna() & query["bpw"].notna() & \
+        query["hardware_kind"].notna() & query["bandwidth_gbs"].notna()
 
 
 def predict_cases(cases: pd.DataFrame, predictors: object, catalog: Catalog,
@@ -219,17 +281,22 @@ def predict_cases(cases: pd.DataFrame, predictors: object, catalog: Catalog,
     out = cases.copy()
     for col in (*SPEED_OUT, *QUALITY_OUT):
         out[col] = np.nan
+    out["pred_build"] = ""
     has_test = cases["test"].str.strip() != ""
-    speed_ok = has_test & query["params_b"].notna() & query["bpw"].notna() & \
-        query["hardware_kind"].notna() & query["bandwidth_gbs"].notna()
+    speed_ok = has_test & speed_answerable(query)
     for i in np.flatnonzero(has_test & ~speed_ok):
         notes[i] = "; ".join(filter(None, [notes[i], "speed needs params_b, quant or bpw, and "
                                            "a known hardware name or kind + bandwidth_gbs"]))
     if speed_ok.any():
-        pred = predictors.speed.predict(query[speed_ok])  # type: ignore[attr-defined]
+        speed = predictors.speed  # type: ignore[attr-defined]
+        pred = speed.predict(query[speed_ok])
         for src, dst in zip(("tokens_per_s", "tokens_per_s_low", "tokens_per_s_high"), SPEED_OUT,
                             strict=True):
             out.loc[speed_ok, dst] = pred[src].to_numpy()
+        newest = getattr(speed, "assumed_build", "")
+        asked = query.loc[speed_ok, "build_year"]
+        out.loc[speed_ok, "pred_build"] = np.where(
+            asked.notna(), asked.map(lambda y: build_name(y) if y == y else ""), newest)
     quality_ok = query["bpw"].notna() & query["params_b"].notna()
     wants_quality = (cases["quant"].str.strip() != "") | (cases["bpw"].str.strip() != "")
     for i in np.flatnonzero(wants_quality & ~quality_ok):

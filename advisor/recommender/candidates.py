@@ -19,7 +19,7 @@ import pandas as pd
 
 from advisor.data.dataset import Dataset, rows_frame
 from advisor.data.weights_table import WeightsRow, estimated_row
-from advisor.predictors.features import over_physical_ceiling
+from advisor.predictors.speed_features import over_physical_ceiling
 from advisor.recommender.capability import CapabilityTable, capability_columns
 from advisor.recommender.memory import CACHE_TYPES, Runtime, context_limit, estimate_memory
 from advisor.recommender.results import SPEED_TESTS
@@ -189,14 +189,16 @@ def _speed_index(dataset: Dataset) -> dict[SpeedKey, Lookup]:
     and only answer a question about that count. Likewise a figure of layers split over
     several GPUs answers only a question about that many of them, and a single device's
     figure only a question about one. Figures faster than their device's specs allow (a failed
-    run: :func:`advisor.predictors.features.over_physical_ceiling`) answer nothing."""
+    run: :func:`advisor.predictors.speed_features.over_physical_ceiling`) answer nothing."""
     groups: dict[SpeedKey, list[tuple[float, str, str]]] = {}
     rows = [row for row in dataset.speed
             if row.usable and not row.fork
             and row.test in SPEED_TESTS and not row.host_limit]
     over = over_physical_ceiling(rows_frame(rows)) if rows else pd.Series(dtype=bool)
     for row, impossible in zip(rows, over, strict=True):
-        if impossible or row.quant is None:
+        # an uploader's mix (UD-Q4_K_XL) is not the file of its base type: its figure answers
+        # nothing about a plain Q4_K_M
+        if impossible or row.quant is None or "quant_mix" in row.flags:
             continue
         key = (row.hardware, row.model, row.quant, row.test,
                _cpu_threads(row.hardware_kind, row.threads), row.n_devices)

@@ -6,7 +6,7 @@ row sent over HTTP must keep its shape within
 bounds (checked first and without recursion, so a body nested thousands of levels deep is a
 clear rejection, not a crash), must name a known quant (when ``quant`` is set), must not claim
 to be ``predicted`` (predictions are never training data), and a speed row must not be faster
-than its device's specs allow (:func:`advisor.predictors.features.over_physical_ceiling`: a
+than its device's specs allow (:func:`advisor.predictors.speed_features.over_physical_ceiling`: a
 failed run or a wrong test name) nor derive quantities too large for a float. Each rejected row
 gets reasons of the form *field: what, got, allowed*; the others are stored.
 
@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from advisor.data.dataset import rows_frame
-from advisor.predictors.features import (
+from advisor.predictors.speed_features import (
     BANDWIDTH_CEILING,
     FLOPS_CEILING,
     over_physical_ceiling,

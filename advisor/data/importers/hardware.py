@@ -227,10 +227,9 @@ def import_hardware(shared_dir: Path, extra: list[Hardware] | None = None) -> li
         if d.name not in table:
             table[d.name] = d
             devices.append(d)
-    devices += speed_name_devices(table)
     aliases = Counter(a.lower() for d in devices for a in d.aliases)
     clash = sorted(a for a, n in aliases.items() if n > 1)
     if clash:
         raise DataFileError(DEVICES_FILE, None, f"aliases must name one device each, got "
                             f"repeats {clash}")
-    return devices
+    return devices + speed_name_devices(table)

@@ -268,6 +268,11 @@ def build_row(path: Path, line: int, rec: dict[str, str], devices: dict[str, Har
         excluded.append("weights partly in host memory (offload: " + "; ".join(
             f"{k}={v}" for k, v in info.placement.items()) + "): kept for the offload speed "
             "error, not for the all-on-device model")
+    doubted = re.search(r"\bflag=([^;]*(?:source-side discrepancy|unusually low|far below)[^;]*)",
+                        notes)
+    if doubted:
+        flags.append("source_flagged")
+        excluded.append(f"the source doubts the figure: {doubted.group(1).strip()}")
     if "rpc" in backend.flags:
         excluded.append("layers split over networked hosts (llama.cpp RPC): the model has "
                         "no term for the network")

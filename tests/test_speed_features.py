@@ -1,11 +1,11 @@
-"""Tests for advisor.predictors.features: the FLOPS-basis label and the physical ceilings of speed rows."""
+"""Tests for advisor.predictors.speed_features: the FLOPS basis, build dates and the physical ceilings of speed rows."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from advisor.predictors.features import flops_basis, over_physical_ceiling, speed_features
+from advisor.predictors.speed_features import flops_basis, over_physical_ceiling, speed_features
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -85,3 +85,55 @@ def test_ceilings_scale_with_devices_and_active_parameters() -> None:
     dense = {**moe, "active_params_b": None}  # the same speed reading all 36 GB: over
     assert over_physical_ceiling(pd.DataFrame([split, moe, dense])).tolist() == [
         False, False, True]
+
+
+@pytest.mark.parametrize(("env", "fork", "expected"), [
+    ({"date": "2025-08-05", "llama_cpp_build": "83bc2f28 (6077)"}, None, 2025.59),
+    ({"llama_cpp_build": "83bc2f28 (6077)"}, None, 2025.59),       # mainline build number
+    ({"llama_cpp_build": "0b14b87 (368)"}, None, float("nan")),   # a shallow clone's count
+    ({"llama_cpp_build": "4084ca73 (3673)"}, "ik_llama.cpp", float("nan")),  # a fork's count
+    ({"llama_cpp_build": "4084ca73 (3673)", "date": "2025-05-09"}, "ik_llama.cpp", 2025.35),
+    ({}, None, float("nan")), (None, None, float("nan")),
+])
+def test_build_year_of_a_row(env: object, fork: object, expected: float) -> None:
+    from advisor.predictors.speed_features import build_years
+
+    frame = pd.DataFrame({"environment": [env], "fork": [fork]})
+    got = build_years(frame).iloc[0]
+    assert (pd.isna(got) and pd.isna(expected)) or got == pytest.approx(expected, abs=0.01)
+
+
+def test_a_given_build_year_wins_and_dates_interpolate() -> None:
+    from advisor.predictors.speed_features import (
+        BUILD_DATES,
+        build_number_year,
+        build_years,
+        year_of,
+    )
+
+    frame = pd.DataFrame({"environment": [{"date": "2024-01-01"}], "build_year": [2026.5]})
+    assert build_years(frame).iloc[0] == 2026.5
+    years = [build_number_year(b) for b, _ in BUILD_DATES]
+    assert years == sorted(years)
+    assert all(build_number_year(b) == pytest.approx(year_of(d)) for b, d in BUILD_DATES)
+    assert build_number_year(12000) > build_number_year(10464)  # the last rate carries on
+    assert pd.isna(year_of("2025-13-01")) and pd.isna(year_of("b6077"))
+
+
+def test_speed_features_read_ubatch_and_flash_attention() -> None:
+    rows = pd.DataFrame([{"params_b": 8.0, "quant": "Q4_K_M", "n_prompt": 512, "n_gen": 0,
+                          "bandwidth_gbs": 900.0, "hardware_kind": "gpu", "flash_attn": fa,
+                          "environment": env}
+                         for fa, env in ((True, {"n_ubatch": 2048}), (False, {}), (None, None))])
+    x = speed_features(rows)
+    assert x["ubatch"].tolist()[0] == 2048 and x["ubatch"].isna().tolist()[1:] == [True, True]
+    assert x["flash_attn"].tolist()[:2] == [1.0, 0.0] and pd.isna(x["flash_attn"].iloc[2])
+
+
+def test_a_tensor_figure_bounds_prompts_too() -> None:
+    row = {"params_b": 8.0, "quant": "Q4_K_M", "n_prompt": 512, "n_gen": 0,
+           "bandwidth_gbs": 2000.0, "fp16_tflops": None, "fp16_tensor_tflops": 312.0,
+           "hardware_kind": "gpu"}
+    # 2 x 8e9 x tokens/s against 312 TFLOPS: 20,000 tokens/s is 1.03x, 40,000 is 2.05x
+    frame = pd.DataFrame([{**row, "tokens_per_s": 20000.0}, {**row, "tokens_per_s": 40000.0}])
+    assert over_physical_ceiling(frame).tolist() == [False, True]
