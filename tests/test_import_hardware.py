@@ -4,10 +4,10 @@ device names."""
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import pytest
+from published_data import needs_shared, published_dir
 
 from advisor.data.importers.hardware import (
     DEVICE_COLUMNS,
@@ -105,15 +105,9 @@ def test_an_open_variant_keeps_only_the_specs_every_variant_shares() -> None:
     assert "Apple M4 Max (GPU core count not stated, 128GB)" not in devices
 
 
-def _shared() -> Path:
-    default = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    return Path(os.environ.get("ADVISOR_SHARED_DATA", default))
-
-
-@pytest.mark.skipif(not (_shared() / "hardware" / "devices.csv").is_file(),
-                    reason="shared data folder not present")
+@needs_shared
 def test_the_published_table() -> None:
-    devices = import_hardware(_shared())
+    devices = import_hardware(published_dir())
     names = {d.name for d in devices}
     assert len(devices) >= 180 and set(SPEED_DEVICE_NAMES) - names == {
         n for n, r in SPEED_DEVICE_NAMES.items() if r.same}

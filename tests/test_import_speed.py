@@ -458,8 +458,9 @@ def test_real_shared_data_every_row_once_and_every_device_joins() -> None:
     reasons = Counter(r.excluded_reason for r in rows if not r.usable)
     for reason in reasons:
         assert any(k in reason for k in ("not in hardware.csv", "not in the quant catalog",
-                                         "host memory", "networked hosts")), reason
-    assert sum(r.usable for r in rows) >= 5000
+                                         "host memory", "networked hosts",
+                                         "the source doubts the figure")), reason
+    assert sum(r.usable for r in rows) >= 4900  # 4,994: 6 rows their own source doubts are out
     offload = [r for r in rows if "offload" in r.flags]
     assert len(offload) >= 60 and all(r.environment.get("placement") for r in offload)
     current = {r.model for r in rows if r.usable and r.hardware in names}

@@ -110,7 +110,8 @@ def _measure(arch, path: Path):  # type: ignore[no-untyped-def]
 def test_llama_cpp_allocates_what_the_terms_say(tmp_path: Path, archs):
     """Real loads of two synthetic files (a dense GQA and a Gated DeltaNet hybrid, 4 layers,
     a 4,096-token vocabulary): the repacked copies and the KV cache plus recurrent state are
-    what llama.cpp logs allocating, and the dense file's peak RSS is within 5% of the total."""
+    what llama.cpp logs allocating, and the dense file's peak RSS is within 5% (or 8 MiB, for a
+    file this small) of the total."""
     pytest.importorskip("llama_cpp")
     for name in ("Qwen3-0.6B", "Qwen3.5-0.8B"):
         arch = scaled(archs.get(name), 4).model_copy(update={"vocab_size": 4096})
@@ -121,7 +122,7 @@ def test_llama_cpp_allocates_what_the_terms_say(tmp_path: Path, archs):
         assert repack == pytest.approx(buffers.get("CPU_REPACK model", 0.0), abs=0.01)
         logged_cache = buffers.get("CPU KV", 0.0) + buffers.get("CPU RS", 0.0)
         assert est.kv_cache_bytes / MIB == pytest.approx(logged_cache, abs=0.01)
-        if name == "Qwen3-0.6B":
-            assert abs(est.total_bytes / MIB - measured) / measured < 0.05
+        if name == "Qwen3-0.6B":  # 117 MiB in all: allow 8 MiB of allocator and thread noise
+            assert abs(est.total_bytes / MIB - measured) < max(0.05 * measured, 8.0)
         else:  # the recurrent state is allocated; its layers' compute stage is not modelled
             assert buffers.get("CPU RS", 0) > 0
