@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ from advisor.recommender.candidates import CandidateTable, PredictorSet, build_t
 from advisor.recommender.explain import explain, unranked_note
 from advisor.recommender.figures import RowFigures, Scores, cache_note
 from advisor.recommender.footprint import MemoryAnswer, memory_answer
-from advisor.recommender.front import diverse_alternatives, pareto_front
+from advisor.recommender.front import FrontCache, diverse_alternatives
 from advisor.recommender.launch import attach_launch
 from advisor.recommender.memory import context_limit, per_device_bytes
 from advisor.recommender.offload import OffloadPlan, offload_note, plan_offload, with_placement
@@ -102,6 +103,10 @@ class Advisor:
         self._params_b: list[float] = [float(p) for p in cols["params_b"]]
         self._bpw: list[float] = [float(b) for b in cols["bpw"]]
         self._figures = RowFigures(self.table)
+        # a (model, mode) pair per row, for near ties
+        self._entity = self._model_codes * 2 + (cols["mode"] == "thinking")
+        self._fronts: FrontCache[FrontPoint] = FrontCache()
+        self._shapes: dict[tuple[object, ...], tuple[Any, ...]] = {}
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> Advisor:
@@ -224,9 +229,15 @@ class Advisor:
         """Validate the inputs (see :meth:`parse_query`) and rank the candidates."""
         return self.rank(self.parse_query(**kwargs))  # type: ignore[arg-type]
 
-    def rank(self, query: Query) -> Recommendation:
-        cols = self.table.arrays
-        models = cols["model"]
+    def _shape(self, query: Query) -> tuple[Any, ...]:
+        """What the answer to ``query`` takes from all but its budget: memory, scores, the KV
+        cache's cost, notes, the rankable rows and speeds; kept per :meth:`Query.shape`, as
+        many requests differ only in their budget. Raises when no candidate can answer."""
+        key = query.shape()
+        found = self._shapes.get(key)
+        if found is not None:
+            return found
+        models = self.table.arrays["model"]
         memory = self.memory_arrays(query)
         scores = self.weighted_quality(query)
         score, kv_cost = scores.score, self.cache_cost(query.cache_type)
@@ -269,6 +280,19 @@ class Advisor:
                     f"{query.hardware.name} (fastest: {best:.1f} tokens/s)",  # type: ignore[union-attr]
                     smallest_budget_bytes=None)
             eligible &= fast
+        eligible.setflags(write=False)
+        found = (memory, scores, kv_cost, tuple(notes), eligible, speed)
+        if len(self._shapes) >= 4096:
+            self._shapes.clear()
+        self._shapes[key] = found
+        return found
+
+    def rank(self, query: Query) -> Recommendation:
+        cols = self.table.arrays
+        models = cols["model"]
+        memory, scores, kv_cost, shape_notes, eligible, speed = self._shape(query)
+        score = scores.score
+        notes = list(shape_notes)
         total = memory["total_bytes"]
         on_devices = query.device_fits(total)
         fits = eligible & on_devices & (total <= query.budget_bytes)
@@ -318,8 +342,10 @@ class Advisor:
         pick = int(near[np.lexsort((total[near], self.slowness(near, speed, plan)))][0])
         alternatives = diverse_alternatives(ranked[ranked != pick], self._model_codes, pick,
                                 query.n_alternatives)
-        front = np.asarray(pareto_front(np.flatnonzero(eligible), score, total,
-                                        QUANT_TIE_POINTS), dtype=np.intp)
+        # steps smaller than a tie are not worth sending: the ranking treats them as equal;
+        # an offloaded placement's total depends on the budget, so that front is not kept
+        key = query.shape() if plan is None else None
+        front = self._fronts.get(key, np.flatnonzero(eligible), score, total, TIE_POINTS)
 
         def build(i: int) -> Candidate:
             c = self._figures.candidate(i, query, memory, speed, scores, fits)
@@ -329,14 +355,15 @@ class Advisor:
                                query.hardware, self.repos)
         alt_c = [build(i) for i in alternatives]
         modes = self.table.arrays["mode"]
-        # built without re-validation: every field comes from the validated table
-        front_p = [FrontPoint.model_construct(
-                       model=self._models[i], mode=str(modes[i]), quant=self._quants[i],
-                              params_b=self._params_b[i], bpw=self._bpw[i], total_bytes=t,
-                              quality_score=q, fits=f)
-                   for i, t, q, f in zip(front.tolist(), total[front].astype(np.int64).tolist(),
-                                         score[front].astype(float).tolist(),
-                                         fits[front].tolist(), strict=True)]
+
+        def point(i: int, fit: bool) -> FrontPoint:
+            # built without re-validation: every field comes from the validated table
+            return FrontPoint.model_construct(
+                model=self._models[i], mode=str(modes[i]), quant=self._quants[i],
+                params_b=self._params_b[i], bpw=self._bpw[i], total_bytes=int(total[i]),
+                quality_score=float(score[i]), fits=fit)
+
+        front_p = self._fronts.points(key, front, fits, point)
         return Recommendation(
             request=query.echo(), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
             explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix,
@@ -372,7 +399,7 @@ class Advisor:
         """Rows as good as the best fitting one: of each model (and mode) whose best fitting
         score is within :data:`MODEL_TIE_POINTS` of the best, its quants within
         :data:`QUANT_TIE_POINTS` of its own best."""
-        entity = self._model_codes * 2 + (self.table.arrays["mode"] == "thinking")
+        entity = self._entity
         best = np.full(int(entity.max()) + 1, -np.inf)
         np.maximum.at(best, entity[fits], score[fits])
         own = best[entity]

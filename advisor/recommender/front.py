@@ -3,7 +3,12 @@ alternatives that show other models before other quants of the pick's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
 import numpy as np
+
+T = TypeVar("T")
 
 
 def diverse_alternatives(order: np.ndarray, codes: np.ndarray, pick: int, n: int) -> list[int]:
@@ -37,3 +42,42 @@ def pareto_front(indices: np.ndarray, score: np.ndarray, total: np.ndarray,
             kept.append(i)
             last = value
     return kept
+
+
+class FrontCache(Generic[T]):
+    """Pareto fronts by request shape: a front does not depend on the budget (only which of its
+    points fit does), so requests that differ only in ``vram`` share one. Bounded: emptied
+    when it holds ``size`` fronts."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._fronts: dict[tuple[object, ...], np.ndarray] = {}
+        self._points: dict[tuple[object, ...], tuple[list[T], list[T]]] = {}
+
+    def get(self, key: tuple[object, ...] | None, indices: np.ndarray, score: np.ndarray,
+            total: np.ndarray, min_gain: float) -> np.ndarray:
+        """The front of ``indices`` (see :func:`pareto_front`), from the cache when ``key``
+        was seen; ``key`` None: computed, not kept."""
+        found = self._fronts.get(key) if key is not None else None
+        if found is None:
+            found = np.asarray(pareto_front(indices, score, total, min_gain), dtype=np.intp)
+            if key is not None:
+                if len(self._fronts) >= self.size:
+                    self._fronts.clear()
+                    self._points.clear()
+                self._fronts[key] = found
+        return found
+
+    def points(self, key: tuple[object, ...] | None, front: np.ndarray, fits: np.ndarray,
+               make: Callable[[int, bool], T]) -> list[T]:
+        """The answer's points of ``front`` (``make(row, fits)``), built once per ``key`` for
+        both values of ``fits`` and shared by later requests of that shape (never changed
+        after they are made)."""
+        built = self._points.get(key) if key is not None else None
+        if built is None:
+            rows = front.tolist()
+            built = ([make(i, False) for i in rows], [make(i, True) for i in rows])
+            if key is not None:
+                self._points[key] = built
+        return [built[1][j] if fit else built[0][j]
+                for j, fit in enumerate(fits[front].tolist())]

@@ -114,6 +114,18 @@ class Query:
         total = np.asarray(total_bytes)
         return (total <= self.budget_bytes) & self.device_fits(total)
 
+    def shape(self) -> tuple[object, ...]:
+        """Everything of the request but its budget: what the candidates' scores, memory and
+        eligibility depend on."""
+        hw = self.hardware
+        return (tuple(sorted((c.value, w) for c, w in self.mix.items())), self.context,
+                self.thinking_context, self.cache_type, self.mode, self.family, self.models,
+                self.min_tokens_per_s, None if hw is None else (
+                    hw.name, hw.kind, hw.memory_gb, hw.bandwidth_gbs, hw.fp16_tflops,
+                    hw.fp16_basis, hw.fp16_tensor_tflops, hw.memory_kind, hw.threads,
+                    hw.n_devices),
+                None if self.gpu_limit is None else self.gpu_limit.limit_bytes)
+
     def echo(self) -> RequestEcho:
         """The request as the answer repeats it."""
         return RequestEcho(

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     default_context: int = Field(4096, ge=1)
-    max_alternatives: int = Field(10, ge=0, le=100)
+    max_alternatives: int = Field(5, ge=0, le=100)
     answer_cache_entries: int = Field(
         1024, ge=0, le=1_000_000, description="/recommend answers kept, least recently used "
         "dropped first (about 40 kB each); 0 turns the cache off")
