@@ -119,7 +119,8 @@ class Query:
         eligibility depend on."""
         hw = self.hardware
         return (tuple(sorted((c.value, w) for c, w in self.mix.items())), self.context,
-                self.thinking_context, self.cache_type, self.mode, self.family, self.models,
+                self.thinking_context, self.context_given, self.cache_type, self.mode,
+                self.family, self.models,
                 self.min_tokens_per_s, None if hw is None else (
                     hw.name, hw.kind, hw.memory_gb, hw.bandwidth_gbs, hw.fp16_tflops,
                     hw.fp16_basis, hw.fp16_tensor_tflops, hw.memory_kind, hw.threads,
