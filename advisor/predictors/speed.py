@@ -38,9 +38,12 @@ Two models, blended where held-out devices show the blend is better:
 
 **Blend and intervals.** Held out device by device (``GroupKFold``; a source's name for a chip
 whose variant it left open goes with that chip), both models predict each device as a device
-given by its specs; per phase, and per kind where a kind has 5 devices, the weight of the
-physical model (0, 0.25, ..., 1) with the smallest median over devices of their median error is
-kept. A named device adds its own effect to the blend; layers split over several GPUs add the
+given by its specs; per phase, and per kind where a kind has 5 devices, the plain rule or the
+weight of the physical model (0, 0.25, ..., 1) with the smallest median over devices of their
+median error is kept, the simplest choice within 5% of the best
+(:func:`advisor.predictors.speed_calibration.choose_blend`): where nothing learned beats the
+rule on devices it never saw (CPUs, whose cores the specs do not describe), the rule answers.
+A named device adds its own effect to the blend; layers split over several GPUs add the
 physical model's gain over one. The 90% interval is the device-weighted range of the blended
 held-out residuals per phase and kind (split conformal): the width an unseen device needs.
 Generation of weights larger than any cache
@@ -65,13 +68,15 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from advisor.data.importers.hardware import SPEED_DEVICE_NAMES
-from advisor.predictors.speed_calibration import RuleCalibration, choose_blend, intervals
+from advisor.predictors.speed_calibration import RuleCalibration, choose_blend, intervals, rule
 from advisor.predictors.speed_features import (
     BUILD_DATES,
     CACHE_BYTES,
     HARDWARE_KINDS,
     UNKNOWN,
     _column,
+    backend_family,
+    effective_bpw,
     flag_set,
     over_physical_ceiling,
     speed_features,
@@ -176,10 +181,14 @@ class SpeedPredictor:
             "no_model_size": frame["model_bytes"].isna() & frame["params_b"].isna(),
             "moe_active_unknown (MoE without active parameter count)":
                 _as_bool(frame, "moe") & frame["active_params_b"].isna(),
-            "no_gpu_offload (GPU device, weights on the CPU)": frame["flags"].map(
+            "no_gpu_offload (GPU device, weights on the CPU)": (frame["flags"].map(
                 lambda f: bool({"no_gpu_offload", "gpu_backend_on_cpu_device", "offload", "rpc"}
                                & flag_set(f)))
-                if "flags" in frame else pd.Series(False, index=frame.index),
+                if "flags" in frame else pd.Series(False, index=frame.index))
+            # llama.cpp's CPU backend on a machine filed under its GPU or iGPU: the specs
+            # describe a device the run did not use
+            | ((_column(frame, "backend").map(backend_family) == "cpu")
+               & (_column(frame, "hardware_kind").astype(str).str.lower() != "cpu")),
             "exceeds_device_memory (weights larger than the devices' memory: spilled to the "
             "host)": _exceeds_memory(frame),
             "combined_test (pp+tg; predicted from its phases)":
@@ -238,7 +247,7 @@ class SpeedPredictor:
         self.base_: dict[str, PhysicalFit] = {}
         self.calibration_: dict[str, RuleCalibration] = {}
         self.n_train_: dict[str, int] = {}
-        oof = np.full((len(rows), 2), np.nan)  # held-out physics, calibration
+        oof = np.full((len(rows), 3), np.nan)  # held-out physics, calibration; the rule
         for ph in PHASES:
             m = (x["phase"] == ph).to_numpy()
             self.n_train_[ph] = int(m.sum())
@@ -248,10 +257,11 @@ class SpeedPredictor:
             s = m & single  # the calibration and the intervals: single devices, as physics
             self.base_[ph] = PhysicalFit(ph, self.ridge).fit(x[m], y[m], weight[m])
             self.calibration_[ph] = RuleCalibration(self.random_state).fit(x[s], y[s], weight[s])
-            oof[s] = self._out_of_fold(x[s], y[s], weight[s], groups[s], ph)
+            oof[s, :2] = self._out_of_fold(x[s], y[s], weight[s], groups[s], ph)
+        oof[:, 2] = rule(x)
         phase = x["phase"].to_numpy()
         self.blend_ = choose_blend(oof, y, phase, x["kind"].to_numpy(), groups)
-        held_out = np.array([self._blend(oof[i, 0], oof[i, 1], phase[i], k)
+        held_out = np.array([self._blend(oof[i, 0], oof[i, 1], oof[i, 2], phase[i], k)
                              for i, k in enumerate(x["kind"])])
         resid = pd.Series(y - held_out, index=rows.index)
         # every device weighs the same in the intervals (the coverage an unseen device gets)
@@ -264,10 +274,14 @@ class SpeedPredictor:
                  self.exclusions_, self.blend_)
         return self
 
-    def _blend(self, physics: object, calibrated: object, ph: str, kind: str) -> Any:
-        """The physical model's and the calibrated rule's log predictions, blended with the
-        weight held-out devices of ``ph`` and ``kind`` chose (physics alone without one)."""
+    def _blend(self, physics: object, calibrated: object, plain: object, ph: str,
+               kind: str) -> Any:
+        """What held-out devices of ``ph`` and ``kind`` chose (physics alone without a
+        choice): the plain rule's log prediction, or the physical model's and the calibrated
+        rule's blended."""
         w = self.blend_.get(f"{ph}:{kind}", self.blend_.get(ph, 1.0))
+        if w == "rule":
+            return plain
         return w * physics + (1.0 - w) * calibrated  # type: ignore[operator]
 
     @property
@@ -303,8 +317,8 @@ class SpeedPredictor:
         own = physics.predict(x) - typical  # a known device's own effect; 0 for others
         single = physics.predict(x.assign(device=UNKNOWN, n_devices=1.0))
         calibrated = self.calibration_[ph].predict(x)
-        z = np.array([self._blend(t, c, ph, k) for t, c, k in zip(single, calibrated,
-                                                                   x["kind"], strict=True)])
+        z = np.array([self._blend(t, c, r, ph, k) for t, c, r, k in zip(
+            single, calibrated, rule(x), x["kind"], strict=True)])
         # layers split over several devices: the physical model's gain or loss over one device
         z = z + (typical - single) + own
         bounds = np.array([self.quantiles_.get(f"{ph}:{k}", self.quantiles_[ph])
@@ -356,8 +370,12 @@ class SpeedPredictor:
 
 def _exceeds_memory(frame: pd.DataFrame) -> pd.Series:
     """Rows whose weights file is larger than the memory of the devices it ran on (a marketed
-    "24 GB" is 24 GiB): the driver spilled to host memory, so the row measures an offload."""
+    "24 GB" is 24 GiB): the driver spilled to host memory, so the row measures an offload.
+    Without a file size, the size is the parameters at the quant's typical bits per weight."""
     size = pd.to_numeric(frame["model_bytes"], errors="coerce")
+    # a row that gives only the parameter count: the size its quant's typical bpw gives
+    params = pd.to_numeric(frame["params_b"], errors="coerce")
+    size = size.fillna(params * 1e9 * effective_bpw(frame) / 8.0)
     memory = pd.to_numeric(frame.get("memory_gb"), errors="coerce") \
         if "memory_gb" in frame else pd.Series(np.nan, index=frame.index)
     devices = pd.to_numeric(frame.get("n_devices"), errors="coerce").fillna(1.0) \
