@@ -24,7 +24,7 @@ browser:
 	  else echo "note: install Debian's chromium to run the browser tests" >&2; fi; }
 
 serve: setup
-	@$(BIN)/quant-advisor info >/dev/null 2>&1 || $(BIN)/quant-advisor train
+	@$(BIN)/quant-advisor info >/dev/null 2>&1 || $(BIN)/quant-advisor train --device-folds 10
 	$(BIN)/quant-advisor serve --host $(HOST) --port $(PORT)
 
 lint: setup-dev

@@ -52,7 +52,9 @@ def test_a_real_retrain_with_only_the_service_dependencies(tmp_path):
     hostile = {name: store_raw(settings, payload, f"old-{name}")
                for name, payload in hostile_rows().items()}
     serve = Serve(tmp_path, env={"PYTHONPATH": service_only_pythonpath(tmp_path / "site"),
-                                 "ADVISOR_RETRAIN_TOLERANCE": "10"})
+                                 "ADVISOR_RETRAIN_TOLERANCE": "10",
+                                 # 10 groups of devices: 6 minutes of retraining, not 18
+                                 "ADVISOR_EVAL_DEVICE_FOLDS": "10"})
     try:
         url = serve.url
         assert httpx.post(f"{url}/v1/measurements", json=speed_row(1)).json()["stored"] == 1

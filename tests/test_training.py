@@ -42,6 +42,7 @@ def test_train_writes_models_card_and_evaluation(tmp_path: Path) -> None:
     # one source (the synthetic rows name none): nothing to hold out by source, and it says so
     assert "2 sources" in card.metrics["speed_by_source"]["not computed"]["reason"]
     assert (tmp_path / "EVALUATION.md").read_text().startswith("# Held-out evaluation")
+    assert "## Speed, devices held out (one at a time)" in (tmp_path / "EVALUATION.md").read_text()
     assert len(list((tmp_path / "plots").glob("*.png"))) >= 4
     # the capability model: its table, its card entry and its held-out section
     assert {"capability_by_score", "capability_by_model"} <= set(card.metrics)
@@ -52,3 +53,15 @@ def test_train_writes_models_card_and_evaluation(tmp_path: Path) -> None:
     loaded = load_predictors(tmp_path)
     assert loaded.card.data_hash == "feedbeef"
     assert loaded.speed.exclusions_ == card.rows["speed_excluded"]
+
+
+def test_train_can_hold_devices_out_in_groups(tmp_path: Path) -> None:
+    """``device_folds=k``: the speed evaluation holds out k groups of devices (fewer fits) and
+    its section says so."""
+    data = FrameDataset(synthetic_quality(), synthetic_speed())
+    catalog = write_synthetic_catalog(tmp_path / "catalog")
+    card = train(data, tmp_path, n_jobs=1, device_folds=2,  # type: ignore[arg-type]
+                 speed_params={"calibration_folds": 2, "max_iter": 15}, catalog_dir=catalog)
+    text = (tmp_path / "EVALUATION.md").read_text()
+    assert "## Speed, devices held out (2 groups)" in text and "one at a time" not in text
+    assert card.metrics["speed"]["generation/gpu"]["devices"] == 4  # every device still scored

@@ -376,6 +376,17 @@ def _plots(speed: pd.DataFrame, quality: dict[str, pd.DataFrame], out: Path) -> 
     return files
 
 
+def _device_view_heading(device_folds: int | None) -> list[str]:
+    if device_folds is None:
+        return ["## Speed, devices held out (one at a time)", "",
+                "Each device is held out in turn, with every row on it, single or split over "
+                "several of it."]
+    return [f"## Speed, devices held out ({device_folds} groups)", "",
+            f"The devices are dealt into {device_folds} groups, every kind spread over them, "
+            "and each group is held out in turn (faster than one device at a time, and "
+            "harder: each fit sees fewer devices)."]
+
+
 def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
     plots = [f"![{p.stem}](plots/{p.name})" for p in notes.get("plots", [])] or [
         "Not drawn: matplotlib (the `plot` extra) is not installed."]
@@ -396,9 +407,8 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
         "device back (a GPU on a Raspberry Pi's PCIe x1 link); the model trains on them with a "
         "label, and they are scored apart because the service never answers for such a "
         "setup.", "",
-        "## Speed, devices held out (one at a time)", "",
-        "Each device is held out in turn, with every row on it, single or split over several "
-        "of it. Each held-out device is asked as a device given by "
+        *_device_view_heading(notes.get("device_folds")),
+        "Each held-out device is asked as a device given by "
         "its specs (kind, backend, bandwidth, one FP16 figure, memory: no name, no FLOPS "
         "basis); the rows a source filed "
         "under a name that leaves a chip's variant open are held out with that chip. "
@@ -432,16 +442,19 @@ def render_markdown(metrics: dict[str, Any], notes: dict[str, Any]) -> str:
 
 def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
              speed_params: dict[str, Any] | None = None, catalog_dir: Path | None = None,
-             capability: CapabilityModel | None = None) -> EvaluationReport:
+             capability: CapabilityModel | None = None,
+             device_folds: int | None = None) -> EvaluationReport:
     """Run the grouped cross-validation; write ``EVALUATION.md`` and ``plots/`` to ``out_dir``.
 
     ``speed_params`` are :class:`SpeedPredictor` arguments for the fold models. The capability
     fit (:mod:`~advisor.predictors.capability_eval`) is evaluated on ``capability`` if given,
-    else on one fitted on ``catalog_dir`` (default ``measurements/catalog``).
+    else on one fitted on ``catalog_dir`` (default ``measurements/catalog``). Speed holds out
+    one device at a time, or ``device_folds`` groups of devices (:func:`device_groups`).
     """
     out_dir = Path(out_dir)
     sframe = dataset.speed_frame()
-    speed_rows = speed_cv(sframe, n_jobs=n_jobs, speed_params=speed_params)
+    speed_rows = speed_cv(sframe, n_jobs=n_jobs, speed_params=speed_params,
+                          device_folds=device_folds)
 
     def other_view(hold_out: str) -> dict[str, Any]:
         try:
@@ -475,7 +488,7 @@ def evaluate(dataset: Dataset, out_dir: Path, *, n_jobs: int = 2,
     qp = QualityPredictor()
     qp._training_rows(qframe)
     years = speed_features(sp._training_rows(sframe))["build_year"]
-    notes = {"data_hash": dataset.content_hash, "plots": files,
+    notes = {"data_hash": dataset.content_hash, "plots": files, "device_folds": device_folds,
              "sections": [capability_section],
              "assumed_build": build_name(float(years.max())) if years.notna().any() else "",
              "exclusions": {**{f"speed {k}": v for k, v in sp.exclusions_.items()},

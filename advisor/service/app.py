@@ -147,7 +147,7 @@ def _default_trainer(dataset: Dataset, out_dir: Path) -> ModelCard:
     """:func:`advisor.predictors.training.train`, imported only when a retraining runs."""
     from advisor.predictors.training import train
 
-    return train(dataset, out_dir)
+    return train(dataset, out_dir, device_folds=get_settings().eval_device_folds)
 
 
 def _serve(app: FastAPI, advisor: Advisor, freeze_heap: bool) -> None:
