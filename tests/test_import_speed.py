@@ -460,7 +460,8 @@ def test_real_shared_data_every_row_once_and_every_device_joins() -> None:
         assert any(k in reason for k in ("not in hardware.csv", "not in the quant catalog",
                                          "host memory", "networked hosts",
                                          "the source doubts the figure")), reason
-    assert sum(r.usable for r in rows) >= 4900  # 4,994: 6 rows their own source doubts are out
+    assert sum(r.usable for r in rows) >= 5600  # 5,689: 6 rows their own source doubts are out
+    assert len(rows) >= 6000 and len({r.hardware for r in rows}) >= 100  # 6,475 rows, 102
     offload = [r for r in rows if "offload" in r.flags]
     assert len(offload) >= 60 and all(r.environment.get("placement") for r in offload)
     current = {r.model for r in rows if r.usable and r.hardware in names}
