@@ -186,7 +186,7 @@ def test_every_published_offload_row_is_used_once_or_excluded_with_its_reasons()
     assert all(e.reasons and all(r.strip() for r in e.reasons) for e in excluded)
     # every host is in the cited table, whether its rows are used or not
     assert not any("offload_hosts" in r for e in excluded for r in e.reasons)
-    assert {(r.source_id, str(r.environment.get("host"))) for r in rows} <= set(OFFLOAD_HOSTS)
+    assert {(r.source_id, str(r.environment.get("host", ""))) for r in rows} <= set(OFFLOAD_HOSTS)
     assert used, "no usable offload row: the evaluation would measure nothing"
     for run in used:
         assert np.isfinite(run.all_gpu_tps) and run.all_gpu_tps > 0

@@ -74,6 +74,14 @@ OFFLOAD_HOSTS: dict[tuple[str, str], HostMemory] = {
         HostMemory(None, "not stated", "the excerpt names neither CPU nor memory"),
     ("localmaxxing_via_llmfit", "CPU/RAM not stated)"):
         HostMemory(None, "not stated", "the submission names neither CPU nor memory"),
+    ("discrete_gpu_threads_2024_26", ""):
+        HostMemory(None, "not stated", "llama.cpp PR #4812 (KV cache in host memory) names "
+                   "neither CPU nor memory"),
+    ("eliranwong_amd_igpu_setup", "GPD Pocket 4, Ryzen AI 9 HX 370, Radeon 890M, 64GB (16/48 "
+     "or 32/32 or 48/16 GB split set in BIOS), Ubuntu 24.04, kernel 6.11"):
+        HostMemory(_peak(2, 7500), "stated",
+                   "LPDDR5X-7500 on the chip's 128-bit bus, shared by its CPU and iGPU (the "
+                   "hardware table's row for this machine, cited there)", ram_gb=64.0),
 }
 
 

@@ -194,7 +194,8 @@ def parse_notes(notes: str) -> NotesInfo:
     stdev = re.search(r"\bstddev=(\d+(?:\.\d+)?)", notes)
     if stdev:
         info.stdev = float(stdev.group(1))
-    host = re.search(r"\bhost[= ]([^;]*\([^)]*\)[^;]*|[^;]+)", notes)
+    # "host=..." or "host ..." names the machine; "KV cache in host memory" does not
+    host = re.search(r"\bhost(?:=| (?!memory\b))([^;]*\([^)]*\)[^;]*|[^;]+)", notes)
     if host and _HOST_LIMIT.search(host.group(1)):
         info.host_limit = host.group(1).strip()
     elif host:
