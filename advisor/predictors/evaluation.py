@@ -123,7 +123,7 @@ def device_groups(kinds: pd.Series, chips: pd.Series, k: int) -> list[list[str]]
 #: Groups of sources or models held out at a time by :func:`evaluate`: one fit of the speed
 #: predictor takes about 17 s on 2 cores (it holds devices out inside itself to choose its
 #: blend and intervals), so one fold per source (30) and per model on each device (164) on
-#: top of one per device (51, about 7 minutes) would make every retraining take over an hour.
+#: top of one per device (71, about 12 minutes) would make every retraining take over an hour.
 #: Devices are held out one at a time: the figure a user asking about an unseen device gets.
 SPEED_FOLDS = 10
 
