@@ -114,6 +114,9 @@ class RecordedMachine:
         ram, physical, logical = self.data["psutil"]
         return ram, physical, logical
 
+    def available_memory(self) -> int | None:
+        return self.data.get("psutil_available")
+
 
 def recorded_machines() -> list[str]:
     return sorted(p.stem for p in MACHINES.glob("*.json"))

@@ -36,6 +36,14 @@ def test_detect_json_reports_cpu_gpus_and_what_it_fills(runner, monkeypatch):
     assert body["recommend_args"]["hardware"] == "NVIDIA GeForce RTX 3090 x2"
 
 
+def test_detect_text_says_how_much_ram_is_available(runner, monkeypatch):
+    _on(monkeypatch, "cpu_ryzen_7950x")
+    result = runner.invoke(cli_module.cli, ["detect"])
+    assert result.exit_code == 0, result.output
+    assert "RAM 68.72 GB (58.81 GB available)" in result.stdout
+    assert "recommend --detect fills: vram=58.8GB, ram=58.8GB" in result.stdout
+
+
 def test_detect_text(runner, monkeypatch):
     _on(monkeypatch, "apple_m2_pro_16gb")
     result = runner.invoke(cli_module.cli, ["detect"])
@@ -49,6 +57,7 @@ def test_detect_on_this_machine_reads_cpu_cores_and_ram(runner):
     assert result.exit_code == 0, result.output
     cpu = json.loads(result.stdout)["cpu"]
     assert cpu["model"] and cpu["physical_cores"] >= 1 and cpu["ram_bytes"] > 2**28
+    assert 0 < cpu["available_bytes"] <= cpu["ram_bytes"]
 
 
 def test_recommend_detect_fills_budget_and_hardware(runner, monkeypatch):

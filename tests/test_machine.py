@@ -28,7 +28,7 @@ CASES = [
      None),
     ("amd_rx7900xtx_amdsmi", "AMD Radeon RX 7900 XTX", True, 1, "gpu", "24GB", None),
     ("amd_rx7900xt_sysfs", "AMD Radeon RX 7900 XT", True, 1, "gpu", "20GB", None),
-    ("cpu_ryzen_7950x", "AMD Ryzen 9 7950X (CPU)", True, 1, "cpu", "68.71GB", 16),
+    ("cpu_ryzen_7950x", "AMD Ryzen 9 7950X (CPU)", True, 1, "cpu", "58.8GB", 16),
 ]
 
 
@@ -116,8 +116,24 @@ def test_amdsmi_reading():
 def test_cpu_machine_fills_ram_and_llama_cpp_default_threads(table):
     found = detect(RecordedMachine("cpu_ryzen_7950x"), table)
     assert found.device.kind is HardwareKind.CPU and found.threads == 16
-    assert found.vram_bytes == found.ram_bytes == 64 * 2**30
+    # the budget is the RAM available now, not all 64 GiB: the rest holds the system
+    assert found.vram_bytes == found.ram_bytes == 58_806_484_992 < found.cpu.ram_bytes
+    assert any("58.81 GB of RAM available now, of 68.72 GB" in n for n in found.notes)
     assert read_cpu(RecordedMachine("cpu_ryzen_7950x")).model.startswith("AMD Ryzen 9 7950X")
+
+
+def test_offloaded_placements_get_the_ram_available_beside_the_gpus(table):
+    found = detect(RecordedMachine("nvidia_2x_rtx3090"), table)
+    assert found.recommend_args()["ram"] == "55.83GB"  # of 64 GiB; floored to 10 MB
+    assert any(n.startswith("a model too large for the GPU may put part of itself in the "
+                            "55.83 GB of RAM available now") for n in found.notes)
+
+
+def test_without_an_available_reading_the_total_is_used_and_the_notes_say_so(table):
+    found = detect(RecordedMachine("cpu_unknown"), table)
+    assert found.cpu.available_bytes is None
+    assert found.vram_bytes == found.ram_bytes == found.cpu.ram_bytes
+    assert any("all of RAM (the system needs some of it too" in n for n in found.notes)
 
 
 def test_unknown_cpu_fills_memory_only_and_says_what_to_give(table):

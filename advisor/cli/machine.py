@@ -40,6 +40,8 @@ def describe(found: Any) -> str:
 
     cpu = found.cpu
     ram = format_bytes(cpu.ram_bytes) if cpu.ram_bytes else "unknown"
+    if cpu.available_bytes is not None:
+        ram += f" ({format_bytes(cpu.available_bytes)} available)"
     lines = [f"CPU: {cpu.model}, {cpu.physical_cores or '?'} cores "
              f"({cpu.logical_cores or '?'} threads), RAM {ram}  [{cpu.tool}]"]
     for g in found.gpus:

@@ -12,6 +12,9 @@ hardware table (``measurements/hardware.csv`` and ``hardware_added.csv``):
   (memory size does not change them).
 * No GPU: the CPU, matched by its model number (``7950X``, ``i7-1165G7``); llama.cpp's default
   thread count, one per physical core, goes with it.
+* RAM: what is available now (psutil's ``available``), not the total, is what a model may
+  use: the budget without a GPU, and the RAM of offloaded placements beside one. The rest
+  holds the system and the programs running; a model planned into it would page from disk.
 
 A device the table does not know is reported with the specs read from the machine (NVML gives
 an NVIDIA GPU's memory bandwidth), so the speed predictor can still answer from its specs; one
@@ -30,6 +33,7 @@ from advisor.data.hardware import find_device
 from advisor.machine.probe import CpuReading, GpuReading, LocalMachine, Machine, read_cpu, read_gpus
 from advisor.vocabulary.errors import InvalidInputError
 from advisor.vocabulary.schema import Hardware, HardwareKind
+from advisor.vocabulary.units import format_bytes
 
 _KIND_OF_VENDOR = {"nvidia": HardwareKind.GPU, "amd": HardwareKind.GPU,
                    "apple": HardwareKind.APPLE}
@@ -57,7 +61,8 @@ class Detection(BaseModel):
     device: DeviceMatch | None
     vram_bytes: int | None = Field(None, description="memory the model may use: the GPUs' "
                                    "memory, Apple unified memory, or RAM without a GPU")
-    ram_bytes: int | None
+    ram_bytes: int | None = Field(None, description="RAM offloaded placements may use: what "
+                                  "is available now (psutil), else the total")
     threads: int | None = Field(None, description="CPU threads for a CPU device (llama.cpp's "
                                 "default: one per physical core)")
     notes: list[str] = Field(default_factory=list)
@@ -198,6 +203,7 @@ def detect(machine: Machine | None = None,
     notes: list[str] = []
     device: DeviceMatch | None = None
     vram = threads = None
+    ram, ram_note = _usable_ram(cpu)
     if gpus and gpus[0].vendor == "apple":
         device = _apple(gpus[0], table)
         vram = _held_to(gpus[0].memory_limit_bytes or gpus[0].memory_bytes, device)
@@ -209,16 +215,19 @@ def detect(machine: Machine | None = None,
         gpu, count, notes = _gpu_group(gpus)
         device = _gpu_device(gpu, count, table)
         vram = _held_to((gpu.memory_bytes or 0) * count or None, device)
+        if ram is not None:
+            notes.append(f"a model too large for the GPU may put part of itself in {ram_note}; "
+                         "give --ram to change it)")
     else:
         found = _cpu_match(cpu.model, table)
         threads = cpu.physical_cores
-        vram = cpu.ram_bytes
+        vram = ram
         if found is not None:
             device = DeviceMatch(name=found.name, in_table=True, kind=found.kind,
                                  memory_gb=found.memory_gb, bandwidth_gbs=found.bandwidth_gbs,
                                  fp16_tflops=found.fp16_tflops, basis="hardware table")
-        notes.append("no GPU found: the model runs from RAM on the CPU, and the budget is "
-                     "all of RAM (the system needs some of it too)")
+        notes.append(f"no GPU found: the model runs from RAM on the CPU, and the budget is "
+                     f"{ram_note}; give --vram to change it)")
     if device is not None and not device.in_table and device.bandwidth_gbs is None:
         notes.append(f"{device.name} is not in the hardware table and its memory bandwidth "
                      "could not be read: give --hardware-kind and --bandwidth-gbs for speed "
@@ -227,4 +236,15 @@ def detect(machine: Machine | None = None,
         notes.append(f"the CPU {cpu.model!r} is not in the hardware table: give "
                      "--hardware-kind cpu and --bandwidth-gbs for speed estimates")
     return Detection(system=machine.system(), cpu=cpu, gpus=gpus, device=device,
-                     vram_bytes=vram, ram_bytes=cpu.ram_bytes, threads=threads, notes=notes)
+                     vram_bytes=vram, ram_bytes=ram, threads=threads, notes=notes)
+
+
+def _usable_ram(cpu: CpuReading) -> tuple[int | None, str]:
+    """The RAM a model may count on, and how the notes say it: what is available now (the
+    rest holds the system and running programs; a model planned into all of RAM pages from
+    disk), else the total."""
+    total, available = cpu.ram_bytes, cpu.available_bytes
+    if available is None or total is None or available >= total:
+        return total, "all of RAM (the system needs some of it too"
+    return available, (f"the {format_bytes(available)} of RAM available now, of "
+                       f"{format_bytes(total)} (the rest holds the system and running programs")

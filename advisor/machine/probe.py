@@ -55,6 +55,10 @@ class Machine(Protocol):
     def memory(self) -> tuple[int | None, int | None, int | None]:
         """(RAM bytes, physical cores, logical cores) from psutil; None where unknown."""
 
+    def available_memory(self) -> int | None:
+        """RAM bytes new processes can have now without swapping (psutil's ``available``:
+        free memory plus what the OS can reclaim, such as the page cache); None if unknown."""
+
 
 class LocalMachine:
     """The machine this process runs on."""
@@ -99,12 +103,20 @@ class LocalMachine:
         return (int(psutil.virtual_memory().total), psutil.cpu_count(logical=False),
                 psutil.cpu_count(logical=True))
 
+    def available_memory(self) -> int | None:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+
 
 class CpuReading(BaseModel):
     model: str
     physical_cores: int | None
     logical_cores: int | None
     ram_bytes: int | None
+    available_bytes: int | None = Field(
+        None, description="RAM free for new processes when read (psutil available): the rest "
+        "holds the system and running programs")
     tool: str
 
 
@@ -122,23 +134,22 @@ class GpuReading(BaseModel):
 
 
 def read_cpu(machine: Machine) -> CpuReading:
-    """CPU model, cores and RAM."""
+    """CPU model, cores and RAM (the total, and what is available now)."""
     ram, physical, logical = machine.memory()
+    common = dict(physical_cores=physical, logical_cores=logical, ram_bytes=ram,
+                  available_bytes=machine.available_memory())
     if machine.system() == "Darwin":
         brand = (machine.run(["sysctl", "-n", "machdep.cpu.brand_string"]) or "").strip()
-        return CpuReading(model=brand or "unknown CPU", physical_cores=physical,
-                          logical_cores=logical, ram_bytes=ram, tool="sysctl, psutil")
+        return CpuReading(model=brand or "unknown CPU", tool="sysctl, psutil", **common)
     text = machine.read("/proc/cpuinfo") or ""
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("model name", "Model", "Hardware", "cpu model") and value.strip():
-            return CpuReading(model=value.strip(), physical_cores=physical,
-                              logical_cores=logical, ram_bytes=ram, tool="/proc/cpuinfo, psutil")
+            return CpuReading(model=value.strip(), tool="/proc/cpuinfo, psutil", **common)
     lscpu = machine.run(["lscpu"]) or ""  # ARM Linux: no model name in /proc/cpuinfo
     match = re.search(r"^Model name:\s*(.+)$", lscpu, re.MULTILINE)
     return CpuReading(model=match.group(1).strip() if match else platform.machine() or "unknown",
-                      physical_cores=physical, logical_cores=logical, ram_bytes=ram,
-                      tool="lscpu, psutil" if match else "psutil")
+                      tool="lscpu, psutil" if match else "psutil", **common)
 
 
 def _nvml_call(nvml: Any, name: str, *args: Any) -> Any | None:
