@@ -55,7 +55,29 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
             f"Runner-up within budget: {alt.model} at {alt.quant} "
             f"({alt.quality_score.value:.1f} vs {pick.quality_score.value:.1f}, "
             f"{format_bytes(alt.memory.total_bytes)}).")
+        faster = faster_alternative(pick, alternatives)
+        if faster is not None:
+            tg, pick_tg = faster.speed["tg128"].value, pick.speed["tg128"].value
+            parts.append(
+                f"For speed: {faster.model} at {faster.quant} generates about {tg:.0f} "
+                f"tokens/s, {tg / pick_tg:.1f}x the pick, and scores "
+                f"{faster.quality_score.value:.1f}.")
     return " ".join(parts)
+
+
+#: How many times the pick's generation speed an alternative must reach to be named for speed.
+FASTER_FACTOR = 2.0
+
+
+def faster_alternative(pick: Candidate, alternatives: list[Candidate]) -> Candidate | None:
+    """The best-scoring alternative generating at least :data:`FASTER_FACTOR` times the pick's
+    tokens/s (None when speeds are unknown or none is that much faster): a slow pick, such as
+    a dense model where a mixture of experts scores a little less, says what speed costs."""
+    if "tg128" not in pick.speed:
+        return None
+    floor = FASTER_FACTOR * pick.speed["tg128"].value
+    quick = [a for a in alternatives if "tg128" in a.speed and a.speed["tg128"].value >= floor]
+    return max(quick, key=lambda a: a.quality_score.value, default=None)
 
 
 def mix_words(mix: dict[TaskCategory, float]) -> str:
