@@ -49,7 +49,7 @@ def test_detect_text(runner, monkeypatch):
     result = runner.invoke(cli_module.cli, ["detect"])
     assert result.exit_code == 0, result.output
     assert "GPU: Apple M2 Pro, 17.18 GB, 19 GPU cores" in result.stdout
-    assert "not in the hardware table" in result.stdout
+    assert "a memory size of the table's Apple M2 Pro (19-core GPU, 32GB)" in result.stdout
 
 
 def test_detect_on_this_machine_reads_cpu_cores_and_ram(runner):

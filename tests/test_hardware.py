@@ -293,6 +293,34 @@ def test_an_unlisted_device_is_never_answered_with_another(name: str) -> None:
     assert "give its specs" in str(err.value)
 
 
+@pytest.mark.parametrize(("name", "expected", "listed_as"), [
+    ("Apple M4 Max (40-core GPU, 128GB)", "Apple M4 Max (40-core GPU, 128GB)",
+     "Apple M4 Max (40-core GPU)"),
+    ("m4 pro (20-core gpu, 48 GB)", "Apple M4 Pro (20-core GPU, 48GB)",
+     "Apple M4 Pro (20-core GPU)"),
+    ("Apple M2 Pro (19-core GPU, 16GB)", "Apple M2 Pro (19-core GPU, 16GB)",
+     "Apple M2 Pro (19-core GPU, 32GB)"),
+    ("Apple M2 Pro (19-core GPU, 32GB)", "Apple M2 Pro (19-core GPU, 32GB)", None),  # a row
+])
+def test_an_apple_chip_at_any_memory_size_is_its_listed_row_with_that_memory(
+        name: str, expected: str, listed_as: str | None) -> None:
+    found = resolve_hardware(name)
+    assert found is not None and (found.name, found.listed_as) == (expected, listed_as)
+    size = float(expected.rsplit(", ", 1)[1].removesuffix("GB)"))
+    assert found.memory_gb == size
+    row = resolve_hardware(listed_as or expected)
+    assert (found.bandwidth_gbs, found.fp16_tflops) == (row.bandwidth_gbs, row.fp16_tflops)
+    # published figures and the speed predictor's device terms are the listed row's
+    assert found.device_name == row.name
+
+
+@pytest.mark.parametrize("name", ["Apple M4 Max (48-core GPU, 128GB)",
+                                  "Apple M9 (10-core GPU, 16GB)"])
+def test_an_unlisted_apple_chip_or_core_count_is_unknown(name: str) -> None:
+    with pytest.raises(UnknownNameError, match="unknown hardware"):
+        resolve_hardware(name)
+
+
 def test_unknown_names_get_close_devices_as_suggestions() -> None:
     with pytest.raises(UnknownNameError) as err:
         resolve_hardware("rtx 5095")

@@ -8,6 +8,7 @@ from machine_fixtures import RecordedMachine, recorded_machines
 from advisor.data.hardware import load_hardware, resolve_hardware
 from advisor.machine.detect import detect, match_name
 from advisor.machine.probe import read_cpu, read_gpus
+from advisor.recommender.query import unified_limit
 from advisor.vocabulary.schema import HardwareKind
 from advisor.vocabulary.units import parse_memory
 
@@ -25,6 +26,8 @@ CASES = [
     ("nvidia_mixed", "NVIDIA RTX A6000", True, 1, "gpu", "48GB", None),
     ("apple_m2_pro_32gb", "Apple M2 Pro (19-core GPU, 32GB)", True, 1, "apple", "32GB", None),
     ("apple_m2_pro_16gb", "Apple M2 Pro (19-core GPU, 16GB)", False, 1, "apple", "15.03GB",
+     None),
+    ("apple_m4_max_64gb", "Apple M4 Max (40-core GPU, 64GB)", False, 1, "apple", "68.71GB",
      None),
     ("amd_rx7900xtx_amdsmi", "AMD Radeon RX 7900 XTX", True, 1, "gpu", "24GB", None),
     ("amd_rx7900xt_sysfs", "AMD Radeon RX 7900 XT", True, 1, "gpu", "20GB", None),
@@ -100,7 +103,24 @@ def test_apple_memory_size_missing_from_the_table_takes_its_siblings_specs(table
     assert found.device.bandwidth_gbs == sibling.bandwidth_gbs
     assert found.device.memory_gb == 16
     assert found.vram_bytes == 14336 * 2**20  # the raised GPU wired limit, not all 16 GiB
-    assert found.recommend_args()["hardware_kind"] == "apple"
+    assert found.device.listed_as == sibling.name
+    # passed on by name: the recommender resolves a listed chip at any memory size
+    args = found.recommend_args()
+    assert args["hardware"] == "Apple M2 Pro (19-core GPU, 16GB)" and "hardware_kind" not in args
+    device = resolve_hardware(args["hardware"], table=table)
+    assert (device.memory_gb, device.device_name) == (16, sibling.name)
+
+
+def test_a_chip_listed_without_its_memory_size_gets_its_specs_and_the_gpu_limit(table):
+    found = detect(RecordedMachine("apple_m4_max_64gb"), table)
+    listed = table["Apple M4 Max (40-core GPU)"]  # listed at 128 GB
+    assert (found.device.listed_as, found.device.bandwidth_gbs) == (listed.name,
+                                                                   listed.bandwidth_gbs)
+    args = found.recommend_args()
+    device = resolve_hardware(args["hardware"], table=table)
+    # macOS's default share of a 64 GB Mac's memory, 3/4: 48 GiB (not 3/4 of the listed 128)
+    limit = unified_limit(device, parse_memory(args["vram"]))
+    assert limit is not None and limit.limit_bytes == 48 * 2**30
 
 
 def test_amd_sysfs_skips_other_vendors():

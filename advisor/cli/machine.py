@@ -54,7 +54,9 @@ def describe(found: Any) -> str:
     d = found.device
     if d is not None:
         count = f"{d.count} x " if d.count > 1 else ""
-        where = "in the hardware table" if d.in_table else "not in the hardware table"
+        where = ("in the hardware table" if d.in_table else
+                 f"a memory size of the table's {d.listed_as}" if d.listed_as else
+                 "not in the hardware table")
         lines.append(f"Device: {count}{d.name} ({d.kind.value}, {where}; {d.basis})")
     args = found.recommend_args()
     if args:

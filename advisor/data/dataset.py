@@ -36,7 +36,7 @@ HARDWARE_FILE = "hardware.csv"
 #: left out of tables that do not have them, so those keep their columns).
 HARDWARE_OMIT_BLANK = ("threads", "n_devices", "memory_kind", "fp16_tensor_tflops",
                        "fp16_tensor_basis", "cpu_cores", "memory_channels", "aliases", "vendor",
-                       "released")
+                       "released", "listed_as")
 #: What this project adds to the published table (imported, regenerated from ../shared/data):
 #: devices it measured on that the table lacks, and specs the table leaves blank; same
 #: columns, each line citing its datasheet.

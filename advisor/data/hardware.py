@@ -175,6 +175,44 @@ def find_device(name: str, table: dict[str, Hardware]) -> Hardware | None:
                             "give the full name", parameter="hardware")
 
 
+#: An Apple chip named with its GPU cores and memory size, as ``detect`` and the table write it:
+#: "Apple M4 Max (40-core GPU, 128GB)".
+_APPLE_SIZED = re.compile(r"^\s*(?P<chip>\S.*?)\s*\(\s*(?P<cores>\d+)\s*-?\s*core\s+GPU\s*,\s*"
+                          r"(?P<gb>\d+(?:\.\d+)?)\s*GB\s*\)\s*$", re.IGNORECASE)
+
+
+def apple_configuration(chip: str, gpu_cores: int, memory_gb: float,
+                        table: dict[str, Hardware]) -> Hardware | None:
+    """The table's Apple ``chip`` with ``gpu_cores`` GPU cores and ``memory_gb`` of unified
+    memory: its row where the table lists that size, else a listed size of the same chip and
+    GPU cores with the memory set (the table lists most chips once, at one size; memory size
+    does not change a chip's bandwidth or FP16 figures). None when the pair is not listed."""
+    size = f"{memory_gb:g}GB"
+    prefix = _key(f"{chip} ({gpu_cores}-core GPU")
+    same = [h for n, h in table.items() if h.kind is HardwareKind.APPLE
+            and re.fullmatch(re.escape(prefix) + r"(\)|,.*)", _key(n))]
+    if not same:
+        return None
+    exact = [h for h in same if _key(h.name).endswith(f",{_key(size)})")]
+    if exact:
+        return exact[0]
+    sibling = same[0]
+    name = f"{sibling.name.split(' (')[0]} ({gpu_cores}-core GPU, {size})"
+    return sibling.model_copy(update={
+        "name": name, "memory_gb": memory_gb, "aliases": (), "listed_as": sibling.name,
+        "notes": f"bandwidth and FP16 of the table's {sibling.name} (same chip and GPU cores; "
+                 "memory size does not change them)"})
+
+
+def _apple_sized(name: str, table: dict[str, Hardware]) -> Hardware | None:
+    """:func:`apple_configuration` for a name such as "Apple M4 Max (40-core GPU, 128GB)"."""
+    match = _APPLE_SIZED.match(name)
+    if match is None:
+        return None
+    chip = match["chip"] if match["chip"].lower().startswith("apple") else f"Apple {match['chip']}"
+    return apple_configuration(chip, int(match["cores"]), float(match["gb"]), table)
+
+
 def resolve_hardware(name: str | None = None, *, kind: HardwareKind | str | None = None,
                      bandwidth_gbs: float | None = None, fp16_tflops: float | None = None,
                      memory_gb: float | None = None, threads: int | None = None,
@@ -231,7 +269,7 @@ def resolve_hardware(name: str | None = None, *, kind: HardwareKind | str | None
             parameter="devices")
     n_devices = count if count is not None else n_given
     parameter = "hardware" if count is not None else "devices"
-    found = find_device(name, table)
+    found = find_device(name, table) or _apple_sized(name, table)
     if found is not None:
         update: dict[str, object] = dict(given)
         if kind_value is not None:

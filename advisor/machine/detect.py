@@ -29,7 +29,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel, Field
 
-from advisor.data.hardware import find_device
+from advisor.data.hardware import apple_configuration, find_device
 from advisor.machine.probe import CpuReading, GpuReading, LocalMachine, Machine, read_cpu, read_gpus
 from advisor.vocabulary.errors import InvalidInputError
 from advisor.vocabulary.schema import Hardware, HardwareKind
@@ -44,6 +44,8 @@ class DeviceMatch(BaseModel):
 
     name: str = Field(description="the hardware table's name, or the name the machine reports")
     in_table: bool
+    listed_as: str | None = Field(None, description="the table's device this is a memory size "
+                                  "of (an Apple chip at a size the table does not list)")
     kind: HardwareKind
     count: int = 1
     memory_gb: float | None = Field(None, description="per device, GB")
@@ -78,7 +80,7 @@ class Detection(BaseModel):
         d = self.device
         if d is None:
             return args
-        if d.in_table:
+        if d.in_table or d.listed_as is not None:  # a name the recommender resolves
             args["hardware"] = d.name if d.count == 1 else f"{d.name} x{d.count}"
         elif d.bandwidth_gbs is not None:
             args.update(hardware=f"{d.name} (detected)", hardware_kind=d.kind.value,
@@ -137,23 +139,16 @@ def _cpu_match(model: str, table: dict[str, Hardware]) -> Hardware | None:
 
 def _apple(gpu: GpuReading, table: dict[str, Hardware]) -> DeviceMatch:
     memory_gb = round(gpu.memory_bytes / 2**30) if gpu.memory_bytes else None
-    prefix = f"{gpu.name} ({gpu.gpu_cores}-core GPU,"
-    name = f"{prefix} {memory_gb}GB)"
-    exact = match_name(name, table, {HardwareKind.APPLE})
-    if exact is not None and exact.name.startswith(prefix):
-        return DeviceMatch(name=exact.name, in_table=True, kind=exact.kind,
-                           memory_gb=exact.memory_gb, bandwidth_gbs=exact.bandwidth_gbs,
-                           fp16_tflops=exact.fp16_tflops, basis="hardware table")
-    sibling = next((h for h in table.values() if h.kind is HardwareKind.APPLE
-                    and h.name.startswith(prefix)), None)
-    if sibling is not None:
+    name = f"{gpu.name} ({gpu.gpu_cores}-core GPU, {memory_gb}GB)"
+    found = (apple_configuration(gpu.name, gpu.gpu_cores, memory_gb, table)
+             if gpu.gpu_cores and memory_gb else None)
+    if found is None:
         return DeviceMatch(name=name, in_table=False, kind=HardwareKind.APPLE,
-                           memory_gb=memory_gb, bandwidth_gbs=sibling.bandwidth_gbs,
-                           fp16_tflops=sibling.fp16_tflops,
-                           basis=f"bandwidth and FP16 of the table's {sibling.name} (same chip "
-                           "and GPU cores)")
-    return DeviceMatch(name=name, in_table=False, kind=HardwareKind.APPLE, memory_gb=memory_gb,
-                       basis="read from the machine (no bandwidth figure)")
+                           memory_gb=memory_gb, basis="read from the machine (no bandwidth figure)")
+    return DeviceMatch(name=found.name, in_table=found.listed_as is None,
+                       listed_as=found.listed_as, kind=found.kind, memory_gb=found.memory_gb,
+                       bandwidth_gbs=found.bandwidth_gbs, fp16_tflops=found.fp16_tflops,
+                       basis="hardware table" if found.listed_as is None else found.notes)
 
 
 def _gpu_group(gpus: list[GpuReading]) -> tuple[GpuReading, int, list[str]]:

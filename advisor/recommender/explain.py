@@ -57,10 +57,10 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
             f"{format_bytes(alt.memory.total_bytes)}).")
         faster = faster_alternative(pick, alternatives)
         if faster is not None:
-            tg, pick_tg = faster.speed["tg128"].value, pick.speed["tg128"].value
+            fast_tg, pick_tg = faster.speed["tg128"].value, pick.speed["tg128"].value
             parts.append(
-                f"For speed: {faster.model} at {faster.quant} generates about {tg:.0f} "
-                f"tokens/s, {tg / pick_tg:.1f}x the pick, and scores "
+                f"For speed: {faster.model} at {faster.quant} generates about {fast_tg:.0f} "
+                f"tokens/s, {fast_tg / pick_tg:.1f}x the pick, and scores "
                 f"{faster.quality_score.value:.1f}.")
     return " ".join(parts)
 

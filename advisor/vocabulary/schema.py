@@ -272,6 +272,10 @@ class Hardware(BaseModel):
     cores_or_isa: str = ""
     source: str = ""
     notes: str = ""
+    listed_as: str | None = Field(
+        None, description="the table's row a configuration of a listed device takes its specs, "
+        "published figures and the speed predictor's device terms from (an Apple chip at a "
+        "memory size the table does not list); None = the device is a row itself")
 
     @field_validator("aliases", mode="before")
     @classmethod
@@ -290,7 +294,10 @@ class Hardware(BaseModel):
     @property
     def device_name(self) -> str:
         """The name of one of the devices: ``name`` without the ``" xN"`` of a multi-device
-        setup (what published figures and the speed predictor's device terms are keyed by)."""
+        setup, or the row it is a configuration of (:attr:`listed_as`): what published figures
+        and the speed predictor's device terms are keyed by."""
+        if self.listed_as is not None:
+            return self.listed_as
         suffix = f" x{self.n_devices}" if self.n_devices else ""
         if suffix and self.name.endswith(suffix) and len(self.name) > len(suffix):
             return self.name[:-len(suffix)]
