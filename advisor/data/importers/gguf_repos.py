@@ -140,6 +140,10 @@ def file_pattern(pattern: str, repo: str, kind: str) -> tuple[str, str, list[str
     >>> file_pattern("gpt-oss-20b-mxfp4.gguf (single MXFP4 file)", "ggml-org/gpt-oss-20b-GGUF",
     ...              "ggml-org")
     ('gpt-oss-20b-mxfp4.gguf', 'published', ['MXFP4'], True)
+    >>> file_pattern("X-{QUANT}.gguf (Q4_0, Q4_K_M, Q8_0 only)", "me/X-GGUF", "other")[2:]
+    (['Q8_0', 'Q4_K_M', 'Q4_0'], True)
+    >>> file_pattern("X-{QUANT}.gguf (Q4_K_M: 3 parts, Q8_0: 4 parts)", "me/X-GGUF", "other")[3]
+    False
     """
     parts = _top_level_parts(pattern)
     if not parts:
@@ -155,7 +159,10 @@ def file_pattern(pattern: str, repo: str, kind: str) -> tuple[str, str, list[str
     listed = _quant_names(remark)
     if "{QUANT}" not in main and "{quant}" not in main:  # one file: the repo's only quant
         return main, "published", _quant_names(main), True
-    complete = len(listed) >= 2 and "..." not in remark
+    # a remark that only lists quants ("(Q4_0, Q4_K_M, Q8_0)", "(... Q8_0 only)") is the
+    # repo's whole set; one that says more of them ("(Q4_K_M: 3 parts, Q8_0: 4 parts)") is not
+    rest = re.sub(r"\b(only|and)\b|[\s,;:/&+]", "", _QUANT_RE.sub("", remark), flags=re.I)
+    complete = len(listed) >= 2 and not rest
     return main, "published", listed, complete
 
 
