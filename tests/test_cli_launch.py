@@ -41,7 +41,8 @@ def test_detect_text_says_how_much_ram_is_available(runner, monkeypatch):
     result = runner.invoke(cli_module.cli, ["detect"])
     assert result.exit_code == 0, result.output
     assert "RAM 68.72 GB (58.81 GB available)" in result.stdout
-    assert "recommend --detect fills: vram=58.8GB, ram=58.8GB" in result.stdout
+    assert "recommend --detect fills: vram=58.8GB, hardware=AMD Ryzen 9 7950X (CPU)" in \
+        result.stdout
 
 
 def test_detect_text(runner, monkeypatch):

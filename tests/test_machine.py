@@ -56,7 +56,9 @@ def test_detect_maps_the_machine_onto_the_hardware_table(table, machine, name, i
                               table=table)
     assert device is not None and device.kind.value == kind
     assert device.bandwidth_gbs and device.bandwidth_gbs > 0
-    assert parse_memory(args["ram"]) <= found.cpu.ram_bytes
+    # RAM for offloaded placements only beside a discrete GPU, and no more than there is
+    assert ("ram" in args) is (kind == "gpu")
+    assert "ram" not in args or parse_memory(args["ram"]) <= found.cpu.ram_bytes
 
 
 def test_nvidia_reading_and_the_nvml_bandwidth_formula(table):
@@ -137,7 +139,8 @@ def test_cpu_machine_fills_ram_and_llama_cpp_default_threads(table):
     found = detect(RecordedMachine("cpu_ryzen_7950x"), table)
     assert found.device.kind is HardwareKind.CPU and found.threads == 16
     # the budget is the RAM available now, not all 64 GiB: the rest holds the system
-    assert found.vram_bytes == found.ram_bytes == 58_806_484_992 < found.cpu.ram_bytes
+    assert found.vram_bytes == 58_806_484_992 < found.cpu.ram_bytes
+    assert found.ram_bytes is None  # the budget is that RAM: nothing to offload to
     assert any("58.81 GB of RAM available now, of 68.72 GB" in n for n in found.notes)
     assert read_cpu(RecordedMachine("cpu_ryzen_7950x")).model.startswith("AMD Ryzen 9 7950X")
 
@@ -152,14 +155,14 @@ def test_offloaded_placements_get_the_ram_available_beside_the_gpus(table):
 def test_without_an_available_reading_the_total_is_used_and_the_notes_say_so(table):
     found = detect(RecordedMachine("cpu_unknown"), table)
     assert found.cpu.available_bytes is None
-    assert found.vram_bytes == found.ram_bytes == found.cpu.ram_bytes
+    assert found.vram_bytes == found.cpu.ram_bytes
     assert any("all of RAM (the system needs some of it too" in n for n in found.notes)
 
 
 def test_unknown_cpu_fills_memory_only_and_says_what_to_give(table):
     found = detect(RecordedMachine("cpu_unknown"), table)
     assert found.device is None
-    assert set(found.recommend_args()) == {"vram", "ram"}
+    assert set(found.recommend_args()) == {"vram"}
     assert any("--bandwidth-gbs" in n for n in found.notes)
 
 

@@ -86,6 +86,19 @@ def test_unified_memory_is_not_offloaded_to(fake_advisor):
     assert any("ram is not used on unified memory" in n for n in rec.notes)
 
 
+def test_a_cpu_is_not_offloaded_to(fake_advisor):
+    """On a CPU the model already runs from RAM: ram would count that memory twice."""
+    alone = fake_advisor.recommend(vram="8GB", hardware_kind="cpu", bandwidth_gbs=89.6,
+                                   alternatives=20)
+    rec = fake_advisor.recommend(vram="8GB", hardware_kind="cpu", bandwidth_gbs=89.6,
+                                 ram="64GB", alternatives=20)
+    assert all(c.placement is None and c.memory.total_bytes <= 8e9
+               for c in [rec.pick, *rec.alternatives])
+    assert [(c.model, c.quant) for c in rec.alternatives] == [
+        (c.model, c.quant) for c in alone.alternatives]
+    assert any("ram is not used on a CPU" in n for n in rec.notes)
+
+
 def test_nothing_fits_names_the_gpu_share(fake_advisor):
     with pytest.raises(NothingFitsError, match=r"its GPU may use by default"):
         fake_advisor.recommend(vram="1TB", hardware=MAC, hardware_memory_gb=0.3)

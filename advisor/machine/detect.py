@@ -63,8 +63,9 @@ class Detection(BaseModel):
     device: DeviceMatch | None
     vram_bytes: int | None = Field(None, description="memory the model may use: the GPUs' "
                                    "memory, Apple unified memory, or RAM without a GPU")
-    ram_bytes: int | None = Field(None, description="RAM offloaded placements may use: what "
-                                  "is available now (psutil), else the total")
+    ram_bytes: int | None = Field(None, description="RAM offloaded placements may use beside "
+                                  "a discrete GPU: what is available now (psutil), else the "
+                                  "total; None without one (the budget already is that memory)")
     threads: int | None = Field(None, description="CPU threads for a CPU device (llama.cpp's "
                                 "default: one per physical core)")
     notes: list[str] = Field(default_factory=list)
@@ -230,8 +231,9 @@ def detect(machine: Machine | None = None,
     if device is None:
         notes.append(f"the CPU {cpu.model!r} is not in the hardware table: give "
                      "--hardware-kind cpu and --bandwidth-gbs for speed estimates")
+    offload_ram = ram if gpus and gpus[0].vendor != "apple" else None  # beside a discrete GPU
     return Detection(system=machine.system(), cpu=cpu, gpus=gpus, device=device,
-                     vram_bytes=vram, ram_bytes=ram, threads=threads, notes=notes)
+                     vram_bytes=vram, ram_bytes=offload_ram, threads=threads, notes=notes)
 
 
 def _usable_ram(cpu: CpuReading) -> tuple[int | None, str]:

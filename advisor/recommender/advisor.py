@@ -58,7 +58,7 @@ from advisor.recommender.results import (
     Recommendation,
 )
 from advisor.vocabulary.errors import InvalidInputError, NothingFitsError
-from advisor.vocabulary.schema import Hardware
+from advisor.vocabulary.schema import Hardware, HardwareKind
 from advisor.vocabulary.settings import Settings, get_settings
 from advisor.vocabulary.tasks import parse_task_mix
 from advisor.vocabulary.units import format_bytes, parse_memory
@@ -319,6 +319,10 @@ class Advisor:
         if query.ram_bytes and query.hardware is not None and query.hardware.unified:
             notes.append("ram is not used on unified memory: the GPU and the CPU share it, so "
                          "the budget already covers both")
+        elif query.ram_bytes and query.hardware is not None \
+                and query.hardware.kind is HardwareKind.CPU:
+            notes.append("ram is not used on a CPU: the model already runs from RAM, and vram "
+                         "is the RAM it may use")
         elif query.ram_bytes and speed is not None and query.n_devices == 1:
             plan = plan_offload(cols, memory, speed["tps:tg128"], query, eligible & ~fits)
             fits = fits | plan.placed
