@@ -180,7 +180,9 @@ class Store:
         for i, h in enumerate(hashes):
             first.setdefault(h, i)
         now = datetime.now(UTC)
-        records = [_record(rows[i], h, now) for h, i in first.items()]
+        # in content-hash order: concurrent writers of overlapping rows then wait for each
+        # other's keys in one order, where PostgreSQL would otherwise find a deadlock
+        records = [_record(rows[first[h]], h, now) for h in sorted(first)]
         stored: set[str] = set()
         insert = _insert_for(self.dialect)
         try:
