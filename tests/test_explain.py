@@ -6,6 +6,7 @@ import pytest
 
 from advisor.recommender.explain import explain, faster_alternative
 from advisor.vocabulary.tasks import TaskCategory
+from advisor.vocabulary.units import format_bytes
 
 
 def _at(candidate, tokens_per_s):
@@ -46,3 +47,14 @@ def test_no_speed_sentence_without_one_twice_as_fast(answer, pick_tg, alt_tg):
     text = explain(pick, alts, answer.pareto_front, answer.request.budget_bytes,
                    {TaskCategory.REASONING: 1.0})
     assert "For speed:" not in text
+
+
+def test_a_split_pick_says_how_much_ram_it_leaves(fake_advisor):
+    rec = fake_advisor.recommend(vram="12GB", ram="64GB", task="coding",
+                                 hardware="NVIDIA GeForce RTX 3090")
+    split = next(c for c in [rec.pick, *rec.alternatives] if c.placement is not None)
+    mix = {TaskCategory.CODING: 1.0}
+    text = explain(split, [], rec.pareto_front, rec.request.budget_bytes, mix, ram_bytes=64 * 10**9)
+    left = format_bytes(64 * 10**9 - split.placement.cpu_bytes)
+    assert f"leaving {left} of the 64 GB of RAM to the system and other programs." in text
+    assert "leaving" not in explain(split, [], rec.pareto_front, rec.request.budget_bytes, mix)

@@ -371,7 +371,7 @@ class Advisor:
         return Recommendation(
             request=query.echo(), pick=pick_c, alternatives=alt_c, pareto_front=front_p,
             explanation=explain(pick_c, alt_c, front_p, query.budget_bytes, query.mix,
-                                TIE_POINTS),
+                                TIE_POINTS, query.ram_bytes),
             notes=[*notes, *cache_note(query.cache_type, kv_cost)], kv_cache_quality=kv_cost,
             predictor_version=self.predictor_version,
             candidates_considered=int(eligible.sum()), candidates_fitting=int(fits.sum()))

@@ -8,8 +8,10 @@ from advisor.vocabulary.units import format_bytes
 
 
 def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoint],
-            budget_bytes: int, mix: dict[TaskCategory, float], tie_points: float = 0.1) -> str:
-    """Two to four sentences: the pick, its cost, what it keeps, and the nearest trade-offs."""
+            budget_bytes: int, mix: dict[TaskCategory, float], tie_points: float = 0.1,
+            ram_bytes: int | None = None) -> str:
+    """Two to four sentences: the pick, its cost, what it keeps, and the nearest trade-offs
+    (``ram_bytes``: the system RAM a split pick may use, whose remainder it names)."""
     task = mix_words(mix)
     ret = pick.retention
     kept = f"{ret.value:.1%}"
@@ -27,8 +29,11 @@ def explain(pick: Candidate, alternatives: list[Candidate], front: list[FrontPoi
         how = (f"the routed experts of {pl.n_cpu_moe} MoE layers in system RAM"
                if pl.kind == "experts_on_cpu" else
                f"{pl.n_gpu_layers} layers on the GPU and the rest in system RAM")
+        left = ("" if not ram_bytes else
+                f", leaving {format_bytes(max(ram_bytes - pl.cpu_bytes, 0))} of the "
+                f"{format_bytes(ram_bytes)} of RAM to the system and other programs")
         parts.append(f"It runs split, with {how}: {format_bytes(pl.gpu_bytes)} on the GPU, "
-                     f"{format_bytes(pl.cpu_bytes)} of RAM ({' '.join(pl.flags)}).")
+                     f"{format_bytes(pl.cpu_bytes)} of RAM ({' '.join(pl.flags)}){left}.")
     if "tg128" in pick.speed:
         tg = pick.speed["tg128"]
         parts.append(f"Expected generation speed: about {tg.value:.0f} tokens/s "
