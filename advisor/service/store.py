@@ -142,7 +142,8 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":  # replicas starting together migrate in turn
-                    conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                 {"key": _MIGRATION_LOCK})
                 before = MigrationContext.configure(conn).get_current_revision()
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
@@ -180,13 +181,16 @@ class Store:
         for i, h in enumerate(hashes):
             first.setdefault(h, i)
         now = datetime.now(UTC)
-        # in content-hash order: concurrent writers of overlapping rows then wait for each
-        # other's keys in one order, where PostgreSQL would otherwise find a deadlock
-        records = [_record(rows[first[h]], h, now) for h in sorted(first)]
+        records = [_record(rows[i], h, now) for h, i in first.items()]
         stored: set[str] = set()
         insert = _insert_for(self.dialect)
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # writers take turns (SQLite's writes already do): two inserting the same
+                    # rows in different orders would each wait for a key the other holds, a
+                    # deadlock PostgreSQL ends by failing one of them
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ROWS_LOCK})
                 for start in range(0, len(records), _CHUNK):
                     stmt = (insert(measurements).values(records[start:start + _CHUNK])
                             .on_conflict_do_nothing(index_elements=["content_hash"])
@@ -367,6 +371,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+#: PostgreSQL advisory lock keys: replicas migrating at once, and row writers, take turns.
+_MIGRATION_LOCK = 727274
+_ROWS_LOCK = 727275
 
 
 def _insert_for(dialect: str) -> Any:
