@@ -199,7 +199,7 @@ def detect(machine: Machine | None = None,
     notes: list[str] = []
     device: DeviceMatch | None = None
     vram = threads = None
-    ram, ram_note = _usable_ram(cpu)
+    ram, ram_words = _usable_ram(cpu)
     if gpus and gpus[0].vendor == "apple":
         device = _apple(gpus[0], table)
         vram = _held_to(gpus[0].memory_limit_bytes or gpus[0].memory_bytes, device)
@@ -212,8 +212,8 @@ def detect(machine: Machine | None = None,
         device = _gpu_device(gpu, count, table)
         vram = _held_to((gpu.memory_bytes or 0) * count or None, device)
         if ram is not None:
-            notes.append(f"a model too large for the GPU may put part of itself in {ram_note}; "
-                         "give --ram to change it)")
+            notes.append(f"a model too large for the GPU may put part of itself in "
+                         f"{ram_words}; give --ram to change it)")
     else:
         found = _cpu_match(cpu.model, table)
         threads = cpu.physical_cores
@@ -223,7 +223,7 @@ def detect(machine: Machine | None = None,
                                  memory_gb=found.memory_gb, bandwidth_gbs=found.bandwidth_gbs,
                                  fp16_tflops=found.fp16_tflops, basis="hardware table")
         notes.append(f"no GPU found: the model runs from RAM on the CPU, and the budget is "
-                     f"{ram_note}; give --vram to change it)")
+                     f"{ram_words}; give --vram to change it)")
     if device is not None and not device.in_table and device.bandwidth_gbs is None:
         notes.append(f"{device.name} is not in the hardware table and its memory bandwidth "
                      "could not be read: give --hardware-kind and --bandwidth-gbs for speed "
@@ -237,9 +237,9 @@ def detect(machine: Machine | None = None,
 
 
 def _usable_ram(cpu: CpuReading) -> tuple[int | None, str]:
-    """The RAM a model may count on, and how the notes say it: what is available now (the
-    rest holds the system and running programs; a model planned into all of RAM pages from
-    disk), else the total."""
+    """The RAM a model may count on: what is available now (a model planned into all of RAM
+    pages from disk), else the total; and the notes' words for it, an amount and an open
+    parenthesis saying why, which the note closes after its own advice."""
     total, available = cpu.ram_bytes, cpu.available_bytes
     if available is None or total is None or available >= total:
         return total, "all of RAM (the system needs some of it too"
