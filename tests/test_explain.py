@@ -39,7 +39,8 @@ def test_the_best_scoring_alternative_at_twice_the_speed_is_named(answer):
             f"{expected.quality_score.value:.1f}.") in text
 
 
-@pytest.mark.parametrize("pick_tg, alt_tg", [(10.0, 19.9), (None, 50.0), (10.0, None)])
+@pytest.mark.parametrize("pick_tg, alt_tg", [(10.0, 19.9), (None, 50.0), (10.0, None),
+                                             (0.0, 50.0)])
 def test_no_speed_sentence_without_one_twice_as_fast(answer, pick_tg, alt_tg):
     pick = _at(answer.pick, pick_tg)
     alts = [_at(a, alt_tg) for a in answer.alternatives]

@@ -78,7 +78,7 @@ def faster_alternative(pick: Candidate, alternatives: list[Candidate]) -> Candid
     """The best-scoring alternative generating at least :data:`FASTER_FACTOR` times the pick's
     tokens/s (None when speeds are unknown or none is that much faster): a slow pick, such as
     a dense model where a mixture of experts scores a little less, says what speed costs."""
-    if "tg128" not in pick.speed:
+    if "tg128" not in pick.speed or not pick.speed["tg128"].value > 0:
         return None
     floor = FASTER_FACTOR * pick.speed["tg128"].value
     quick = [a for a in alternatives if "tg128" in a.speed and a.speed["tg128"].value >= floor]
